@@ -1,0 +1,432 @@
+//! Connector configuration, read from environment variables.
+//!
+//! Each connector is on when its key variable is set (and non-empty), off
+//! otherwise; off means the local implementation (outbox, manual entry).
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PODRYAD_SMTP_URL` | turns e-mail on: `smtp://user:pass@host:587?tls=starttls`; `tls` is `starttls` (default for `smtp://`), `tls` (implicit TLS, default for `smtps://`) or `none` (plain, for a local relay); the port defaults to 587, 465 or 25 accordingly; user and password are percent-encoded |
+//! | `PODRYAD_SMTP_FROM` | sender address, required with `PODRYAD_SMTP_URL`: `Podryad <noreply@example.ru>` |
+//! | `PODRYAD_SMS_API_ID` | turns SMS on: the SMS.ru-style gateway's `api_id` |
+//! | `PODRYAD_SMS_URL` | gateway base URL, default `https://sms.ru` |
+//! | `PODRYAD_SMS_FROM` | optional approved sender name |
+//! | `PODRYAD_TELEGRAM_TOKEN` | turns Telegram on: the bot token from @BotFather |
+//! | `PODRYAD_TELEGRAM_API` | Bot API base URL, default `https://api.telegram.org` |
+//! | `PODRYAD_DADATA_API_KEY` | turns company lookup on: the DaData API key (the secret key is not needed) |
+//! | `PODRYAD_DADATA_URL` | DaData suggestions base URL, default `https://suggestions.dadata.ru/suggestions/api/4_1/rs` |
+
+use std::time::Duration;
+
+/// A configuration that is present but unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} is required when {because} is set")]
+    Missing {
+        var: &'static str,
+        because: &'static str,
+    },
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(var: &'static str, reason: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid {
+            var,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465, `smtps://`).
+    Tls,
+    /// No encryption: only for a relay on the same host or network, and tests.
+    None,
+}
+
+/// An SMTP relay.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `Name <address>` or a bare address.
+    pub from: String,
+    /// The longest one message's delivery may take, connecting included.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl SmtpConfig {
+    /// Parses `PODRYAD_SMTP_URL` (see the module documentation).
+    pub fn from_url(url: &str, from: &str) -> Result<SmtpConfig, ConfigError> {
+        const VAR: &str = "PODRYAD_SMTP_URL";
+        let parsed = url::Url::parse(url).map_err(|e| ConfigError::invalid(VAR, e))?;
+        let mut security = match parsed.scheme() {
+            "smtp" => SmtpSecurity::StartTls,
+            "smtps" => SmtpSecurity::Tls,
+            other => {
+                return Err(ConfigError::invalid(
+                    VAR,
+                    format!("scheme must be smtp or smtps, not {other}"),
+                ));
+            }
+        };
+        for (key, value) in parsed.query_pairs() {
+            match (key.as_ref(), value.as_ref()) {
+                ("tls", "starttls") => security = SmtpSecurity::StartTls,
+                ("tls", "tls" | "wrapper" | "implicit") => security = SmtpSecurity::Tls,
+                ("tls", "none" | "plain" | "off") => security = SmtpSecurity::None,
+                (key, value) => {
+                    return Err(ConfigError::invalid(
+                        VAR,
+                        format!("unknown parameter {key}={value}"),
+                    ));
+                }
+            }
+        }
+        let host = parsed
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| ConfigError::invalid(VAR, "no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = parsed.port().unwrap_or(match security {
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        });
+        let decode = |s: &str| -> Result<String, ConfigError> {
+            percent_decode(s).ok_or_else(|| ConfigError::invalid(VAR, "bad percent-encoding"))
+        };
+        let username = Some(parsed.username())
+            .filter(|u| !u.is_empty())
+            .map(decode)
+            .transpose()?;
+        let password = parsed.password().map(decode).transpose()?;
+        if from.trim().is_empty() {
+            return Err(ConfigError::Missing {
+                var: "PODRYAD_SMTP_FROM",
+                because: VAR,
+            });
+        }
+        from.trim()
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| ConfigError::invalid("PODRYAD_SMTP_FROM", e))?;
+        Ok(SmtpConfig {
+            host,
+            port,
+            security,
+            username,
+            password,
+            from: from.trim().to_string(),
+            timeout: Duration::from_secs(60),
+        })
+    }
+}
+
+/// Decodes `%XX` escapes of a URL's user-info.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// An SMS.ru-style HTTP gateway.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    /// Without a trailing slash: `https://sms.ru`.
+    pub base_url: String,
+    pub api_id: String,
+    /// An approved sender name; the gateway's default when `None`.
+    pub sender: Option<String>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsConfig")
+            .field("base_url", &self.base_url)
+            .field("api_id", &"<redacted>")
+            .field("sender", &self.sender)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl SmsConfig {
+    pub const DEFAULT_URL: &'static str = "https://sms.ru";
+
+    pub fn new(base_url: &str, api_id: &str) -> SmsConfig {
+        SmsConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_id: api_id.to_string(),
+            sender: None,
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// A Telegram bot.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TelegramConfig {
+    /// Without a trailing slash: `https://api.telegram.org`.
+    pub api_url: String,
+    pub token: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for TelegramConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramConfig")
+            .field("api_url", &self.api_url)
+            .field("token", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl TelegramConfig {
+    pub const DEFAULT_URL: &'static str = "https://api.telegram.org";
+
+    pub fn new(api_url: &str, token: &str) -> TelegramConfig {
+        TelegramConfig {
+            api_url: api_url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// DaData's suggestions API.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DadataConfig {
+    /// Without a trailing slash, up to `/rs`.
+    pub base_url: String,
+    pub api_key: String,
+    /// Short: a person waits in a form, and can always type the details.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for DadataConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DadataConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl DadataConfig {
+    pub const DEFAULT_URL: &'static str = "https://suggestions.dadata.ru/suggestions/api/4_1/rs";
+
+    pub fn new(base_url: &str, api_key: &str) -> DadataConfig {
+        DadataConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            api_key: api_key.to_string(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which connectors are on, and how to reach them. `None` means the local
+/// implementation. See the module documentation for the variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectorsConfig {
+    pub smtp: Option<SmtpConfig>,
+    pub sms: Option<SmsConfig>,
+    pub telegram: Option<TelegramConfig>,
+    pub dadata: Option<DadataConfig>,
+}
+
+impl ConnectorsConfig {
+    /// Reads the `PODRYAD_*` variables of the process environment.
+    pub fn from_env() -> Result<ConnectorsConfig, ConfigError> {
+        ConnectorsConfig::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup` (tests pass a map). Empty values
+    /// count as unset.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConnectorsConfig, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let smtp = match get("PODRYAD_SMTP_URL") {
+            Some(url) => Some(SmtpConfig::from_url(
+                &url,
+                &get("PODRYAD_SMTP_FROM").unwrap_or_default(),
+            )?),
+            None => None,
+        };
+        let sms = get("PODRYAD_SMS_API_ID").map(|api_id| {
+            let mut c = SmsConfig::new(
+                &get("PODRYAD_SMS_URL").unwrap_or_else(|| SmsConfig::DEFAULT_URL.into()),
+                &api_id,
+            );
+            c.sender = get("PODRYAD_SMS_FROM");
+            c
+        });
+        let telegram = get("PODRYAD_TELEGRAM_TOKEN").map(|token| {
+            TelegramConfig::new(
+                &get("PODRYAD_TELEGRAM_API").unwrap_or_else(|| TelegramConfig::DEFAULT_URL.into()),
+                &token,
+            )
+        });
+        let dadata = get("PODRYAD_DADATA_API_KEY").map(|key| {
+            DadataConfig::new(
+                &get("PODRYAD_DADATA_URL").unwrap_or_else(|| DadataConfig::DEFAULT_URL.into()),
+                &key,
+            )
+        });
+        for (var, url) in [
+            ("PODRYAD_SMS_URL", sms.as_ref().map(|c| &c.base_url)),
+            (
+                "PODRYAD_TELEGRAM_API",
+                telegram.as_ref().map(|c| &c.api_url),
+            ),
+            ("PODRYAD_DADATA_URL", dadata.as_ref().map(|c| &c.base_url)),
+        ] {
+            if let Some(url) = url {
+                let parsed = url::Url::parse(url).map_err(|e| ConfigError::invalid(var, e))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(ConfigError::invalid(var, "must be an http(s) URL"));
+                }
+            }
+        }
+        Ok(ConnectorsConfig {
+            smtp,
+            sms,
+            telegram,
+            dadata,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<ConnectorsConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ConnectorsConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_configured_is_all_local() {
+        assert_eq!(from(&[]).unwrap(), ConnectorsConfig::default());
+        assert_eq!(
+            from(&[("PODRYAD_SMTP_URL", "  ")]).unwrap(),
+            ConnectorsConfig::default()
+        );
+    }
+
+    #[test]
+    fn smtp_urls() {
+        let c = from(&[
+            (
+                "PODRYAD_SMTP_URL",
+                "smtp://mailer%40podryad.ru:p%40ss@smtp.example.ru?tls=starttls",
+            ),
+            ("PODRYAD_SMTP_FROM", "Подряд <noreply@podryad.ru>"),
+        ])
+        .unwrap()
+        .smtp
+        .unwrap();
+        assert_eq!(c.host, "smtp.example.ru");
+        assert_eq!(c.port, 587);
+        assert_eq!(c.security, SmtpSecurity::StartTls);
+        assert_eq!(c.username.as_deref(), Some("mailer@podryad.ru"));
+        assert_eq!(c.password.as_deref(), Some("p@ss"));
+        assert!(
+            !format!("{c:?}").contains("p@ss"),
+            "the password is not logged"
+        );
+
+        let c = SmtpConfig::from_url("smtps://smtp.example.ru", "a@b.ru").unwrap();
+        assert_eq!((c.port, c.security), (465, SmtpSecurity::Tls));
+        let c = SmtpConfig::from_url("smtp://127.0.0.1:2525?tls=none", "a@b.ru").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.security),
+            ("127.0.0.1", 2525, SmtpSecurity::None)
+        );
+        assert_eq!(c.username, None);
+
+        assert_eq!(
+            from(&[("PODRYAD_SMTP_URL", "smtp://h")]),
+            Err(ConfigError::Missing {
+                var: "PODRYAD_SMTP_FROM",
+                because: "PODRYAD_SMTP_URL"
+            })
+        );
+        assert!(SmtpConfig::from_url("http://h", "a@b.ru").is_err());
+        assert!(SmtpConfig::from_url("smtp://h?tls=maybe", "a@b.ru").is_err());
+        assert!(SmtpConfig::from_url("smtp://h", "not an address").is_err());
+        assert!(SmtpConfig::from_url("not a url", "a@b.ru").is_err());
+    }
+
+    #[test]
+    fn http_connectors() {
+        let c = from(&[
+            ("PODRYAD_SMS_API_ID", "abc"),
+            ("PODRYAD_SMS_FROM", "Podryad"),
+            ("PODRYAD_TELEGRAM_TOKEN", "123:xyz"),
+            ("PODRYAD_TELEGRAM_API", "http://127.0.0.1:9/"),
+            ("PODRYAD_DADATA_API_KEY", "key"),
+        ])
+        .unwrap();
+        let sms = c.sms.unwrap();
+        assert_eq!(sms.base_url, "https://sms.ru");
+        assert_eq!(sms.sender.as_deref(), Some("Podryad"));
+        assert_eq!(c.telegram.unwrap().api_url, "http://127.0.0.1:9");
+        assert_eq!(c.dadata.unwrap().base_url, DadataConfig::DEFAULT_URL);
+        assert!(
+            from(&[
+                ("PODRYAD_DADATA_API_KEY", "k"),
+                ("PODRYAD_DADATA_URL", "ftp://x")
+            ])
+            .is_err()
+        );
+        assert!(from(&[("PODRYAD_SMS_API_ID", "k"), ("PODRYAD_SMS_URL", "nonsense")]).is_err());
+    }
+}

@@ -1,0 +1,791 @@
+//! People and their access: users, roles, sign-in with throttling, sessions,
+//! invitations and password reset.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use engine::{Db, Sql, Tx, from_db_time, to_db_time};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::access::{Actor, Resource, scope};
+use crate::crypto::{hash_password, random_token, sha256_hex, verify_password};
+use crate::error::{DomainError, DomainResult, FieldErrors};
+use crate::notify::{self, NewNotification};
+use crate::roles::{OrgKind, Role};
+use crate::services::Services;
+use crate::texts::Texts;
+use crate::values::{Email, PhoneNumber};
+use crate::{args, audit, tokens};
+
+/// How long a session lives without use.
+pub const SESSION_TTL: Duration = Duration::days(14);
+/// Failures allowed per login (and, ×4, per address) within the window.
+pub const MAX_FAILURES: i64 = 5;
+pub const FAILURE_WINDOW: Duration = Duration::minutes(15);
+pub const LOCK_DURATION: Duration = Duration::minutes(15);
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// A sign-in name: an e-mail or a Russian phone number, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Email(String),
+    Phone(String),
+}
+
+impl Login {
+    pub fn parse(input: &str) -> Option<Login> {
+        let input = input.trim();
+        if input.contains('@') {
+            Email::parse(input)
+                .ok()
+                .map(|e| Login::Email(e.as_str().to_string()))
+        } else {
+            PhoneNumber::parse(input)
+                .ok()
+                .map(|p| Login::Phone(p.as_str().to_string()))
+        }
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Login::Email(e) => format!("login:{e}"),
+            Login::Phone(p) => format!("login:{p}"),
+        }
+    }
+}
+
+/// A user as lists and cards show them.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub org_id: i64,
+    pub org_name: String,
+    pub org_kind: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub full_name: String,
+    pub status: String,
+    pub created_at: i64,
+    pub last_login_at: Option<i64>,
+    #[sqlx(skip)]
+    pub roles: Vec<String>,
+}
+
+/// What a form or the CLI submits to create a user.
+#[derive(Debug, Clone, Default)]
+pub struct UserInput {
+    pub full_name: String,
+    pub email: String,
+    pub phone: String,
+    pub roles: Vec<String>,
+    /// Empty: the user is invited to set a password through a one-time link.
+    pub password: String,
+}
+
+/// A [`UserInput`] that passed validation.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub full_name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub roles: Vec<Role>,
+    pub password: Option<String>,
+}
+
+impl UserInput {
+    /// Checks every field for an organisation of `side`, collecting all errors.
+    pub fn validate(&self, side: OrgKind) -> Result<NewUser, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let full_name = self.full_name.trim().to_string();
+        if full_name.is_empty() {
+            errors.add("full_name", "required");
+        }
+        let email = errors.optional("email", &self.email, "email.invalid", Email::parse);
+        let phone = errors.optional("phone", &self.phone, "phone.invalid", PhoneNumber::parse);
+        if self.email.trim().is_empty() && self.phone.trim().is_empty() {
+            errors.add("email", "login.email_or_phone_required");
+        }
+        let mut roles = Vec::new();
+        for r in &self.roles {
+            match Role::parse(r) {
+                Some(role) if role.side() == side => {
+                    if !roles.contains(&role) {
+                        roles.push(role)
+                    }
+                }
+                _ => errors.add("roles", "role.invalid"),
+            }
+        }
+        if roles.is_empty() && errors.get("roles").is_none() {
+            errors.add("roles", "role.required");
+        }
+        let password = if self.password.is_empty() {
+            None
+        } else if self.password.chars().count() < MIN_PASSWORD_LEN {
+            errors.add("password", "password.too_short");
+            None
+        } else {
+            Some(self.password.clone())
+        };
+        if errors.is_empty() {
+            Ok(NewUser {
+                full_name,
+                email,
+                phone,
+                roles,
+                password,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Creates a user in `org_id` inside the caller's transaction. Returns the id;
+/// a taken e-mail or phone is a field error, not a database error.
+pub async fn insert_user(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    org_id: i64,
+    user: &NewUser,
+) -> DomainResult<i64> {
+    let hash = match &user.password {
+        Some(p) => Some(hash_password(p.clone()).await?),
+        None => None,
+    };
+    let status = if hash.is_some() { "active" } else { "invited" };
+    let taken = taken_logins(tx, user.email.as_deref(), user.phone.as_deref()).await?;
+    if !taken.is_empty() {
+        return Err(DomainError::Invalid(taken));
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (org_id, email, phone, full_name, password_hash, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(org_id)
+    .bind(user.email.clone())
+    .bind(user.phone.clone())
+    .bind(&user.full_name)
+    .bind(hash)
+    .bind(status)
+    .bind(to_db_time(now))
+    .fetch_one(&mut **tx)
+    .await?;
+    for role in &user.roles {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(role.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    crate::search::index_user(tx, id).await?;
+    Ok(id)
+}
+
+async fn taken_logins(
+    tx: &mut Tx,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<FieldErrors, sqlx::Error> {
+    let mut errors = FieldErrors::new();
+    if let Some(email) = email {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&mut **tx)
+            .await?;
+        if n > 0 {
+            errors.add("email", "email.taken");
+        }
+    }
+    if let Some(phone) = phone {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE phone = $1")
+            .bind(phone)
+            .fetch_one(&mut **tx)
+            .await?;
+        if n > 0 {
+            errors.add("phone", "phone.taken");
+        }
+    }
+    Ok(errors)
+}
+
+/// Creates a user of the caller's own organisation (an admin adding staff,
+/// an owner adding a dispatcher). Without a password an invitation link is
+/// sent so the person sets their own.
+pub async fn create_colleague(s: &Services, actor: &Actor, input: &UserInput) -> DomainResult<i64> {
+    let user = input
+        .validate(actor.org_kind)
+        .map_err(DomainError::Invalid)?;
+    let now = s.db.now();
+    let mut tx = s.db.begin().await?;
+    let id = insert_user(&mut tx, now, actor.org_id, &user).await?;
+    if user.password.is_none() {
+        send_invitation(&mut tx, now, s.texts.as_ref(), &s.base_url, id, &user).await?;
+    }
+    audit::record(
+        &mut tx,
+        now,
+        Some(actor),
+        "user.created",
+        "user",
+        Some(id),
+        json!({"roles": user.roles, "email": user.email, "phone": user.phone}),
+    )
+    .await?;
+    tx.commit().await?;
+    s.after_commit();
+    Ok(id)
+}
+
+pub(crate) async fn send_invitation(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    texts: &dyn Texts,
+    base_url: &str,
+    user_id: i64,
+    user: &NewUser,
+) -> DomainResult<()> {
+    let token = tokens::issue(
+        tx,
+        now,
+        "invite",
+        Some(user_id),
+        &json!({}),
+        Duration::days(7),
+    )
+    .await?;
+    let link = format!("{base_url}/password/set/{token}");
+    let args = args!["name" => user.full_name, "link" => link];
+    let (channel, recipient) = match (&user.email, &user.phone) {
+        (Some(e), _) => ("email", e.clone()),
+        (None, Some(p)) => ("sms", p.clone()),
+        (None, None) => return Ok(()),
+    };
+    notify::enqueue(
+        tx,
+        now,
+        NewNotification {
+            channel: channel.to_string(),
+            recipient,
+            user_id: Some(user_id),
+            subject: texts.text("mail-invite-subject", &args),
+            body: texts.text("mail-invite-body", &args),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Checks a login and password, enforcing throttling per login and per
+/// client address. Returns the user id.
+pub async fn authenticate(
+    db: &Db,
+    login_input: &str,
+    password: &str,
+    ip: Option<&str>,
+) -> DomainResult<i64> {
+    let now = db.now();
+    let login = Login::parse(login_input);
+    let login_key = login
+        .as_ref()
+        .map(Login::key)
+        .unwrap_or_else(|| format!("login:{}", login_input.trim().to_lowercase()));
+    let ip_key = ip.map(|ip| format!("ip:{ip}"));
+
+    for key in std::iter::once(&login_key).chain(ip_key.as_ref()) {
+        if let Some(until) = locked_until(db, key, now).await? {
+            return Err(DomainError::Throttled {
+                retry_after_secs: (until - now).num_seconds().max(1),
+            });
+        }
+    }
+
+    let found: Option<(i64, Option<String>, String)> = match &login {
+        Some(Login::Email(e)) => {
+            sqlx::query_as("SELECT id, password_hash, status FROM users WHERE email = $1")
+                .bind(e)
+                .fetch_optional(db.pool())
+                .await?
+        }
+        Some(Login::Phone(p)) => {
+            sqlx::query_as("SELECT id, password_hash, status FROM users WHERE phone = $1")
+                .bind(p)
+                .fetch_optional(db.pool())
+                .await?
+        }
+        None => None,
+    };
+    let stored = found.as_ref().and_then(|(_, h, _)| h.clone());
+    let ok = verify_password(password.to_string(), stored).await;
+    match found {
+        Some((id, _, status)) if ok && status == "active" => {
+            let mut tx = db.begin().await?;
+            sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+                .bind(&login_key)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+                .bind(to_db_time(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(id)
+        }
+        Some((_, _, status)) if ok && status == "disabled" => {
+            Err(DomainError::field("login", "login.disabled"))
+        }
+        _ => {
+            let mut tx = db.begin().await?;
+            let mut locked = record_failure(&mut tx, &login_key, now, MAX_FAILURES).await?;
+            if let Some(ip_key) = &ip_key {
+                locked |= record_failure(&mut tx, ip_key, now, MAX_FAILURES * 4).await?;
+            }
+            tx.commit().await?;
+            if locked {
+                Err(DomainError::Throttled {
+                    retry_after_secs: LOCK_DURATION.num_seconds(),
+                })
+            } else {
+                Err(DomainError::field("login", "login.invalid"))
+            }
+        }
+    }
+}
+
+async fn locked_until(
+    db: &Db,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let until: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(until.flatten().map(from_db_time).filter(|u| *u > now))
+}
+
+/// Counts a failure; returns true when it locks the key.
+async fn record_failure(
+    tx: &mut Tx,
+    key: &str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<bool, sqlx::Error> {
+    let window_start = to_db_time(now - FAILURE_WINDOW);
+    let failures: i64 = sqlx::query_scalar(
+        "INSERT INTO login_throttle (key, failures, window_start_at, locked_until)
+         VALUES ($1, 1, $2, NULL)
+         ON CONFLICT (key) DO UPDATE SET
+           failures = CASE WHEN login_throttle.window_start_at < $3 THEN 1
+                           ELSE login_throttle.failures + 1 END,
+           window_start_at = CASE WHEN login_throttle.window_start_at < $3 THEN $2
+                                  ELSE login_throttle.window_start_at END,
+           locked_until = NULL
+         RETURNING failures",
+    )
+    .bind(key)
+    .bind(to_db_time(now))
+    .bind(window_start)
+    .fetch_one(&mut **tx)
+    .await?;
+    if failures >= limit {
+        sqlx::query("UPDATE login_throttle SET locked_until = $1, failures = 0, window_start_at = $2 WHERE key = $3")
+            .bind(to_db_time(now + LOCK_DURATION))
+            .bind(to_db_time(now))
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Opens a session; the returned token goes into the HttpOnly cookie.
+pub async fn open_session(
+    db: &Db,
+    user_id: i64,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> DomainResult<String> {
+    let now = db.now();
+    let token = random_token();
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $3, $5, $6)",
+    )
+    .bind(sha256_hex(&token))
+    .bind(user_id)
+    .bind(to_db_time(now))
+    .bind(to_db_time(now + SESSION_TTL))
+    .bind(ip.map(str::to_string))
+    .bind(user_agent.map(|s| s.chars().take(300).collect::<String>()))
+    .execute(&mut *tx)
+    .await?;
+    // Expired sessions are swept opportunistically rather than by a job.
+    sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(to_db_time(now))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// The actor behind a session cookie, or `None` when it is unknown, expired,
+/// or its user is no longer active. Extends the session when used.
+pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Actor>> {
+    let now = db.now();
+    let hash = sha256_hex(token);
+    let row: Option<(i64, i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT s.last_seen_at, u.id, u.org_id, o.kind, u.full_name, u.status
+         FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2",
+    )
+    .bind(&hash)
+    .bind(to_db_time(now))
+    .fetch_optional(db.pool())
+    .await?;
+    let Some((last_seen, user_id, org_id, kind, full_name, status)) = row else {
+        return Ok(None);
+    };
+    if status != "active" {
+        return Ok(None);
+    }
+    let Some(org_kind) = OrgKind::parse(&kind) else {
+        return Ok(None);
+    };
+    let roles: Vec<String> =
+        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user_id)
+            .fetch_all(db.pool())
+            .await?;
+    // Sliding expiry, written at most every five minutes to spare the writer.
+    if now - from_db_time(last_seen) > Duration::minutes(5) {
+        let mut tx = db.begin().await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3")
+            .bind(to_db_time(now))
+            .bind(to_db_time(now + SESSION_TTL))
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(Some(Actor {
+        user_id,
+        org_id,
+        org_kind,
+        roles: roles
+            .iter()
+            .filter_map(|r| Role::parse(r))
+            .filter(|r| r.side() == org_kind)
+            .collect(),
+        full_name,
+    }))
+}
+
+pub async fn close_session(db: &Db, token: &str) -> DomainResult<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(sha256_hex(token))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a one-time password-reset link to the account's e-mail (or phone).
+/// Answers the same whether or not the account exists, so the form cannot be
+/// used to discover who has an account.
+pub async fn request_password_reset(s: &Services, login_input: &str) -> DomainResult<()> {
+    let (db, texts, base_url) = (&s.db, s.texts.as_ref(), s.base_url.as_str());
+    let Some(login) = Login::parse(login_input) else {
+        return Err(DomainError::field("login", "login.not_email_or_phone"));
+    };
+    let found: Option<(i64, Option<String>, Option<String>, String)> = match &login {
+        Login::Email(e) => sqlx::query_as("SELECT id, email, phone, full_name FROM users WHERE email = $1 AND status <> 'disabled'")
+            .bind(e)
+            .fetch_optional(db.pool())
+            .await?,
+        Login::Phone(p) => sqlx::query_as("SELECT id, email, phone, full_name FROM users WHERE phone = $1 AND status <> 'disabled'")
+            .bind(p)
+            .fetch_optional(db.pool())
+            .await?,
+    };
+    let Some((user_id, email, phone, full_name)) = found else {
+        tracing::info!(
+            login = login_input,
+            "password reset asked for an unknown login"
+        );
+        return Ok(());
+    };
+    let now = db.now();
+    let mut tx = db.begin().await?;
+    let token = tokens::issue(
+        &mut tx,
+        now,
+        "password_reset",
+        Some(user_id),
+        &json!({}),
+        Duration::hours(1),
+    )
+    .await?;
+    let link = format!("{base_url}/password/set/{token}");
+    let args = args!["name" => full_name, "link" => link];
+    let (channel, recipient) = match (&login, email, phone) {
+        (Login::Phone(p), _, _) => ("sms", p.clone()),
+        (_, Some(e), _) => ("email", e),
+        (_, None, Some(p)) => ("sms", p),
+        _ => return Ok(()),
+    };
+    notify::enqueue(
+        &mut tx,
+        now,
+        NewNotification {
+            channel: channel.to_string(),
+            recipient,
+            user_id: Some(user_id),
+            subject: texts.text("mail-reset-subject", &args),
+            body: texts.text("mail-reset-body", &args),
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        None,
+        "password.reset_requested",
+        "user",
+        Some(user_id),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    s.after_commit();
+    Ok(())
+}
+
+/// Whether a password link (reset or invitation) is still usable.
+pub async fn password_link_valid(db: &Db, token: &str) -> DomainResult<bool> {
+    let now = db.now();
+    for purpose in ["password_reset", "invite"] {
+        if tokens::peek(db.pool(), now, purpose, token)
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Sets a new password through a one-time link (reset or invitation),
+/// activates an invited user and ends all their other sessions.
+pub async fn set_password_with_link(
+    db: &Db,
+    token: &str,
+    password: &str,
+    confirm: &str,
+) -> DomainResult<i64> {
+    let mut errors = FieldErrors::new();
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        errors.add("password", "password.too_short");
+    }
+    if password != confirm {
+        errors.add("confirm", "password.mismatch");
+    }
+    errors.into_result()?;
+    let hash = hash_password(password.to_string()).await?;
+    let now = db.now();
+    let mut tx = db.begin().await?;
+    let mut user = None;
+    for purpose in ["password_reset", "invite"] {
+        if let Some((Some(uid), _)) = tokens::consume(&mut tx, now, purpose, token).await? {
+            user = Some(uid);
+            break;
+        }
+    }
+    let Some(user_id) = user else {
+        return Err(DomainError::Conflict("link.invalid"));
+    };
+    sqlx::query("UPDATE users SET password_hash = $1, status = CASE WHEN status = 'invited' THEN 'active' ELSE status END, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(to_db_time(now))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM login_throttle WHERE key IN (SELECT 'login:' || email FROM users WHERE id = $1 AND email IS NOT NULL UNION SELECT 'login:' || phone FROM users WHERE id = $1 AND phone IS NOT NULL)")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        now,
+        None,
+        "password.set",
+        "user",
+        Some(user_id),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user_id)
+}
+
+/// Filters for user lists.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub org_id: Option<i64>,
+    pub role: Option<Role>,
+    pub text: Option<String>,
+}
+
+/// Users the actor may see, newest first.
+pub async fn list_users(db: &Db, actor: &Actor, filter: &UserFilter) -> DomainResult<Vec<UserRow>> {
+    let mut sql = Sql::new(
+        "SELECT u.id, u.org_id, o.name AS org_name, o.kind AS org_kind, u.email, u.phone, u.full_name,
+                u.status, u.created_at, u.last_login_at
+         FROM users u JOIN organisations o ON o.id = u.org_id WHERE 1 = 1",
+    );
+    scope(&mut sql, actor, Resource::User, "u");
+    if let Some(org) = filter.org_id {
+        sql.push(" AND u.org_id = ").bind(org);
+    }
+    if let Some(role) = filter.role {
+        sql.push(" AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = ")
+            .bind(role.as_str())
+            .push(")");
+    }
+    if let Some(text) = filter.text.as_ref().filter(|t| !t.trim().is_empty()) {
+        sql.push(" AND u.search_text LIKE ")
+            .bind(crate::search::pattern(text))
+            .push(" ESCAPE '\\'");
+    }
+    sql.push(" ORDER BY u.id DESC LIMIT 500");
+    let mut users: Vec<UserRow> = sql.query_as().fetch_all(db.pool()).await?;
+    attach_roles(db, &mut users).await?;
+    Ok(users)
+}
+
+/// One user the actor may see; another organisation's user is `NotFound`.
+pub async fn get_user(db: &Db, actor: &Actor, id: i64) -> DomainResult<UserRow> {
+    let mut sql = Sql::new(
+        "SELECT u.id, u.org_id, o.name AS org_name, o.kind AS org_kind, u.email, u.phone, u.full_name,
+                u.status, u.created_at, u.last_login_at
+         FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.id = ",
+    );
+    sql.bind(id);
+    scope(&mut sql, actor, Resource::User, "u");
+    let mut users: Vec<UserRow> = sql.query_as().fetch_all(db.pool()).await?;
+    attach_roles(db, &mut users).await?;
+    users.pop().ok_or(DomainError::NotFound)
+}
+
+async fn attach_roles(db: &Db, users: &mut [UserRow]) -> Result<(), sqlx::Error> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("SELECT user_id, role FROM user_roles WHERE user_id IN (");
+    sql.bind_list(users.iter().map(|u| u.id))
+        .push(") ORDER BY role");
+    let rows: Vec<(i64, String)> = sql.query_as().fetch_all(db.pool()).await?;
+    let mut by_user: HashMap<i64, Vec<String>> = HashMap::new();
+    for (uid, role) in rows {
+        by_user.entry(uid).or_default().push(role);
+    }
+    for u in users.iter_mut() {
+        u.roles = by_user.remove(&u.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Replaces a colleague's roles and status. Only within the actor's own
+/// organisation, and nobody can take the last admin's admin role away.
+pub async fn update_colleague(
+    db: &Db,
+    actor: &Actor,
+    user_id: i64,
+    roles: &[String],
+    status: &str,
+) -> DomainResult<()> {
+    let target = get_user(db, actor, user_id).await?;
+    if target.org_id != actor.org_id {
+        return Err(DomainError::NotFound);
+    }
+    let mut errors = FieldErrors::new();
+    let mut parsed = Vec::new();
+    for r in roles {
+        match Role::parse(r) {
+            Some(role) if role.side() == actor.org_kind => parsed.push(role),
+            _ => errors.add("roles", "role.invalid"),
+        }
+    }
+    if parsed.is_empty() && errors.is_empty() {
+        errors.add("roles", "role.required");
+    }
+    // "invited" may only be kept, never chosen.
+    let allowed = ["active", "disabled"].contains(&status)
+        || (status == "invited" && target.status == "invited");
+    if !allowed {
+        errors.add("status", "status.invalid");
+    }
+    errors.into_result()?;
+    let now = db.now();
+    let mut tx = db.begin().await?;
+    if target.roles.iter().any(|r| r == "admin")
+        && (!parsed.contains(&Role::Admin) || status == "disabled")
+    {
+        let other_admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM user_roles r JOIN users u ON u.id = r.user_id
+             WHERE r.role = 'admin' AND u.org_id = $1 AND u.id <> $2 AND u.status = 'active'",
+        )
+        .bind(actor.org_id)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if other_admins == 0 {
+            return Err(DomainError::Conflict("user.last_admin"));
+        }
+    }
+    sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for role in &parsed {
+        sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(user_id)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status)
+        .bind(to_db_time(now))
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    if status == "disabled" {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut tx,
+        now,
+        Some(actor),
+        "user.updated",
+        "user",
+        Some(user_id),
+        json!({"roles": parsed, "status": status}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! The database handle shared by the engine and the domain.
+//!
+//! One code path serves both databases through sqlx's `Any` driver, so SQL is
+//! written once, in the portable subset both dialects understand (numbered
+//! `$1` placeholders, `RETURNING`, `ON CONFLICT`). The few places that must
+//! differ (row locking) ask [`Db::dialect`].
+//!
+//! Conventions every table follows, because `Any` only carries integers,
+//! floats, text and blobs: ids are `BIGINT`/`INTEGER` (i64), times are UTC
+//! milliseconds since the Unix epoch (i64, columns named `*_at`), money is
+//! kopecks (i64), JSON is `TEXT`, and there are no boolean columns (a nullable
+//! `*_at` time or a status text says more anyway).
+//!
+//! SQLite allows one writer at a time. Rather than let concurrent deferred
+//! transactions collide with `SQLITE_BUSY`, all writes go through a pool of a
+//! single connection that opens transactions with `BEGIN IMMEDIATE`; reads use
+//! a separate pool and see committed data through WAL. Other processes on the
+//! same file wait on SQLite's busy timeout. On PostgreSQL both pools are one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::clock::{Clock, SystemClock};
+
+/// A write transaction.
+pub type Tx = Transaction<'static, Any>;
+
+/// Which SQL dialect the database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Tuning for [`Db::connect`].
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// Connections for reads (PostgreSQL: for everything).
+    pub max_connections: u32,
+    /// SQLite `synchronous` pragma: `NORMAL` survives a process crash (the
+    /// crash test checks it), `FULL` also survives power loss at a cost.
+    pub sqlite_synchronous: String,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            sqlite_synchronous: "NORMAL".into(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    dialect: Dialect,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dialect", &self.dialect)
+            .finish()
+    }
+}
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and
+    /// its folder are created when missing.
+    pub async fn connect(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
+        install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let url = ensure_sqlite_file(url)?;
+            let sync = options.sqlite_synchronous.clone();
+            anyhow::ensure!(
+                ["OFF", "NORMAL", "FULL", "EXTRA"].contains(&sync.to_uppercase().as_str()),
+                "unknown SQLite synchronous mode {sync:?}"
+            );
+            let pragmas = format!(
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = {sync};"
+            );
+            let pragmas = Arc::new(pragmas);
+            let write = AnyPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .after_connect({
+                    let p = pragmas.clone();
+                    move |conn, _meta| apply_pragmas(conn, p.clone())
+                })
+                .connect(&url)
+                .await?;
+            // WAL is a property of the file: set once, kept by every later connection.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&write)
+                .await?;
+            let read = AnyPoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .after_connect(move |conn, _meta| apply_pragmas(conn, pragmas.clone()))
+                .connect(&url)
+                .await?;
+            Ok(Db {
+                read,
+                write,
+                dialect: Dialect::Sqlite,
+                clock: Arc::new(SystemClock),
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            Ok(Db {
+                read: pool.clone(),
+                write: pool,
+                dialect: Dialect::Postgres,
+                clock: Arc::new(SystemClock),
+            })
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres: (got {url:?})")
+        }
+    }
+
+    /// Replaces the clock (tests move time forward to fire timers).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Db {
+        self.clock = clock;
+        self
+    }
+
+    /// Applies the embedded migrations of this database's dialect.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.dialect {
+            Dialect::Sqlite => &SQLITE_MIGRATOR,
+            Dialect::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&self.write).await?;
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The pool for reads outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Opens a write transaction. Never open a second one while holding one:
+    /// on SQLite there is exactly one writer connection.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.write.begin().await,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Checks the database answers (readiness probe).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// Per-connection SQLite settings (WAL itself is a property of the file).
+fn apply_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    pragmas: Arc<String>,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        conn.execute(sqlx::AssertSqlSafe((*pragmas).clone()))
+            .await?;
+        Ok(())
+    })
+}
+
+/// Creates the folder of a SQLite file and asks sqlx to create the file.
+fn ensure_sqlite_file(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") {
+        anyhow::bail!(
+            "an in-memory SQLite database is not supported: every pool connection would see its own empty database"
+        );
+    }
+    if let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    Ok(if rest.contains("mode=") {
+        url.to_string()
+    } else if rest.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// A UTC time as stored in the database: milliseconds since the Unix epoch.
+pub fn to_db_time(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The inverse of [`to_db_time`].
+pub fn from_db_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// Creates database `name` on the PostgreSQL server of `admin_url`.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "bad database name {name:?}"
+    );
+    install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Drops database `name` on the PostgreSQL server of `admin_url`, closing its
+/// remaining connections.
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "bad database name {name:?}"
+    );
+    install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(admin_url)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&pool)
+    .await?;
+    pool.close().await;
+    Ok(())
+}

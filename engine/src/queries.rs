@@ -1,0 +1,731 @@
+//! Read models for the web UI: the task inbox, instances, history, timers,
+//! and a definition's graph for a diagram.
+//!
+//! Who sees a task (one rule, used by the inbox query and by claim/complete):
+//! its assignee; whoever claimed it; and, while it is neither claimed nor
+//! assigned, members of a candidate role *in the task's organisation* — a
+//! role row with no organisation is for the broker's own staff. After an
+//! escalation, members of the escalation role see it even if it is claimed
+//! or assigned. This is what keeps a supplier's dispatcher task inside that
+//! supplier.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::Row;
+
+use crate::db::{from_db_time, to_db_time};
+use crate::engine::{Engine, EngineError, UserRef};
+use crate::model::{FormField, Priority, When};
+use crate::sql::Sql;
+use crate::step::ObjectRef;
+use crate::store;
+
+/// A task as lists and pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub instance_id: i64,
+    pub definition_key: String,
+    pub object: ObjectRef,
+    pub task_key: String,
+    pub state: String,
+    pub title: String,
+    pub org_id: Option<i64>,
+    pub assignee: Option<i64>,
+    pub claimed_by: Option<i64>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// `low`, `normal`, `high`, `urgent`.
+    pub priority: String,
+    pub due_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    /// `open`, `done`, `cancelled`.
+    pub status: String,
+    pub outcome: Option<String>,
+    pub form_values: Option<Value>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_by: Option<i64>,
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// Candidate and escalation roles.
+    pub roles: Vec<String>,
+}
+
+/// Inbox filters; all optional.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskFilter {
+    pub definition_key: Option<String>,
+    pub priority: Option<Priority>,
+    pub overdue_only: bool,
+    /// Case-insensitive substring of the title (also matches definition and task keys).
+    pub text: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for TaskFilter {
+    fn default() -> Self {
+        TaskFilter {
+            definition_key: None,
+            priority: None,
+            overdue_only: false,
+            text: None,
+            limit: 100,
+            offset: 0,
+        }
+    }
+}
+
+/// Numbers for the inbox badge and filter chips.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InboxCounts {
+    pub total: i64,
+    pub overdue: i64,
+    pub claimed_by_me: i64,
+    pub by_priority: BTreeMap<String, i64>,
+    pub by_definition: BTreeMap<String, i64>,
+}
+
+/// What the web needs to render a task's form and buttons.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskForm {
+    pub task: TaskView,
+    pub description: Option<String>,
+    pub fields: Vec<FormField>,
+    pub outcomes: Vec<OutcomeView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutcomeView {
+    pub id: String,
+    pub title: String,
+    pub to: String,
+    /// Form fields that must be filled for this outcome.
+    pub required_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceView {
+    pub id: i64,
+    pub definition_id: i64,
+    pub definition_key: String,
+    pub definition_version: i64,
+    pub object: ObjectRef,
+    pub state: String,
+    pub state_title: String,
+    pub data: Map<String, Value>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryView {
+    pub step: i64,
+    pub seq: i64,
+    pub trigger_kind: String,
+    pub trigger_name: Option<String>,
+    pub from_state: String,
+    pub to_state: String,
+    /// A user id, or `None` for the system.
+    pub actor: Option<i64>,
+    pub at: DateTime<Utc>,
+    pub data_change: Value,
+    pub details: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimerView {
+    pub id: i64,
+    pub kind: String,
+    pub key: String,
+    pub due_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionView {
+    pub id: i64,
+    pub step: i64,
+    pub action: String,
+    pub params: Value,
+    pub idempotency_key: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub result: Option<Value>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A definition as a graph, for drawing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Graph {
+    pub key: String,
+    pub title: String,
+    pub initial: String,
+    pub states: Vec<GraphState>,
+    pub edges: Vec<GraphEdge>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphState {
+    pub name: String,
+    pub title: String,
+    pub terminal: bool,
+    pub initial: bool,
+    /// Distance from the initial state (a column for a left-to-right layout);
+    /// unreachable states get one more than the deepest.
+    pub rank: usize,
+    pub tasks: Vec<String>,
+    /// Running instances in this state (of this version).
+    pub instances: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GraphEdge {
+    pub from: String,
+    pub to: String,
+    /// `event`, `after`, `at`, `cron`, `when`, `outcome`.
+    pub kind: String,
+    pub label: String,
+    /// Stays in the state (no exit/entry).
+    pub internal: bool,
+}
+
+const TASK_COLUMNS: &str = "t.id, t.instance_id, t.definition_key, i.object_kind, i.object_id, t.task_key, t.state, t.title, \
+     t.org_id, t.assignee_user_id, t.claimed_by, t.claimed_at, t.priority, t.due_at, t.status, t.outcome, t.form_values, \
+     t.created_at, t.completed_at, t.completed_by, t.escalated_at";
+
+fn task_from_row(r: &sqlx::any::AnyRow, now: DateTime<Utc>) -> Result<TaskView, sqlx::Error> {
+    let due_at = r.try_get::<Option<i64>, _>(13)?.map(from_db_time);
+    let status: String = r.try_get(14)?;
+    let form: Option<String> = r.try_get(16)?;
+    Ok(TaskView {
+        id: r.try_get(0)?,
+        instance_id: r.try_get(1)?,
+        definition_key: r.try_get(2)?,
+        object: ObjectRef {
+            kind: r.try_get(3)?,
+            id: r.try_get(4)?,
+        },
+        task_key: r.try_get(5)?,
+        state: r.try_get(6)?,
+        title: r.try_get(7)?,
+        org_id: r.try_get(8)?,
+        assignee: r.try_get(9)?,
+        claimed_by: r.try_get(10)?,
+        claimed_at: r.try_get::<Option<i64>, _>(11)?.map(from_db_time),
+        priority: r.try_get(12)?,
+        overdue: status == "open" && due_at.is_some_and(|d| d < now),
+        due_at,
+        status,
+        outcome: r.try_get(15)?,
+        form_values: form.and_then(|f| serde_json::from_str(&f).ok()),
+        created_at: from_db_time(r.try_get(17)?),
+        completed_at: r.try_get::<Option<i64>, _>(18)?.map(from_db_time),
+        completed_by: r.try_get(19)?,
+        escalated_at: r.try_get::<Option<i64>, _>(20)?.map(from_db_time),
+        roles: Vec::new(),
+    })
+}
+
+/// Appends the visibility rule for `u` (see the module docs).
+fn visible_clause(sql: &mut Sql, u: &UserRef) {
+    sql.push(" AND (t.assignee_user_id = ")
+        .bind(u.id)
+        .push(" OR t.claimed_by = ")
+        .bind(u.id);
+    if !u.roles.is_empty() {
+        sql.push(" OR EXISTS (SELECT 1 FROM wf_task_roles r WHERE r.task_id = t.id AND r.role IN (")
+            .bind_list(u.roles.iter())
+            .push(") AND (r.org_id = ")
+            .bind(u.org_id)
+            .push(" OR (r.org_id IS NULL AND ")
+            .bind(u.broker_staff as i64)
+            .push(" = 1)) AND (r.via = 'escalation' OR (t.claimed_by IS NULL AND t.assignee_user_id IS NULL)))");
+    }
+    sql.push(")");
+}
+
+fn like_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+impl Engine {
+    async fn attach_roles(&self, tasks: &mut [TaskView]) -> Result<(), EngineError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut sql = Sql::new("SELECT task_id, role FROM wf_task_roles WHERE task_id IN (");
+        sql.bind_list(tasks.iter().map(|t| t.id))
+            .push(") ORDER BY task_id, via, role");
+        for r in sql.query().fetch_all(self.inner.db.pool()).await? {
+            let id: i64 = r.try_get(0)?;
+            let role: String = r.try_get(1)?;
+            if let Some(t) = tasks.iter_mut().find(|t| t.id == id)
+                && !t.roles.contains(&role)
+            {
+                t.roles.push(role);
+            }
+        }
+        Ok(())
+    }
+
+    /// Open tasks `u` may see: assigned to them, claimed by them, or
+    /// unclaimed for one of their roles in their organisation. Most urgent
+    /// first, then by due time.
+    pub async fn inbox(
+        &self,
+        u: &UserRef,
+        filter: &TaskFilter,
+    ) -> Result<Vec<TaskView>, EngineError> {
+        let now = self.inner.db.now();
+        let mut sql = Sql::new(&format!(
+            "SELECT {TASK_COLUMNS} FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.status = 'open'"
+        ));
+        visible_clause(&mut sql, u);
+        if let Some(k) = &filter.definition_key {
+            sql.push(" AND t.definition_key = ").bind(k);
+        }
+        if let Some(pr) = filter.priority {
+            sql.push(" AND t.priority = ").bind(pr.as_str());
+        }
+        if filter.overdue_only {
+            sql.push(" AND t.due_at < ").bind(to_db_time(now));
+        }
+        if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            sql.push(" AND t.search_text LIKE ")
+                .bind(like_pattern(text.trim()))
+                .push(" ESCAPE '\\'");
+        }
+        sql.push(" ORDER BY t.priority_rank DESC, CASE WHEN t.due_at IS NULL THEN 1 ELSE 0 END, t.due_at, t.id LIMIT ")
+            .bind(filter.limit.clamp(1, 1000))
+            .push(" OFFSET ")
+            .bind(filter.offset.max(0));
+        let rows = sql.query().fetch_all(self.inner.db.pool()).await?;
+        let mut tasks = rows
+            .iter()
+            .map(|r| task_from_row(r, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.attach_roles(&mut tasks).await?;
+        Ok(tasks)
+    }
+
+    /// Counts of the tasks [`Engine::inbox`] would list without filters.
+    pub async fn inbox_counts(&self, u: &UserRef) -> Result<InboxCounts, EngineError> {
+        let now = to_db_time(self.inner.db.now());
+        let mut sql = Sql::new("SELECT t.definition_key, t.priority, CASE WHEN t.due_at < ");
+        sql.bind(now)
+            .push(" THEN 1 ELSE 0 END AS overdue, CASE WHEN t.claimed_by = ")
+            .bind(u.id)
+            .push(" THEN 1 ELSE 0 END AS mine FROM wf_tasks t WHERE t.status = 'open'");
+        visible_clause(&mut sql, u);
+        let rows = sql.query().fetch_all(self.inner.db.pool()).await?;
+        let mut c = InboxCounts::default();
+        for r in rows {
+            let key: String = r.try_get(0)?;
+            let priority: String = r.try_get(1)?;
+            let overdue = int_col(&r, 2)?;
+            let mine = int_col(&r, 3)?;
+            c.total += 1;
+            c.overdue += overdue;
+            c.claimed_by_me += mine;
+            *c.by_priority.entry(priority).or_default() += 1;
+            *c.by_definition.entry(key).or_default() += 1;
+        }
+        Ok(c)
+    }
+
+    pub async fn task(&self, task_id: i64) -> Result<Option<TaskView>, EngineError> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.id = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(task_id)
+            .fetch_optional(self.inner.db.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut t = vec![task_from_row(&row, self.inner.db.now())?];
+        self.attach_roles(&mut t).await?;
+        Ok(t.pop())
+    }
+
+    /// The task with its form fields and outcome buttons.
+    pub async fn task_form(&self, task_id: i64) -> Result<Option<TaskForm>, EngineError> {
+        let Some(task) = self.task(task_id).await? else {
+            return Ok(None);
+        };
+        let def_id: i64 =
+            sqlx::query_scalar("SELECT definition_id FROM wf_instances WHERE id = $1")
+                .bind(task.instance_id)
+                .fetch_one(self.inner.db.pool())
+                .await?;
+        let def = self.definition(def_id).await?;
+        let Some(t) = def.state(&task.state).and_then(|s| s.task(&task.task_key)) else {
+            return Ok(Some(TaskForm {
+                task,
+                description: None,
+                fields: Vec::new(),
+                outcomes: Vec::new(),
+            }));
+        };
+        let outcomes = t
+            .outcomes
+            .iter()
+            .map(|o| OutcomeView {
+                id: o.id.clone(),
+                title: o.title.clone(),
+                to: o.to.clone(),
+                required_fields: t
+                    .form
+                    .iter()
+                    .filter(|f| t.field_required(f, &o.id))
+                    .map(|f| f.id.clone())
+                    .collect(),
+            })
+            .collect();
+        Ok(Some(TaskForm {
+            task,
+            description: t.description.clone(),
+            fields: t.form.clone(),
+            outcomes,
+        }))
+    }
+
+    /// Whether `u` may see and do this task.
+    pub async fn can_act(&self, task_id: i64, u: &UserRef) -> Result<bool, EngineError> {
+        let mut conn = self.inner.db.pool().acquire().await?;
+        Ok(store::task_access(&mut conn, task_id)
+            .await?
+            .is_some_and(|a| a.visible_to(u)))
+    }
+
+    /// Takes an unclaimed task so that others stop seeing it.
+    pub async fn claim(&self, task_id: i64, u: &UserRef) -> Result<(), EngineError> {
+        let mut tx = self.inner.db.begin().await?;
+        let access = store::task_access(&mut tx, task_id)
+            .await?
+            .ok_or(EngineError::TaskNotFound(task_id))?;
+        if access.status != "open" {
+            return Err(crate::step::StepError::TaskNotOpen(task_id).into());
+        }
+        if access.claimed_by == Some(u.id) {
+            return Ok(());
+        }
+        if access.claimed_by.is_some() {
+            return Err(EngineError::NotAllowed("claimed_by_other"));
+        }
+        if !access.visible_to(u) {
+            return Err(EngineError::NotAllowed("not_a_candidate"));
+        }
+        let res = sqlx::query(
+            "UPDATE wf_tasks SET claimed_by = $1, claimed_at = $2 WHERE id = $3 AND status = 'open' AND claimed_by IS NULL",
+        )
+        .bind(u.id)
+        .bind(to_db_time(self.inner.db.now()))
+        .bind(task_id)
+        .execute(&mut *tx)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(EngineError::NotAllowed("claimed_by_other"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives a claimed task back to its candidates (only its claimer may).
+    pub async fn unclaim(&self, task_id: i64, u: &UserRef) -> Result<(), EngineError> {
+        let mut tx = self.inner.db.begin().await?;
+        let res = sqlx::query("UPDATE wf_tasks SET claimed_by = NULL, claimed_at = NULL WHERE id = $1 AND status = 'open' AND claimed_by = $2")
+            .bind(task_id)
+            .bind(u.id)
+            .execute(&mut *tx)
+            .await?;
+        if res.rows_affected() != 1 {
+            return Err(EngineError::NotAllowed("not_claimed_by_you"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn instance_views(
+        &self,
+        where_sql: &str,
+        args: &[i64],
+        text: Option<&str>,
+    ) -> Result<Vec<InstanceView>, EngineError> {
+        let sql = format!(
+            "SELECT i.id, i.definition_id, i.definition_key, d.version, i.object_kind, i.object_id, i.state, i.data, i.version, \
+             i.created_at, i.updated_at, i.finished_at FROM wf_instances i JOIN wf_definitions d ON d.id = i.definition_id WHERE {where_sql} ORDER BY i.id"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(t) = text {
+            q = q.bind(t.to_string());
+        }
+        for a in args {
+            q = q.bind(*a);
+        }
+        let rows = q.fetch_all(self.inner.db.pool()).await?;
+        let mut out = Vec::new();
+        for r in rows {
+            let def_id: i64 = r.try_get(1)?;
+            let state: String = r.try_get(6)?;
+            let state_title = match self.definition(def_id).await {
+                Ok(d) => d
+                    .state(&state)
+                    .map(|s| s.title.clone())
+                    .unwrap_or_else(|| state.clone()),
+                Err(_) => state.clone(),
+            };
+            let data: String = r.try_get(7)?;
+            out.push(InstanceView {
+                id: r.try_get(0)?,
+                definition_id: def_id,
+                definition_key: r.try_get(2)?,
+                definition_version: r.try_get(3)?,
+                object: ObjectRef {
+                    kind: r.try_get(4)?,
+                    id: r.try_get(5)?,
+                },
+                state,
+                state_title,
+                data: serde_json::from_str(&data).unwrap_or_default(),
+                version: r.try_get(8)?,
+                created_at: from_db_time(r.try_get(9)?),
+                updated_at: from_db_time(r.try_get(10)?),
+                finished_at: r.try_get::<Option<i64>, _>(11)?.map(from_db_time),
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn instance(&self, id: i64) -> Result<Option<InstanceView>, EngineError> {
+        Ok(self.instance_views("i.id = $1", &[id], None).await?.pop())
+    }
+
+    /// Every instance (running or finished) of a business object.
+    pub async fn instances_for_object(
+        &self,
+        kind: &str,
+        object_id: i64,
+    ) -> Result<Vec<InstanceView>, EngineError> {
+        self.instance_views(
+            "i.object_kind = $1 AND i.object_id = $2",
+            &[object_id],
+            Some(kind),
+        )
+        .await
+    }
+
+    /// The instance's history, oldest first.
+    pub async fn history(&self, instance_id: i64) -> Result<Vec<HistoryView>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT step, seq, trigger_kind, trigger_name, from_state, to_state, actor_user_id, at, data_change, details \
+             FROM wf_history WHERE instance_id = $1 ORDER BY step, seq",
+        )
+        .bind(instance_id)
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let change: String = r.try_get(8)?;
+                let details: String = r.try_get(9)?;
+                Ok(HistoryView {
+                    step: r.try_get(0)?,
+                    seq: r.try_get(1)?,
+                    trigger_kind: r.try_get(2)?,
+                    trigger_name: r.try_get(3)?,
+                    from_state: r.try_get(4)?,
+                    to_state: r.try_get(5)?,
+                    actor: r.try_get(6)?,
+                    at: from_db_time(r.try_get(7)?),
+                    data_change: serde_json::from_str(&change).unwrap_or(Value::Null),
+                    details: serde_json::from_str(&details).unwrap_or(Value::Null),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Tasks of an instance; only open ones unless `all`.
+    pub async fn instance_tasks(
+        &self,
+        instance_id: i64,
+        all: bool,
+    ) -> Result<Vec<TaskView>, EngineError> {
+        let filter = if all { "" } else { " AND t.status = 'open'" };
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.instance_id = $1{filter} ORDER BY t.id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(instance_id)
+            .fetch_all(self.inner.db.pool())
+            .await?;
+        let now = self.inner.db.now();
+        let mut tasks = rows
+            .iter()
+            .map(|r| task_from_row(r, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.attach_roles(&mut tasks).await?;
+        Ok(tasks)
+    }
+
+    /// Pending timers of an instance, earliest first.
+    pub async fn timers(&self, instance_id: i64) -> Result<Vec<TimerView>, EngineError> {
+        let rows = sqlx::query("SELECT id, kind, key, due_at FROM wf_timers WHERE instance_id = $1 ORDER BY due_at, id")
+            .bind(instance_id)
+            .fetch_all(self.inner.db.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TimerView {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    key: r.try_get(2)?,
+                    due_at: from_db_time(r.try_get(3)?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Actions (outbox rows) of an instance, in order.
+    pub async fn actions(&self, instance_id: i64) -> Result<Vec<ActionView>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT id, step, action, params, idempotency_key, status, attempts, next_attempt_at, last_error, result, completed_at \
+             FROM wf_outbox WHERE instance_id = $1 ORDER BY step, action_index",
+        )
+        .bind(instance_id)
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let params: String = r.try_get(3)?;
+                let result: Option<String> = r.try_get(9)?;
+                Ok(ActionView {
+                    id: r.try_get(0)?,
+                    step: r.try_get(1)?,
+                    action: r.try_get(2)?,
+                    params: serde_json::from_str(&params).unwrap_or(Value::Null),
+                    idempotency_key: r.try_get(4)?,
+                    status: r.try_get(5)?,
+                    attempts: r.try_get(6)?,
+                    next_attempt_at: from_db_time(r.try_get(7)?),
+                    last_error: r.try_get(8)?,
+                    result: result.and_then(|x| serde_json::from_str(&x).ok()),
+                    completed_at: r.try_get::<Option<i64>, _>(10)?.map(from_db_time),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Running instances per state of one definition version.
+    pub async fn state_counts(
+        &self,
+        definition_id: i64,
+    ) -> Result<BTreeMap<String, i64>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT state, COUNT(*) FROM wf_instances WHERE definition_id = $1 AND finished_at IS NULL GROUP BY state",
+        )
+        .bind(definition_id)
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// The states and transitions of a version, with live instance counts.
+    pub async fn graph(&self, definition_id: i64) -> Result<Graph, EngineError> {
+        let def = self.definition(definition_id).await?;
+        let counts = self.state_counts(definition_id).await?;
+        let mut edges = Vec::new();
+        for s in &def.states {
+            for t in &s.transitions {
+                let base = match &t.when {
+                    When::Event(e) => e.clone(),
+                    When::After(w) => format!("after {}", w.label()),
+                    When::At(e) => format!("at {}", e.src),
+                    When::Cron(c) => format!("cron {}", c.text),
+                    When::Guard(e) => format!("when {}", e.src),
+                };
+                let mut label = t.title.clone().unwrap_or(base);
+                if let Some(g) = &t.guard {
+                    label.push_str(&format!(" [if {}]", g.src));
+                }
+                edges.push(GraphEdge {
+                    from: s.name.clone(),
+                    to: t.to.clone().unwrap_or_else(|| s.name.clone()),
+                    kind: t.when.kind().to_string(),
+                    label,
+                    internal: t.to.is_none(),
+                });
+            }
+            for task in &s.tasks {
+                for o in &task.outcomes {
+                    edges.push(GraphEdge {
+                        from: s.name.clone(),
+                        to: o.to.clone(),
+                        kind: "outcome".into(),
+                        label: o.title.clone(),
+                        internal: false,
+                    });
+                }
+            }
+        }
+        // Ranks: breadth-first distance from the initial state.
+        let mut rank: BTreeMap<String, usize> = BTreeMap::new();
+        let mut queue = VecDeque::from([(def.initial.clone(), 0usize)]);
+        while let Some((n, d)) = queue.pop_front() {
+            if rank.contains_key(&n) {
+                continue;
+            }
+            rank.insert(n.clone(), d);
+            for e in edges.iter().filter(|e| e.from == n && !e.internal) {
+                queue.push_back((e.to.clone(), d + 1));
+            }
+        }
+        let deepest = rank.values().copied().max().unwrap_or(0);
+        let states = def
+            .states
+            .iter()
+            .map(|s| GraphState {
+                name: s.name.clone(),
+                title: s.title.clone(),
+                terminal: s.terminal,
+                initial: s.name == def.initial,
+                rank: rank.get(&s.name).copied().unwrap_or(deepest + 1),
+                tasks: s.tasks.iter().map(|t| t.title.src.clone()).collect(),
+                instances: counts.get(&s.name).copied().unwrap_or(0),
+            })
+            .collect();
+        Ok(Graph {
+            key: def.key.clone(),
+            title: def.title.clone(),
+            initial: def.initial.clone(),
+            states,
+            edges,
+        })
+    }
+}
+
+/// Reads an integer column that PostgreSQL may type as INT4 and SQLite as INTEGER.
+fn int_col(r: &sqlx::any::AnyRow, i: usize) -> Result<i64, sqlx::Error> {
+    match r.try_get::<i64, _>(i) {
+        Ok(v) => Ok(v),
+        Err(_) => r.try_get::<i32, _>(i).map(i64::from),
+    }
+}

@@ -1,0 +1,465 @@
+//! SQL of the engine's own tables: loading a snapshot and storing an outcome.
+//!
+//! Everything here takes a connection (a pool connection or a transaction's)
+//! so that the same code serves standalone calls, the caller's transaction
+//! and the workers. The statements are the portable subset of SQLite and
+//! PostgreSQL that sqlx's `Any` driver carries: numbered placeholders,
+//! integers, text.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{from_db_time, to_db_time};
+use crate::engine::{EngineError, UserRef};
+use crate::step::{ObjectRef, OpenTask, Outcome, Snapshot, TaskChange, TimerKind, TimerRef};
+
+/// Why an outcome was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Another writer changed the instance (or fired the timer, or completed
+    /// the task) since it was loaded.
+    #[error("conflict")]
+    Conflict,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Ids created by storing an outcome.
+#[derive(Debug, Default, Clone)]
+pub struct Applied {
+    pub instance_id: i64,
+    pub task_ids: Vec<i64>,
+}
+
+pub(crate) struct InstanceRow {
+    pub id: i64,
+    pub definition_id: i64,
+    pub object_kind: String,
+    pub object_id: i64,
+    pub state: String,
+    pub data: String,
+    pub version: i64,
+    pub finished_at: Option<i64>,
+}
+
+pub(crate) async fn definition_source(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<(String, i64, String)>, sqlx::Error> {
+    let row = sqlx::query("SELECT key, version, yaml FROM wf_definitions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(r) => Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+        None => None,
+    })
+}
+
+pub(crate) async fn active_definition(
+    conn: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM wf_definitions WHERE key = $1 AND status = 'active'")
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+pub(crate) async fn running_instances_of(
+    conn: &mut AnyConnection,
+    kind: &str,
+    object_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM wf_instances WHERE object_kind = $1 AND object_id = $2 AND finished_at IS NULL ORDER BY id",
+    )
+    .bind(kind)
+    .bind(object_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub(crate) async fn instance_row(
+    conn: &mut AnyConnection,
+    id: i64,
+    lock: bool,
+) -> Result<Option<InstanceRow>, sqlx::Error> {
+    const SQL: &str = "SELECT id, definition_id, object_kind, object_id, state, data, version, finished_at FROM wf_instances WHERE id = $1";
+    const SQL_LOCK: &str = "SELECT id, definition_id, object_kind, object_id, state, data, version, finished_at FROM wf_instances WHERE id = $1 FOR UPDATE";
+    let row = sqlx::query(if lock { SQL_LOCK } else { SQL })
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| instance_from_row(&r)).transpose()
+}
+
+fn instance_from_row(r: &sqlx::any::AnyRow) -> Result<InstanceRow, sqlx::Error> {
+    instance_from_row_at(r, 0)
+}
+
+/// Reads the eight instance columns starting at column `at`.
+pub(crate) fn instance_from_row_at(
+    r: &sqlx::any::AnyRow,
+    at: usize,
+) -> Result<InstanceRow, sqlx::Error> {
+    Ok(InstanceRow {
+        id: r.try_get(at)?,
+        definition_id: r.try_get(at + 1)?,
+        object_kind: r.try_get(at + 2)?,
+        object_id: r.try_get(at + 3)?,
+        state: r.try_get(at + 4)?,
+        data: r.try_get(at + 5)?,
+        version: r.try_get(at + 6)?,
+        finished_at: r.try_get(at + 7)?,
+    })
+}
+
+pub(crate) async fn snapshot(
+    conn: &mut AnyConnection,
+    row: InstanceRow,
+    need_tasks: bool,
+    need_timers: bool,
+) -> Result<(i64, Snapshot), EngineError> {
+    let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
+    let mut snap = Snapshot {
+        id: row.id,
+        object: ObjectRef {
+            kind: row.object_kind,
+            id: row.object_id,
+        },
+        state: row.state,
+        data,
+        version: row.version,
+        finished: row.finished_at.is_some(),
+        tasks: Vec::new(),
+        timers: Vec::new(),
+    };
+    if need_tasks {
+        let rows = sqlx::query(
+            "SELECT id, task_key, state, title, org_id, assignee_user_id, claimed_by FROM wf_tasks WHERE instance_id = $1 AND status = 'open' ORDER BY id",
+        )
+        .bind(row.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in rows {
+            snap.tasks.push(OpenTask {
+                id: r.try_get(0)?,
+                key: r.try_get(1)?,
+                state: r.try_get(2)?,
+                title: r.try_get(3)?,
+                org_id: r.try_get(4)?,
+                assignee: r.try_get(5)?,
+                claimed_by: r.try_get(6)?,
+            });
+        }
+    }
+    if need_timers {
+        let rows = sqlx::query(
+            "SELECT id, kind, key, due_at FROM wf_timers WHERE instance_id = $1 ORDER BY id",
+        )
+        .bind(row.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for r in rows {
+            let kind: String = r.try_get(1)?;
+            let Some(kind) = TimerKind::parse(&kind) else {
+                continue;
+            };
+            snap.timers.push(TimerRef {
+                id: r.try_get(0)?,
+                kind,
+                key: r.try_get(2)?,
+                due_at: from_db_time(r.try_get(3)?),
+            });
+        }
+    }
+    Ok((row.definition_id, snap))
+}
+
+fn json_text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Stores `outcome` computed from `snap`. A new instance (`snap.version == 0`)
+/// is inserted; an existing one is updated only if its version is still
+/// `snap.version`. `new_definition` moves the instance to another version
+/// (migration). Runs inside the caller's transaction.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply(
+    conn: &mut AnyConnection,
+    def_key: &str,
+    definition_id: i64,
+    snap: &Snapshot,
+    o: &Outcome,
+    now: DateTime<Utc>,
+    new_definition: Option<i64>,
+) -> Result<Applied, ApplyError> {
+    let now_ms = to_db_time(now);
+    let data = json_text(&o.data);
+    let finished_at = o.finished.then_some(now_ms);
+    let instance_id = if snap.version == 0 {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO wf_instances (definition_id, definition_key, object_kind, object_id, state, data, version, created_at, updated_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
+        )
+        .bind(definition_id)
+        .bind(def_key)
+        .bind(&snap.object.kind)
+        .bind(snap.object.id)
+        .bind(&o.state)
+        .bind(&data)
+        .bind(o.version)
+        .bind(now_ms)
+        .bind(finished_at)
+        .fetch_one(&mut *conn)
+        .await?
+    } else {
+        let res = sqlx::query(
+            "UPDATE wf_instances SET state = $1, data = $2, version = $3, updated_at = $4, finished_at = $5, definition_id = $6, definition_key = $7 \
+             WHERE id = $8 AND version = $9",
+        )
+        .bind(&o.state)
+        .bind(&data)
+        .bind(o.version)
+        .bind(now_ms)
+        .bind(finished_at)
+        .bind(new_definition.unwrap_or(definition_id))
+        .bind(def_key)
+        .bind(snap.id)
+        .bind(snap.version)
+        .execute(&mut *conn)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(ApplyError::Conflict);
+        }
+        snap.id
+    };
+    if let Some(timer) = o.consumed_timer {
+        let res = sqlx::query("DELETE FROM wf_timers WHERE id = $1 AND instance_id = $2")
+            .bind(timer)
+            .bind(instance_id)
+            .execute(&mut *conn)
+            .await?;
+        if res.rows_affected() != 1 {
+            return Err(ApplyError::Conflict);
+        }
+    }
+    for id in &o.cancel_timers {
+        sqlx::query("DELETE FROM wf_timers WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for c in &o.close_tasks {
+        let res = sqlx::query(
+            "UPDATE wf_tasks SET status = $1, outcome = $2, form_values = $3, completed_at = $4, completed_by = $5 \
+             WHERE id = $6 AND status = 'open'",
+        )
+        .bind(c.status.as_str())
+        .bind(c.outcome.as_deref())
+        .bind(c.form.as_ref().map(json_text))
+        .bind(now_ms)
+        .bind(c.by)
+        .bind(c.id)
+        .execute(&mut *conn)
+        .await?;
+        if res.rows_affected() != 1 {
+            return Err(ApplyError::Conflict);
+        }
+    }
+    for ch in &o.task_changes {
+        match ch {
+            TaskChange::Escalate { id, role, org_id } => {
+                sqlx::query(
+                    "INSERT INTO wf_task_roles (task_id, role, org_id, via) VALUES ($1, $2, $3, 'escalation') ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(role)
+                .bind(*org_id)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("UPDATE wf_tasks SET escalated_at = $1 WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+    }
+    let mut task_ids = Vec::with_capacity(o.open_tasks.len());
+    for t in &o.open_tasks {
+        let search = format!("{} {} {}", t.title, def_key, t.key).to_lowercase();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO wf_tasks (instance_id, definition_key, task_key, state, title, search_text, org_id, assignee_user_id, claimed_by, claimed_at, \
+             priority, priority_rank, due_at, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', $14) RETURNING id",
+        )
+        .bind(instance_id)
+        .bind(def_key)
+        .bind(&t.key)
+        .bind(&t.state)
+        .bind(&t.title)
+        .bind(&search)
+        .bind(t.org_id)
+        .bind(t.assignee)
+        .bind(t.claimed_by)
+        .bind(t.claimed_by.map(|_| now_ms))
+        .bind(t.priority.as_str())
+        .bind(t.priority as i64)
+        .bind(t.due_at.map(to_db_time))
+        .bind(now_ms)
+        .fetch_one(&mut *conn)
+        .await?;
+        for role in &t.roles {
+            sqlx::query("INSERT INTO wf_task_roles (task_id, role, org_id, via) VALUES ($1, $2, $3, 'candidate')")
+                .bind(id)
+                .bind(role)
+                .bind(t.org_id)
+                .execute(&mut *conn)
+                .await?;
+        }
+        task_ids.push(id);
+    }
+    for t in &o.set_timers {
+        sqlx::query(
+            "INSERT INTO wf_timers (instance_id, kind, key, due_at, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(instance_id)
+        .bind(t.kind.as_str())
+        .bind(&t.key)
+        .bind(to_db_time(t.due_at))
+        .bind(json_text(&t.payload))
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for a in &o.actions {
+        let mut params = a.params.clone();
+        if let (Some(key), Value::Object(m)) = (&a.task_key, &mut params)
+            && let Some(pos) = o.open_tasks.iter().position(|t| &t.key == key)
+        {
+            m.insert("task_id".into(), Value::from(task_ids[pos]));
+        }
+        sqlx::query(
+            "INSERT INTO wf_outbox (instance_id, step, action_index, action, params, idempotency_key, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+        )
+        .bind(instance_id)
+        .bind(o.version)
+        .bind(a.index as i64)
+        .bind(&a.name)
+        .bind(json_text(&params))
+        .bind(crate::step::idempotency_key(instance_id, o.version, a.index))
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (seq, h) in o.history.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO wf_history (instance_id, step, seq, trigger_kind, trigger_name, from_state, to_state, actor_user_id, at, data_change, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(instance_id)
+        .bind(o.version)
+        .bind(seq as i64)
+        .bind(&h.trigger_kind)
+        .bind(h.trigger_name.as_deref())
+        .bind(&h.from_state)
+        .bind(&h.to_state)
+        .bind(h.actor)
+        .bind(now_ms)
+        .bind(json_text(&h.data_change))
+        .bind(json_text(&h.details))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(Applied {
+        instance_id,
+        task_ids,
+    })
+}
+
+/// Who may act on a task: its status, assignee, claim and role rows.
+pub(crate) struct TaskAccess {
+    pub task_id: i64,
+    pub instance_id: i64,
+    pub status: String,
+    pub assignee: Option<i64>,
+    pub claimed_by: Option<i64>,
+    /// (role, organisation, via)
+    pub roles: Vec<(String, Option<i64>, String)>,
+}
+
+impl TaskAccess {
+    fn role_match(&self, u: &UserRef, escalation_only: bool) -> bool {
+        self.roles.iter().any(|(role, org, via)| {
+            u.roles.iter().any(|r| r == role)
+                && match org {
+                    Some(o) => *o == u.org_id,
+                    None => u.broker_staff,
+                }
+                && (!escalation_only || via == "escalation")
+        })
+    }
+
+    /// Whether `u` sees this task in their inbox (same rule as the inbox query).
+    pub fn visible_to(&self, u: &UserRef) -> bool {
+        if self.status != "open" {
+            return false;
+        }
+        self.assignee == Some(u.id)
+            || self.claimed_by == Some(u.id)
+            || self.role_match(u, true)
+            || (self.claimed_by.is_none() && self.assignee.is_none() && self.role_match(u, false))
+    }
+
+    pub fn check_complete(&self, u: &UserRef) -> Result<(), EngineError> {
+        if self.status != "open" {
+            return Err(EngineError::Step(crate::step::StepError::TaskNotOpen(
+                self.task_id,
+            )));
+        }
+        if let Some(c) = self.claimed_by
+            && c != u.id
+            && !self.role_match(u, true)
+        {
+            return Err(EngineError::NotAllowed("claimed_by_other"));
+        }
+        if !self.visible_to(u) {
+            return Err(EngineError::NotAllowed("not_a_candidate"));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn task_access(
+    conn: &mut AnyConnection,
+    task_id: i64,
+) -> Result<Option<TaskAccess>, sqlx::Error> {
+    let Some(r) = sqlx::query(
+        "SELECT instance_id, status, assignee_user_id, claimed_by FROM wf_tasks WHERE id = $1",
+    )
+    .bind(task_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let roles = sqlx::query("SELECT role, org_id, via FROM wf_task_roles WHERE task_id = $1")
+        .bind(task_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Some(TaskAccess {
+        task_id,
+        instance_id: r.try_get(0)?,
+        status: r.try_get(1)?,
+        assignee: r.try_get(2)?,
+        claimed_by: r.try_get(3)?,
+        roles,
+    }))
+}

@@ -1,0 +1,585 @@
+//! Definition versions: storing, activating, listing, migrating instances.
+//!
+//! Every text ever stored is a version (`key`, `version` = 1, 2, …, content
+//! hash). One version per key is active; new instances use it and running
+//! ones stay on the version they started with until
+//! [`Engine::migrate_instances`] moves them explicitly.
+//!
+//! **Files versus the browser.** At start-up [`Engine::load_dir`] stores each
+//! workflow file; a file becomes a new active version only when its content
+//! hash is not among the stored versions of its key. So when an analyst
+//! activates an edited version in the browser, restarting with the old file
+//! changes nothing — the edit stays active — until a *changed* file is
+//! deployed, which then wins. (Deploying a file identical to an older version
+//! does not re-activate that version either: activate it in the browser.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{Dialect, from_db_time, to_db_time};
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+use crate::dsl::{compile, content_hash};
+use crate::engine::{Engine, EngineError};
+use crate::step::{StepContext, migrate};
+use crate::store;
+
+/// One stored version of a definition (without its text).
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionVersion {
+    pub id: i64,
+    pub key: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub title: String,
+    pub object_kind: String,
+    /// `draft` (never active), `active`, or `inactive` (was active once).
+    pub status: String,
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub activated_by: Option<i64>,
+    pub activated_at: Option<DateTime<Utc>>,
+}
+
+/// A definition key with its active version and instance counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionSummary {
+    pub key: String,
+    pub title: String,
+    pub active: Option<DefinitionVersion>,
+    pub versions: i64,
+    pub running_instances: i64,
+}
+
+/// What loading a file did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadAction {
+    /// This text is already stored; nothing changed.
+    Unchanged,
+    /// Stored as a new version and activated.
+    Activated,
+    /// Already stored; activated because the key had no active version.
+    Reactivated,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadedFile {
+    pub file: String,
+    pub key: String,
+    pub version: i64,
+    pub definition_id: i64,
+    pub action: LoadAction,
+}
+
+/// Why saving a draft failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("the definition has errors:\n{0}")]
+    Invalid(Diagnostics),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<sqlx::Error> for SaveError {
+    fn from(e: sqlx::Error) -> Self {
+        SaveError::Engine(e.into())
+    }
+}
+
+/// What a migration moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationReport {
+    pub moved: usize,
+    /// Instances moved, by (old state → new state).
+    pub by_state: BTreeMap<String, usize>,
+    pub to_definition_id: i64,
+}
+
+const VERSION_COLUMNS: &str = "id, key, version, content_hash, title, object_kind, status, created_by, created_at, activated_by, activated_at";
+
+fn version_from_row(r: &sqlx::any::AnyRow) -> Result<DefinitionVersion, sqlx::Error> {
+    Ok(DefinitionVersion {
+        id: r.try_get(0)?,
+        key: r.try_get(1)?,
+        version: r.try_get(2)?,
+        content_hash: r.try_get(3)?,
+        title: r.try_get(4)?,
+        object_kind: r.try_get(5)?,
+        status: r.try_get(6)?,
+        created_by: r.try_get(7)?,
+        created_at: from_db_time(r.try_get(8)?),
+        activated_by: r.try_get(9)?,
+        activated_at: r.try_get::<Option<i64>, _>(10)?.map(from_db_time),
+    })
+}
+
+impl Engine {
+    /// Checks files or folders against this engine's vocabulary (for
+    /// `podryad workflows check`).
+    pub fn check_files<P: AsRef<Path>>(&self, paths: &[P]) -> Vec<Diagnostic> {
+        crate::dsl::check_files(paths, &self.inner.vocab)
+    }
+
+    /// Validates a definition's text without storing it (the editor's
+    /// "check" button).
+    pub fn validate(&self, yaml: &str, file: &str) -> Result<(), Vec<Diagnostic>> {
+        compile(yaml, file, &self.inner.vocab).map(|_| ())
+    }
+
+    /// Stores every `*.yaml` of `dir` (except `calendar.yaml`) as described
+    /// in the module docs. Refuses all files if any has errors.
+    pub async fn load_dir(
+        &self,
+        dir: &Path,
+        actor: Option<i64>,
+    ) -> Result<Vec<LoadedFile>, SaveError> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| {
+                SaveError::Invalid(Diagnostics(vec![Diagnostic::new(
+                    &dir.display().to_string(),
+                    Pos::default(),
+                    format!("cannot read the folder: {e}"),
+                )]))
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "yaml" || x == "yml")
+                    && p.file_name().is_some_and(|n| n != "calendar.yaml")
+            })
+            .collect();
+        files.sort();
+        let mut texts = Vec::new();
+        let mut errors = Vec::new();
+        let mut keys = BTreeSet::new();
+        for p in &files {
+            let file = p.display().to_string();
+            let text = match std::fs::read_to_string(p) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(Diagnostic::new(
+                        &file,
+                        Pos::default(),
+                        format!("cannot read: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            match compile(&text, &file, &self.inner.vocab) {
+                Ok(def) => {
+                    if !keys.insert(def.key.clone()) {
+                        errors.push(Diagnostic::new(
+                            &file,
+                            Pos::new(1, 1),
+                            format!("another file already defines `{}`", def.key),
+                        ));
+                    }
+                    texts.push((
+                        file,
+                        def.key.clone(),
+                        def.title.clone(),
+                        def.object_kind.clone(),
+                        text,
+                    ));
+                }
+                Err(d) => errors.extend(d),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(SaveError::Invalid(Diagnostics(errors)));
+        }
+        let mut out = Vec::new();
+        for (file, key, title, object_kind, text) in texts {
+            let hash = content_hash(&text);
+            let mut tx = self.inner.db.begin().await?;
+            let existing: Option<(i64, i64)> = sqlx::query(
+                "SELECT id, version FROM wf_definitions WHERE key = $1 AND content_hash = $2",
+            )
+            .bind(&key)
+            .bind(&hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+            .transpose()?;
+            let active = store::active_definition(&mut tx, &key).await?;
+            let (id, version, action) = match existing {
+                Some((id, version)) if active.is_some() => (id, version, LoadAction::Unchanged),
+                Some((id, version)) => {
+                    activate_on(&mut tx, id, &key, actor, self.inner.db.now()).await?;
+                    (id, version, LoadAction::Reactivated)
+                }
+                None => {
+                    let (id, version) = insert_version(
+                        &mut tx,
+                        &key,
+                        &hash,
+                        &text,
+                        &title,
+                        &object_kind,
+                        actor,
+                        self.inner.db.now(),
+                    )
+                    .await?;
+                    activate_on(&mut tx, id, &key, actor, self.inner.db.now()).await?;
+                    (id, version, LoadAction::Activated)
+                }
+            };
+            tx.commit().await?;
+            if action != LoadAction::Unchanged {
+                tracing::info!(key, version, ?action, "workflow definition loaded");
+            }
+            out.push(LoadedFile {
+                file,
+                key,
+                version,
+                definition_id: id,
+                action,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Validates `yaml` and stores it as a draft version of its key (or
+    /// returns the stored version with the same text).
+    pub async fn save_draft(
+        &self,
+        yaml: &str,
+        actor: Option<i64>,
+    ) -> Result<DefinitionVersion, SaveError> {
+        let def = compile(yaml, "definition.yaml", &self.inner.vocab)
+            .map_err(|d| SaveError::Invalid(Diagnostics(d)))?;
+        let hash = content_hash(yaml);
+        let mut tx = self.inner.db.begin().await?;
+        let existing: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM wf_definitions WHERE key = $1 AND content_hash = $2",
+        )
+        .bind(&def.key)
+        .bind(&hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                insert_version(
+                    &mut tx,
+                    &def.key,
+                    &hash,
+                    yaml,
+                    &def.title,
+                    &def.object_kind,
+                    actor,
+                    self.inner.db.now(),
+                )
+                .await?
+                .0
+            }
+        };
+        tx.commit().await?;
+        Ok(self
+            .definition_version(id)
+            .await?
+            .ok_or(EngineError::DefinitionNotFound(id))?)
+    }
+
+    /// Makes version `definition_id` the active one of its key. New
+    /// instances use it from the next start on, in every process.
+    pub async fn activate(
+        &self,
+        definition_id: i64,
+        actor: Option<i64>,
+    ) -> Result<DefinitionVersion, EngineError> {
+        // Compile first: a version that no longer validates must not go live.
+        self.definition(definition_id).await?;
+        let mut tx = self.inner.db.begin().await?;
+        let key: String = sqlx::query_scalar("SELECT key FROM wf_definitions WHERE id = $1")
+            .bind(definition_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(EngineError::DefinitionNotFound(definition_id))?;
+        activate_on(&mut tx, definition_id, &key, actor, self.inner.db.now()).await?;
+        tx.commit().await?;
+        self.definition_version(definition_id)
+            .await?
+            .ok_or(EngineError::DefinitionNotFound(definition_id))
+    }
+
+    pub async fn definition_version(
+        &self,
+        id: i64,
+    ) -> Result<Option<DefinitionVersion>, EngineError> {
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM wf_definitions WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.inner.db.pool())
+            .await?;
+        Ok(row.map(|r| version_from_row(&r)).transpose()?)
+    }
+
+    /// The YAML text of a version.
+    pub async fn definition_yaml(&self, id: i64) -> Result<Option<String>, EngineError> {
+        Ok(
+            sqlx::query_scalar("SELECT yaml FROM wf_definitions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.inner.db.pool())
+                .await?,
+        )
+    }
+
+    /// Every version of `key`, newest first.
+    pub async fn list_versions(&self, key: &str) -> Result<Vec<DefinitionVersion>, EngineError> {
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS} FROM wf_definitions WHERE key = $1 ORDER BY version DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .fetch_all(self.inner.db.pool())
+            .await?;
+        Ok(rows
+            .iter()
+            .map(version_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Every definition key with its active version.
+    pub async fn list_definitions(&self) -> Result<Vec<DefinitionSummary>, EngineError> {
+        let pool = self.inner.db.pool();
+        let keys =
+            sqlx::query("SELECT key, COUNT(*) FROM wf_definitions GROUP BY key ORDER BY key")
+                .fetch_all(pool)
+                .await?;
+        let running: BTreeMap<String, i64> =
+            sqlx::query("SELECT definition_key, COUNT(*) FROM wf_instances WHERE finished_at IS NULL GROUP BY definition_key")
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?;
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM wf_definitions WHERE status = 'active'");
+        let active: BTreeMap<String, DefinitionVersion> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| version_from_row(r).map(|v| (v.key.clone(), v)))
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for r in keys {
+            let key: String = r.try_get(0)?;
+            let versions: i64 = r.try_get(1)?;
+            let active = active.get(&key).cloned();
+            let title = match &active {
+                Some(a) => a.title.clone(),
+                None => self
+                    .list_versions(&key)
+                    .await?
+                    .first()
+                    .map(|v| v.title.clone())
+                    .unwrap_or_default(),
+            };
+            out.push(DefinitionSummary {
+                running_instances: running.get(&key).copied().unwrap_or(0),
+                key,
+                title,
+                active,
+                versions,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Moves the running instances of `key` on versions `from_versions` to
+    /// `to_version`. An instance whose state is in `state_map` goes to the
+    /// mapped state; any other keeps its state name, which must exist in the
+    /// target. Refused as a whole (nothing moves) if any instance could not
+    /// be placed. Each moved instance gets its tasks reopened, its timers
+    /// re-planned and a `migrate` line in its history; all in one transaction.
+    pub async fn migrate_instances(
+        &self,
+        key: &str,
+        from_versions: &[i64],
+        to_version: i64,
+        state_map: &BTreeMap<String, String>,
+        actor: Option<i64>,
+    ) -> Result<MigrationReport, EngineError> {
+        let versions = self.list_versions(key).await?;
+        let find = |v: i64| versions.iter().find(|x| x.version == v);
+        let mut problems = Vec::new();
+        let Some(target) = find(to_version) else {
+            return Err(EngineError::Migration(vec![format!(
+                "`{key}` has no version {to_version}"
+            )]));
+        };
+        let target_def = self.definition(target.id).await?;
+        let mut from_ids = Vec::new();
+        let mut source_states = BTreeSet::new();
+        for v in from_versions {
+            match find(*v) {
+                None => problems.push(format!("`{key}` has no version {v}")),
+                Some(x) if x.version == to_version => {
+                    problems.push(format!("version {v} is the target itself"))
+                }
+                Some(x) => {
+                    from_ids.push(x.id);
+                    let d = self.definition(x.id).await?;
+                    source_states.extend(d.states.iter().map(|s| s.name.clone()));
+                }
+            }
+        }
+        for (from, to) in state_map {
+            if !source_states.contains(from) {
+                problems.push(format!(
+                    "mapped state `{from}` is not a state of the source versions"
+                ));
+            }
+            if target_def.state(to).is_none() {
+                problems.push(format!(
+                    "map target `{to}` is not a state of version {to_version}"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(EngineError::Migration(problems));
+        }
+        let db = &self.inner.db;
+        let mut tx = db.begin().await?;
+        let conn: &mut AnyConnection = &mut tx;
+        let mut ids = Vec::new();
+        for from_id in &from_ids {
+            let rows = sqlx::query("SELECT id, state FROM wf_instances WHERE definition_id = $1 AND finished_at IS NULL ORDER BY id")
+                .bind(from_id)
+                .fetch_all(&mut *conn)
+                .await?;
+            for r in rows {
+                ids.push((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?));
+            }
+        }
+        let mut unplaced: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, state) in &ids {
+            let target_state = state_map.get(state).unwrap_or(state);
+            if target_def.state(target_state).is_none() {
+                *unplaced.entry(state.clone()).or_default() += 1;
+            }
+        }
+        if !unplaced.is_empty() {
+            drop(tx);
+            return Err(EngineError::Migration(
+                unplaced
+                    .into_iter()
+                    .map(|(s, n)| format!("{n} running instance(s) in state `{s}`, which is neither mapped nor a state of version {to_version}"))
+                    .collect(),
+            ));
+        }
+        let mut report = MigrationReport {
+            moved: 0,
+            by_state: BTreeMap::new(),
+            to_definition_id: target.id,
+        };
+        let lock = db.dialect() == Dialect::Postgres;
+        for (id, state) in ids {
+            let row = store::instance_row(conn, id, lock)
+                .await?
+                .ok_or(EngineError::InstanceNotFound(id))?;
+            let from_def_id = row.definition_id;
+            let (_, snap) = store::snapshot(conn, row, true, true).await?;
+            let target_state = state_map
+                .get(&state)
+                .cloned()
+                .unwrap_or_else(|| state.clone());
+            let object = self.object_context(conn, &target_def, &snap.object).await?;
+            let details = serde_json::json!({
+                "from_definition_id": from_def_id,
+                "to_definition_id": target.id,
+                "to_version": to_version,
+            });
+            let outcome = migrate(
+                &target_def,
+                &snap,
+                &target_state,
+                &StepContext {
+                    object,
+                    strict: false,
+                },
+                db.now(),
+                actor,
+                details,
+            )?;
+            store::apply(
+                conn,
+                &target_def.key,
+                target.id,
+                &snap,
+                &outcome,
+                db.now(),
+                Some(target.id),
+            )
+            .await
+            .map_err(crate::engine::apply_error)?;
+            self.inner.cache.remove(id);
+            report.moved += 1;
+            *report
+                .by_state
+                .entry(format!("{state} → {target_state}"))
+                .or_default() += 1;
+        }
+        tx.commit().await?;
+        self.wake_workers();
+        Ok(report)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_version(
+    conn: &mut AnyConnection,
+    key: &str,
+    hash: &str,
+    text: &str,
+    title: &str,
+    object_kind: &str,
+    actor: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
+    let next: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM wf_definitions WHERE key = $1")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+    let version = next.unwrap_or(0) + 1;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO wf_definitions (key, version, content_hash, yaml, title, object_kind, status, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8) RETURNING id",
+    )
+    .bind(key)
+    .bind(version)
+    .bind(hash)
+    .bind(text)
+    .bind(title)
+    .bind(object_kind)
+    .bind(actor)
+    .bind(to_db_time(now))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((id, version))
+}
+
+async fn activate_on(
+    conn: &mut AnyConnection,
+    id: i64,
+    key: &str,
+    actor: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE wf_definitions SET status = 'inactive' WHERE key = $1 AND status = 'active' AND id <> $2")
+        .bind(key)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE wf_definitions SET status = 'active', activated_by = $1, activated_at = $2 WHERE id = $3")
+        .bind(actor)
+        .bind(to_db_time(now))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

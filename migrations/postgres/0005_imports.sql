@@ -1,0 +1,5 @@
+-- Bulk imports keep the uploaded spreadsheet they were read from, so the
+-- original can be downloaded from the import's page (access goes through
+-- the file's org_id like every other file).
+
+ALTER TABLE imports ADD COLUMN file_id BIGINT REFERENCES files (id);

@@ -1,0 +1,226 @@
+//! Starting and stopping the whole application: database (migrated),
+//! broker organisation, background workers and the web server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use engine::{Clock, Db, DbOptions};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+/// What tests may replace.
+#[derive(Default)]
+pub struct AppOptions {
+    /// A clock tests move by hand.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Outside systems (tests point them at fake servers); default: from the
+    /// environment.
+    pub connectors: Option<connectors::Connectors>,
+    /// Engine tuning (tests shorten retries).
+    pub engine: Option<engine::EngineConfig>,
+}
+
+/// A running application.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub db: Db,
+    pub services: domain::services::Services,
+    pub state: web::AppState,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Connects to the database, applies migrations and makes sure the broker's
+/// own organisation exists.
+pub async fn prepare_db(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Db> {
+    let mut db = Db::connect(
+        &config.database_url,
+        &DbOptions {
+            max_connections: config.db_max_connections,
+            sqlite_synchronous: config.sqlite_synchronous.clone(),
+        },
+    )
+    .await?;
+    if let Some(clock) = clock {
+        db = db.with_clock(clock);
+    }
+    db.migrate().await?;
+    domain::orgs::ensure_broker(&db).await?;
+    domain::search::index_missing(&db).await?;
+    Ok(db)
+}
+
+impl RunningApp {
+    /// Starts everything and returns once the server listens.
+    pub async fn start(config: Config, options: AppOptions) -> anyhow::Result<RunningApp> {
+        install_crypto_provider();
+        let db = prepare_db(&config, options.clock).await?;
+        let listener = tokio::net::TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let base_url = config.base_url_for(addr);
+        let connectors = match options.connectors {
+            Some(c) => c,
+            None => connectors::Connectors::from_env()?,
+        };
+        let texts = Arc::new(web::i18n::Catalogue::russian()?);
+        let catalogue = crate::workflows::Catalogues::load(&config.workflows_dir)?;
+        let cell: domain::wiring::ServicesCell = Arc::new(std::sync::OnceLock::new());
+        let mut builder = domain::wiring::engine_builder(db.clone(), cell.clone());
+        if config.test_actions {
+            builder = domain::test_actions::register(builder, db.clone());
+        }
+        let engine_config = options.engine.unwrap_or_else(|| engine::EngineConfig {
+            lease: std::time::Duration::from_secs(config.action_lease_secs.max(1)),
+            ..Default::default()
+        });
+        let engine = builder
+            .calendars(catalogue.calendars.clone())
+            .timezone(config.timezone)
+            .config(engine_config)
+            .build();
+        let loaded = engine
+            .load_dir(&catalogue.dir, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("workflows in {}: {e}", catalogue.dir.display()))?;
+        for f in loaded
+            .iter()
+            .filter(|f| f.action != engine::versions::LoadAction::Unchanged)
+        {
+            tracing::info!(
+                file = f.file,
+                key = f.key,
+                version = f.version,
+                "workflow definition activated"
+            );
+        }
+        let sender =
+            connectors::notify::NotificationSender::new(db.clone(), connectors.transports.clone());
+        let services = domain::services::Services {
+            db: db.clone(),
+            engine: engine.clone(),
+            files: domain::files::Files::local(&config.files_dir),
+            registry: connectors.registry.clone(),
+            texts: texts.clone(),
+            equipment: Arc::new(catalogue.equipment),
+            base_url: base_url.clone(),
+            notifier: Some(sender.waker()),
+        };
+        let _ = cell.set(services.clone());
+        // Documents written without the app (demo seed, imports) get their
+        // expiry watches now.
+        domain::garage::ensure_document_watches(&services).await?;
+
+        let demo_accounts = if config.demo {
+            domain::demo::accounts()
+                .into_iter()
+                .map(|a| web::DemoAccount {
+                    login: a.email.to_string(),
+                    password: domain::demo::DEMO_PASSWORD.to_string(),
+                    role: a.role.as_str().to_string(),
+                    name: a.full_name.to_string(),
+                    org: a.org_name.to_string(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let web_config = web::WebConfig {
+            base_url: base_url.clone(),
+            demo: config.demo,
+            secure_cookies: base_url.starts_with("https://"),
+            trust_forwarded_for: config.trust_forwarded_for,
+            timezone: config.timezone,
+            demo_accounts,
+        };
+        let state = web::AppState::new(
+            services.clone(),
+            texts,
+            web_config,
+            crate::telemetry::metrics_handle(),
+        )?;
+        let shutdown = CancellationToken::new();
+        let mut tasks = Vec::new();
+
+        let router = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let token = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "web server stopped with an error");
+            }
+        }));
+
+        if config.workers {
+            tasks.extend(engine.spawn_workers(shutdown.clone()));
+            let token = shutdown.clone();
+            tasks.push(tokio::spawn(async move { sender.run(token).await }));
+        }
+        tracing::info!(%addr, database = db_kind(&config.database_url), "Podryad is listening");
+        Ok(RunningApp {
+            addr,
+            base_url,
+            db,
+            services,
+            state,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting requests, lets running ones finish, stops workers.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.db.close().await;
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+/// Chooses rustls' crypto backend for the process. Two are linked (sqlx
+/// brings ring, reqwest aws-lc-rs), and TLS clients that ask for "the
+/// default" (SMTP, WebDriver) would otherwise panic. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn db_kind(url: &str) -> &'static str {
+    if url.starts_with("postgres") {
+        "postgresql"
+    } else {
+        "sqlite"
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

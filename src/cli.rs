@@ -1,0 +1,447 @@
+//! The command line: `serve`, `demo`, `migrate`, `user add`, and the tools
+//! for analysts and operators.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{AppOptions, RunningApp, prepare_db};
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "podryad",
+    version,
+    about = "Podryad: a special-equipment brokerage system"
+)]
+struct Cli {
+    /// Log as JSON lines (also PODRYAD_LOG_JSON=1).
+    #[arg(long, global = true, env = "PODRYAD_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server and background workers.
+    Serve(ServeArgs),
+    /// Create (or reuse) the demo database with demo data and run the server.
+    Demo(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Tokens for the JSON API.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Tools for workflow definitions.
+    #[command(subcommand)]
+    Workflows(WorkflowsCommand),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (without their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkflowsCommand {
+    /// Check definition files; prints `file:line:column: problem` and exits 1 on errors.
+    Check {
+        /// YAML files (a calendar.yaml among them is used for `calendar:` names).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// List definitions with their active version and running instances.
+    List,
+    /// Move running instances of a definition to another version.
+    Migrate {
+        /// The definition id (e.g. supplier_onboarding).
+        key: String,
+        /// Target version number.
+        #[arg(long)]
+        to: i64,
+        /// Source version numbers (default: every other version).
+        #[arg(long, value_delimiter = ',')]
+        from: Vec<i64>,
+        /// A state mapping `old=new`; repeat. States not listed keep their name,
+        /// which must exist in the target version.
+        #[arg(long = "map")]
+        map: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// The workflow engine: starts/s, transitions/s, step latency, timer lag, idle CPU.
+    /// Runs on a scratch database it creates and removes.
+    Engine(EngineBenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct EngineBenchArgs {
+    /// Benchmark PostgreSQL: an administrative URL (a scratch database is
+    /// created on that server); also runs `pgbench -N` for comparison.
+    #[arg(long)]
+    postgres: Option<String>,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 2_000)]
+    instances: usize,
+    #[arg(long, default_value_t = 40_000)]
+    transitions: usize,
+    /// Pending far-future timers while timer lag is measured.
+    #[arg(long, default_value_t = 100_000)]
+    timers: usize,
+    #[arg(long, default_value_t = 300)]
+    timer_probes: usize,
+    #[arg(long, default_value_t = 5)]
+    idle_seconds: u64,
+    #[arg(long, default_value_t = 20)]
+    pgbench_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (also PODRYAD_BIND); default 127.0.0.1:8080.
+    #[arg(long)]
+    bind: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user to the broker's staff (e.g. the first admin).
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Args)]
+struct UserAddArgs {
+    #[arg(long)]
+    name: String,
+    #[arg(long, default_value = "")]
+    email: String,
+    #[arg(long, default_value = "")]
+    phone: String,
+    /// A staff role; repeat for several: admin, hunter, manager, operator, accountant, analyst.
+    #[arg(long = "role", required = true)]
+    roles: Vec<String>,
+    /// The password (at least 8 characters); also PODRYAD_USER_PASSWORD.
+    #[arg(long, env = "PODRYAD_USER_PASSWORD", hide_env_values = true)]
+    password: String,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init_logs(cli.log_json);
+    crate::app::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => {
+            let mut config = Config::from_env(false)?;
+            if let Some(bind) = args.bind {
+                config.bind = bind;
+            }
+            serve(config).await
+        }
+        Command::Demo(args) => {
+            let mut config = Config::from_env(true)?;
+            if let Some(bind) = args.bind {
+                config.bind = bind;
+            }
+            let db = prepare_db(&config, None).await?;
+            let created = domain::demo::seed(&db).await?;
+            db.close().await;
+            println!(
+                "Demo data ready ({created} new accounts). Password for every demo account: {}",
+                domain::demo::DEMO_PASSWORD
+            );
+            serve(config).await
+        }
+        Command::Migrate => {
+            let config = Config::from_env(false)?;
+            let db = prepare_db(&config, None).await?;
+            db.close().await;
+            println!("Migrations applied.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Add(args)) => user_add(args).await,
+        Command::Workflows(cmd) => workflows(cmd).await,
+        Command::Token(cmd) => token(cmd).await,
+        Command::Bench(BenchCommand::Engine(args)) => bench_engine(args).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let app = RunningApp::start(config, AppOptions::default()).await?;
+    println!("Podryad is running at {}", app.base_url);
+    app.run_until_signal().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env(false)?;
+    let db = prepare_db(&config, None).await?;
+    let broker = domain::orgs::ensure_broker(&db).await?;
+    let input = domain::accounts::UserInput {
+        full_name: args.name,
+        email: args.email,
+        phone: args.phone,
+        roles: args.roles,
+        password: args.password,
+    };
+    let user = match input.validate(domain::roles::OrgKind::Broker) {
+        Ok(u) if u.password.is_some() => u,
+        Ok(_) => {
+            eprintln!(
+                "password: required (at least {} characters)",
+                domain::accounts::MIN_PASSWORD_LEN
+            );
+            return Ok(ExitCode::from(2));
+        }
+        Err(errors) => {
+            for e in errors.0 {
+                eprintln!("{}: {}", e.field, e.code);
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut tx = db.begin().await?;
+    match domain::accounts::insert_user(&mut tx, db.now(), broker, &user).await {
+        Ok(id) => {
+            tx.commit().await?;
+            println!("User {id} created.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(domain::error::DomainError::Invalid(errors)) => {
+            for e in errors.0 {
+                eprintln!("{}: {}", e.field, e.code);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An engine with everything the brokerage registers, on the configured
+/// database (used by the analysts' tools).
+async fn tool_engine(
+    config: &Config,
+) -> anyhow::Result<(engine::Db, engine::Engine, crate::workflows::Catalogues)> {
+    let db = prepare_db(config, None).await?;
+    let catalogues = crate::workflows::Catalogues::load(&config.workflows_dir)?;
+    let cell: domain::wiring::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());
+    let engine = domain::wiring::engine_builder(db.clone(), cell)
+        .calendars(catalogues.calendars.clone())
+        .timezone(config.timezone)
+        .build();
+    Ok((db, engine, catalogues))
+}
+
+async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env(false)?;
+    let (db, engine, _) = tool_engine(&config).await?;
+    let code = match cmd {
+        WorkflowsCommand::Check { files } => {
+            let diagnostics = engine::check_files(&files, engine.vocabulary());
+            for d in &diagnostics {
+                println!("{d}");
+            }
+            if diagnostics.is_empty() {
+                println!("{} file(s): no problems.", files.len());
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        WorkflowsCommand::List => {
+            engine
+                .load_dir(&config.workflows_dir, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for d in engine.list_definitions().await? {
+                let active = d
+                    .active
+                    .as_ref()
+                    .map(|v| format!("v{}", v.version))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<32} {:<8} versions: {:<3} running: {:<6} {}",
+                    d.key, active, d.versions, d.running_instances, d.title
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        WorkflowsCommand::Migrate { key, to, from, map } => {
+            let versions = engine.list_versions(&key).await?;
+            let target = versions
+                .iter()
+                .find(|v| v.version == to)
+                .ok_or_else(|| anyhow::anyhow!("{key} has no version {to}"))?;
+            let mut state_map = std::collections::BTreeMap::new();
+            for m in &map {
+                let (a, b) = m
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--map takes old=new, got {m:?}"))?;
+                state_map.insert(a.trim().to_string(), b.trim().to_string());
+            }
+            let from_ids: Vec<i64> = if from.is_empty() {
+                versions
+                    .iter()
+                    .filter(|v| v.id != target.id)
+                    .map(|v| v.id)
+                    .collect()
+            } else {
+                from.iter()
+                    .map(|n| {
+                        versions
+                            .iter()
+                            .find(|v| v.version == *n)
+                            .map(|v| v.id)
+                            .ok_or_else(|| anyhow::anyhow!("{key} has no version {n}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            };
+            match engine
+                .migrate_instances(&key, &from_ids, target.id, &state_map, None)
+                .await
+            {
+                Ok(report) => {
+                    println!("Moved {} instance(s) to {key} v{to}.", report.moved);
+                    for (change, n) in &report.by_state {
+                        println!("  {change}: {n}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(engine::EngineError::Migration(problems)) => {
+                    eprintln!("Migration refused; nothing was moved:");
+                    for p in problems {
+                        eprintln!("  {p}");
+                    }
+                    ExitCode::from(1)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    db.close().await;
+    Ok(code)
+}
+
+async fn bench_engine(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
+    let opts = engine::bench::BenchOptions {
+        concurrency: args.concurrency,
+        instances: args.instances,
+        transitions: args.transitions,
+        pending_timers: args.timers,
+        timer_probes: args.timer_probes,
+        idle_seconds: args.idle_seconds,
+    };
+    let suffix = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
+    let (url, cleanup): (
+        String,
+        Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()>>,
+    ) = match &args.postgres {
+        Some(admin) => {
+            let name = format!("podryad_bench_{suffix}");
+            engine::db::create_postgres_database(admin, &name).await?;
+            let admin = admin.clone();
+            let n = name.clone();
+            (
+                engine::testing::replace_db_name(&admin, &name),
+                Box::new(move || {
+                    Box::pin(async move {
+                        let _ = engine::db::drop_postgres_database(&admin, &n).await;
+                    })
+                }),
+            )
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("podryad-bench-{suffix}"));
+            std::fs::create_dir_all(&dir)?;
+            let d = dir.clone();
+            (
+                format!("sqlite://{}/bench.db", dir.display()),
+                Box::new(move || {
+                    Box::pin(async move {
+                        let _ = std::fs::remove_dir_all(d);
+                    })
+                }),
+            )
+        }
+    };
+    let db = engine::Db::connect(
+        &url,
+        &engine::DbOptions {
+            max_connections: (args.concurrency as u32).max(4) + 4,
+            ..Default::default()
+        },
+    )
+    .await?;
+    db.migrate().await?;
+    let result = engine::bench::run_with_pgbench(&db, &url, &opts, args.pgbench_seconds).await;
+    db.close().await;
+    cleanup().await;
+    let report = result?;
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
+    let config = Config::from_env(false)?;
+    let db = prepare_db(&config, None).await?;
+    match cmd {
+        TokenCommand::Create { name } => {
+            let (id, secret) = domain::api_tokens::create(&db, None, &name).await?;
+            eprintln!("Token {id} created; keep it now, it is not shown again:");
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            for t in domain::api_tokens::list(&db).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{:>5}  {:<8} {}", t.id, state, t.name);
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            domain::api_tokens::revoke(&db, id).await?;
+            println!("Token {id} revoked.");
+        }
+    }
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,105 @@
+//! Configuration from the environment (and command-line flags, which win).
+//! With nothing set, Podryad runs on a SQLite file under `./data`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+
+/// Everything the application needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    pub bind: SocketAddr,
+    /// The public address used in links (e-mails, SMS); defaults to the bind address.
+    pub base_url: String,
+    pub demo: bool,
+    pub timezone: chrono_tz::Tz,
+    pub trust_forwarded_for: bool,
+    pub sqlite_synchronous: String,
+    pub db_max_connections: u32,
+    /// Where the analysts' YAML lives.
+    pub workflows_dir: std::path::PathBuf,
+    /// Where uploaded files are kept (local storage).
+    pub files_dir: std::path::PathBuf,
+    /// Register the crash test's counting action (`PODRYAD_TEST_ACTIONS=1`).
+    pub test_actions: bool,
+    /// How long an outbox worker holds an action before another may retry it
+    /// (`PODRYAD_ACTION_LEASE_SECS`, default 300).
+    pub action_lease_secs: u64,
+    /// Run background workers in this process (on by default; turn off for
+    /// web-only instances when workers run elsewhere).
+    pub workers: bool,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/podryad.db";
+pub const DEMO_DATABASE_URL: &str = "sqlite://data/demo.db";
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_flag(name: &str) -> bool {
+    env(name).is_some_and(|v| matches!(v.to_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+impl Config {
+    /// Reads the environment; `demo` switches the default database to the
+    /// demo file and turns demo mode on.
+    pub fn from_env(demo: bool) -> anyhow::Result<Config> {
+        let database_url = env("DATABASE_URL").unwrap_or_else(|| {
+            if demo {
+                DEMO_DATABASE_URL
+            } else {
+                DEFAULT_DATABASE_URL
+            }
+            .to_string()
+        });
+        let bind: SocketAddr = env("PODRYAD_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .context("PODRYAD_BIND must be an address like 127.0.0.1:8080")?;
+        let timezone = env("PODRYAD_TIMEZONE")
+            .unwrap_or_else(|| "Europe/Moscow".into())
+            .parse()
+            .map_err(|e| anyhow::anyhow!("PODRYAD_TIMEZONE: {e}"))?;
+        Ok(Config {
+            database_url,
+            bind,
+            base_url: env("PODRYAD_BASE_URL").unwrap_or_default(),
+            demo: demo || env_flag("PODRYAD_DEMO"),
+            timezone,
+            trust_forwarded_for: env_flag("PODRYAD_TRUST_FORWARDED_FOR"),
+            sqlite_synchronous: env("PODRYAD_SQLITE_SYNCHRONOUS")
+                .unwrap_or_else(|| "NORMAL".into()),
+            db_max_connections: env("PODRYAD_DB_MAX_CONNECTIONS")
+                .map(|v| v.parse())
+                .transpose()
+                .context("PODRYAD_DB_MAX_CONNECTIONS must be a number")?
+                .unwrap_or(16),
+            workflows_dir: env("PODRYAD_WORKFLOWS_DIR")
+                .unwrap_or_else(|| "workflows".into())
+                .into(),
+            files_dir: env("PODRYAD_FILES_DIR")
+                .unwrap_or_else(|| "data/files".into())
+                .into(),
+            test_actions: env_flag("PODRYAD_TEST_ACTIONS"),
+            action_lease_secs: env("PODRYAD_ACTION_LEASE_SECS")
+                .map(|v| v.parse())
+                .transpose()
+                .context("PODRYAD_ACTION_LEASE_SECS must be a number of seconds")?
+                .unwrap_or(300),
+            workers: env("PODRYAD_WORKERS")
+                .is_none_or(|v| !matches!(v.as_str(), "0" | "false" | "off")),
+        })
+    }
+
+    /// The base URL for links: configured, or derived from the bound address.
+    pub fn base_url_for(&self, bound: SocketAddr) -> String {
+        if self.base_url.is_empty() {
+            format!("http://{bound}")
+        } else {
+            self.base_url.trim_end_matches('/').to_string()
+        }
+    }
+}

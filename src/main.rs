@@ -1,0 +1,5 @@
+//! The `podryad` binary: see `podryad --help`.
+
+fn main() -> std::process::ExitCode {
+    podryad::cli::main()
+}

@@ -1,0 +1,63 @@
+//! The analysts' files: workflow definitions, the working calendar and the
+//! catalogues under `workflows/`. They are read from the configured folder
+//! (`PODRYAD_WORKFLOWS_DIR`, default `./workflows`); a binary started
+//! elsewhere falls back to the copy embedded at build time, so it never
+//! starts without its funnels.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use domain::catalogue::EquipmentCatalogue;
+use engine::calendar::Calendars;
+use include_dir::{Dir, include_dir};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/workflows");
+
+/// Everything loaded from the workflows folder, checked.
+pub struct Catalogues {
+    /// The folder the definitions are loaded from.
+    pub dir: PathBuf,
+    pub calendars: Calendars,
+    pub equipment: EquipmentCatalogue,
+}
+
+impl Catalogues {
+    pub fn load(configured: &Path) -> anyhow::Result<Catalogues> {
+        let dir = if configured.is_dir() {
+            configured.to_path_buf()
+        } else {
+            let dir =
+                std::env::temp_dir().join(format!("podryad-workflows-{}", std::process::id()));
+            EMBEDDED.extract(&dir).with_context(|| {
+                format!("cannot unpack the built-in workflows to {}", dir.display())
+            })?;
+            tracing::warn!(
+                configured = %configured.display(),
+                using = %dir.display(),
+                "workflows folder not found; using the built-in copy"
+            );
+            dir
+        };
+        let calendar = dir.join("calendar.yaml");
+        let calendars = if calendar.exists() {
+            Calendars::load_file(&calendar).map_err(diagnostics)?
+        } else {
+            Calendars::new()
+        };
+        let equipment_file = dir.join("catalogue/equipment.yaml");
+        let text = std::fs::read_to_string(&equipment_file)
+            .with_context(|| format!("cannot read {}", equipment_file.display()))?;
+        let equipment =
+            EquipmentCatalogue::parse(&equipment_file.display().to_string(), &text, None)
+                .map_err(diagnostics)?;
+        Ok(Catalogues {
+            dir,
+            calendars,
+            equipment,
+        })
+    }
+}
+
+fn diagnostics(d: Vec<engine::Diagnostic>) -> anyhow::Error {
+    anyhow::anyhow!("{}", engine::Diagnostics(d))
+}

@@ -1,0 +1,10 @@
+//! Browser tests: the real pages in headless Chromium (Debian's `chromium`
+//! and `chromium-driver`), driven over WebDriver. `scripts/test` installs
+//! them when missing. Without them these tests fail with a clear message,
+//! unless `PODRYAD_SKIP_BROWSER=1` says to skip them on purpose.
+
+mod driver;
+
+mod foundation;
+mod garage;
+mod parties;

@@ -1,0 +1,12 @@
+//! End-to-end tests: the real application, started in-process on a free
+//! port with a fresh database, driven over HTTP like a browser or an API
+//! client would. The suite runs on SQLite by default and on PostgreSQL when
+//! `PODRYAD_TEST_DATABASE` is a `postgres://` admin URL (see `scripts/test`).
+
+mod helpers;
+
+mod foundation;
+mod garage;
+mod imports;
+mod parties;
+mod workflows;

@@ -1,0 +1,145 @@
+## Task inbox, workflows, instances.
+
+nav-tasks = Задачи
+nav-workflows = Процессы
+
+inbox-title = Задачи
+inbox-filters = Отбор задач
+inbox-all = Все
+inbox-mine = Мои
+inbox-overdue = Просроченные
+inbox-search = Поиск по названию
+inbox-workflow = Процесс
+inbox-any-workflow = Любой процесс
+inbox-priority = Приоритет
+inbox-any-priority = Любой приоритет
+inbox-task = Задача
+inbox-due = Срок
+inbox-who = Исполнитель
+inbox-claimed-by-me = Я
+inbox-claimed = Взята другим
+inbox-overdue-mark = просрочена
+inbox-empty = Задач нет. Новые задачи появятся здесь.
+priority-low = Низкий
+priority-normal = Обычный
+priority-high = Высокий
+priority-urgent = Срочный
+action-claim = Взять
+action-unclaim = Вернуть в общий список
+task-status-open = Открыта
+task-status-done = Выполнена
+task-status-cancelled = Отменена
+task-open-object = Открыть объект
+task-open-instance = Ход процесса
+task-not-yours = Эту задачу выполняет другой сотрудник или другая роль.
+task-completed-with = Задача выполнена с результатом
+task-field-required-for = Обязательно для:
+flash-task-claimed = Задача за вами.
+flash-task-unclaimed = Задача возвращена в общий список.
+flash-task-done = Задача выполнена.
+yes = Да
+
+error-task-closed = Задача уже выполнена или отменена.
+error-task-unknown-outcome = Неизвестный результат задачи.
+error-workflow-not-accepted = Процесс сейчас не может принять это действие.
+error-workflow-finished = Процесс уже завершён.
+error-workflow-busy = Процесс одновременно изменяют; повторите действие.
+
+error-form-required = Обязательное поле.
+error-form-too-small = Значение меньше допустимого ({ $limit }).
+error-form-too-large = Значение больше допустимого ({ $limit }).
+error-form-too-short = Слишком коротко: не меньше { $limit } символов.
+error-form-too-long = Слишком длинно: не больше { $limit } символов.
+error-form-pattern = Значение не подходит по формату.
+error-form-not-an-option = Выберите значение из списка.
+error-form-not-an-integer = Нужно целое число.
+error-form-not-a-number = Нужно число.
+error-form-not-money = Нужна сумма, например 15 000,50.
+error-form-not-a-boolean = Нужно «да» или «нет».
+error-form-not-a-date = Нужна дата.
+error-form-not-a-datetime = Нужны дата и время.
+error-form-not-a-string = Нужен текст.
+
+workflows-title = Процессы
+workflows-new = Новый процесс
+workflows-explain = Воронки заявок и заказов, подключение поставщиков и другие процессы. Аналитик меняет их в YAML: проверка показывает ошибки с номером строки, новая версия применяется к новым экземплярам сразу, без перезапуска.
+workflows-name = Название
+workflows-key = Идентификатор
+workflows-active-version = Активная версия
+workflows-versions = Версии
+workflows-version = Версия
+workflows-running = Выполняется
+workflows-status = Статус
+workflows-empty = Процессов нет.
+workflows-activate = Сделать активной
+workflows-created = создана
+workflows-activated = активирована
+workflows-diagram = Схема
+workflows-diagram-hint = Оранжевая рамка — начальное состояние, серые — конечные; число в кружке — сколько экземпляров сейчас в состоянии. Пунктир — переход по времени.
+workflows-edit = Изменить
+workflows-editor = Редактор процесса
+workflows-check = Проверить
+workflows-save-draft = Сохранить черновик
+workflows-save-activate = Сохранить и включить
+workflows-valid = Ошибок нет.
+workflows-has-errors = Найдено ошибок: { $count }.
+workflows-line = строка
+workflows-column = столбец
+workflows-editor-hint = Новая версия действует для новых экземпляров; работающие остаются на своей версии, пока их не перенесут командой podryad workflows migrate.
+flash-workflow-saved = Черновик сохранён.
+flash-workflow-activated = Версия включена: новые экземпляры пойдут по ней.
+wf-version-active = активна
+wf-version-draft = черновик
+wf-version-inactive = не активна
+wf-edge-event = событие
+wf-edge-after = через
+wf-edge-at = в срок
+wf-edge-cron = по расписанию
+wf-edge-when = условие
+wf-edge-outcome = решение
+wf-trigger-start = запуск
+wf-trigger-task = задача
+wf-trigger-event = событие
+wf-trigger-timer = таймер
+wf-trigger-cron = расписание
+wf-trigger-auto = автоматически
+wf-trigger-migrate = перенос версии
+wf-trigger-recheck = перепроверка
+
+instance-title = Экземпляр процесса №{ $id }
+instance-workflow = Процесс
+instance-object = Объект
+instance-state = Состояние
+instance-started = Начат
+instance-finished = завершён
+instance-version = Номер шага
+instance-data = Данные
+instance-tasks = Задачи
+instance-timers = Таймеры
+instance-actions = Действия
+instance-action = Действие
+instance-attempts = Попыток
+instance-error = Ошибка
+instance-history = История
+instance-by-user = пользователь №{ $id }
+instance-by-system = система
+
+mail-task-assigned-subject = Новая задача: { $title }
+mail-task-assigned-body =
+    Здравствуйте, { $name }!
+
+    Вам назначена задача «{ $title }»:
+    { $link }
+mail-task-reminder-subject = Напоминание: { $title }
+mail-task-reminder-body =
+    Здравствуйте, { $name }!
+
+    Задача «{ $title }» ещё не выполнена:
+    { $link }
+mail-task-escalated-subject = Задача просрочена: { $title }
+mail-task-escalated-body =
+    Здравствуйте, { $name }!
+
+    Задача «{ $title }» не выполнена в срок и передана вам для контроля:
+    { $link }
+wf-trigger-error = ошибка

@@ -1,0 +1,219 @@
+//! The page frame: navigation per role, rendering with the shared context,
+//! flash messages, and HTML error pages.
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use domain::access::Actor;
+use domain::roles::Role;
+use minijinja::{Value, context};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::auth::{FLASH_COOKIE, RequestInfo, set_cookie};
+use crate::error::{AppResult, ErrorPage};
+
+/// One navigation entry: catalogue key, link, and who sees it.
+struct NavItem {
+    key: &'static str,
+    href: &'static str,
+    roles: &'static [Role],
+}
+
+use Role::*;
+
+/// The navigation, in display order. An entry appears for a user holding
+/// any of its roles; add an entry when its page exists.
+const NAV: &[NavItem] = &[
+    NavItem {
+        key: "nav-home",
+        href: "/home",
+        roles: &[
+            Admin, Hunter, Manager, Operator, Accountant, Analyst, Owner, Dispatcher, Driver,
+            Client,
+        ],
+    },
+    NavItem {
+        key: "nav-tasks",
+        href: "/tasks",
+        roles: &[
+            Admin, Hunter, Manager, Operator, Accountant, Analyst, Owner, Dispatcher,
+        ],
+    },
+    NavItem {
+        key: "nav-workflows",
+        href: "/workflows",
+        roles: &[Admin, Analyst],
+    },
+    NavItem {
+        key: "nav-users",
+        href: "/admin/users",
+        roles: &[Admin],
+    },
+    NavItem {
+        key: "nav-outbox",
+        href: "/admin/outbox",
+        roles: &[Admin],
+    },
+    NavItem {
+        key: "nav-suppliers",
+        href: "/suppliers",
+        roles: &[Admin, Hunter, Manager, Operator],
+    },
+    NavItem {
+        key: "nav-clients",
+        href: "/clients",
+        roles: &[Admin, Hunter, Manager, Operator],
+    },
+    NavItem {
+        key: "nav-profile",
+        href: "/profile",
+        roles: &[Owner, Dispatcher, Client],
+    },
+    NavItem {
+        key: "nav-garage",
+        href: "/garage",
+        roles: &[Owner, Dispatcher],
+    },
+    NavItem {
+        key: "nav-employees",
+        href: "/supplier/employees",
+        roles: &[Owner, Dispatcher],
+    },
+    NavItem {
+        key: "nav-rfqs",
+        href: "/supplier/rfqs",
+        roles: &[Owner, Dispatcher],
+    },
+    NavItem {
+        key: "nav-quotes",
+        href: "/supplier/quotes",
+        roles: &[Owner, Dispatcher],
+    },
+    NavItem {
+        key: "nav-orders",
+        href: "/supplier/orders",
+        roles: &[Owner, Dispatcher],
+    },
+    NavItem {
+        key: "nav-contacts",
+        href: "/profile/contacts",
+        roles: &[Client],
+    },
+    NavItem {
+        key: "nav-colleagues",
+        href: "/org/users",
+        roles: &[Owner, Client],
+    },
+];
+
+#[derive(Serialize)]
+struct NavLink {
+    key: &'static str,
+    href: &'static str,
+    active: bool,
+}
+
+fn nav_for(actor: &Actor, path: &str) -> Vec<NavLink> {
+    NAV.iter()
+        .filter(|item| actor.has_any(item.roles))
+        .map(|item| NavLink {
+            key: item.key,
+            href: item.href,
+            active: path == item.href || path.starts_with(&format!("{}/", item.href)),
+        })
+        .collect()
+}
+
+impl AppState {
+    /// Renders a page template with the shared context (user, navigation,
+    /// CSRF token, flash message, demo flag) merged under the page's own.
+    pub fn page(&self, info: &RequestInfo, template: &str, ctx: Value) -> AppResult<Html<String>> {
+        let user = info.actor.as_ref().map(|a| {
+            context! {
+                id => a.user_id,
+                name => a.full_name.clone(),
+                org_id => a.org_id,
+                org_kind => a.org_kind.as_str(),
+                roles => a.role_names(),
+            }
+        });
+        let nav = info
+            .actor
+            .as_ref()
+            .map(|a| nav_for(a, &info.path))
+            .unwrap_or_default();
+        let base = context! {
+            user,
+            nav => crate::render::ser(&nav),
+            csrf => info.csrf.clone(),
+            flash => info.flash.clone(),
+            path => info.path.clone(),
+            demo => self.config.demo,
+        };
+        let merged = context! { ..ctx, ..base };
+        Ok(Html(self.templates.render(template, merged)?))
+    }
+}
+
+/// A redirect that shows a one-time message (a catalogue key) on the next page.
+pub fn redirect_with_flash(to: &str, flash_key: &str, secure: bool) -> Response {
+    let mut resp = Redirect::to(to).into_response();
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(FLASH_COOKIE, flash_key, Some(60), secure),
+    );
+    resp
+}
+
+/// Renders error responses of HTML pages with the layout; API paths keep JSON.
+/// Installed outside the session middleware so it also renders CSRF failures.
+pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let wants_json = req.uri().path().starts_with("/api/")
+        || req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
+    let resp = next.run(req).await;
+    let Some(err) = resp.extensions().get::<ErrorPage>().cloned() else {
+        return resp;
+    };
+    if wants_json {
+        return resp;
+    }
+    // The session middleware runs inside this one and leaves what it learned
+    // on the response.
+    let info = resp
+        .extensions()
+        .get::<RequestInfo>()
+        .cloned()
+        .unwrap_or_else(|| RequestInfo {
+            actor: None,
+            csrf: String::new(),
+            flash: None,
+            path: String::new(),
+            ip: None,
+            user_agent: None,
+            session_token: None,
+        });
+    let minutes = err.retry_after_secs.map(|s| (s + 59) / 60);
+    let page = state.page(
+        &info,
+        "error.html",
+        context! { status => err.status.as_u16(), code => err.code, minutes },
+    );
+    match page {
+        Ok(html) => {
+            let mut out = (err.status, html).into_response();
+            for (k, v) in resp.headers() {
+                if k == header::SET_COOKIE || k == header::RETRY_AFTER {
+                    out.headers_mut().append(k, v.clone());
+                }
+            }
+            out
+        }
+        Err(_) => resp,
+    }
+}

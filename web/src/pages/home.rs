@@ -1,0 +1,44 @@
+//! The landing page and each role's home.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use domain::roles::OrgKind;
+use minijinja::context;
+
+use crate::render::ser;
+
+use crate::AppState;
+use crate::auth::{AnyUser, Auth, RequestInfo};
+use crate::error::AppResult;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(landing))
+        .route("/home", get(home))
+}
+
+async fn landing(State(state): State<AppState>, info: RequestInfo) -> AppResult<Response> {
+    if info.actor.is_some() {
+        return Ok(Redirect::to("/home").into_response());
+    }
+    Ok(state
+        .page(&info, "landing.html", context! {})?
+        .into_response())
+}
+
+async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
+    let org = domain::orgs::get(&state.db, &auth.actor, auth.actor.org_id).await?;
+    let template = match auth.actor.org_kind {
+        OrgKind::Broker => "home/staff.html",
+        OrgKind::Supplier if auth.actor.roles == [domain::roles::Role::Driver] => {
+            "home/driver.html"
+        }
+        OrgKind::Supplier => "home/supplier.html",
+        OrgKind::Client => "home/client.html",
+    };
+    Ok(state
+        .page(&auth.info, template, context! { org => ser(&org) })?
+        .into_response())
+}

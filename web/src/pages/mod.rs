@@ -1,0 +1,39 @@
+//! Page handlers, one module per area; each contributes a `router()`.
+
+pub mod account;
+pub mod admin;
+pub mod employees;
+pub mod files;
+pub mod garage;
+pub mod home;
+pub mod imports;
+pub mod org;
+pub mod parties;
+pub mod session;
+pub mod tasks;
+pub mod workflows;
+
+use axum::Router;
+
+use crate::AppState;
+use crate::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(session::router())
+        .merge(home::router())
+        .merge(admin::router())
+        .merge(org::router())
+        .merge(account::router())
+        .merge(tasks::router())
+        .merge(workflows::router())
+        .merge(parties::router())
+        .merge(employees::router())
+        .merge(files::router())
+        .merge(garage::router())
+        .merge(imports::router())
+}
+
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
