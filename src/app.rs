@@ -112,6 +112,9 @@ impl RunningApp {
         // Documents written without the app (demo seed, imports) get their
         // expiry watches now.
         domain::garage::ensure_document_watches(&services).await?;
+        if config.demo {
+            domain::demo::seed_live(&services).await?;
+        }
 
         let demo_accounts = if config.demo {
             domain::demo::accounts()

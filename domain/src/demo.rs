@@ -645,3 +645,44 @@ async fn seed_garage(tx: &mut Tx, db: &Db, org_id: i64, org_name: &str) -> Domai
     }
     Ok(())
 }
+
+/// Demo data that needs the running services (workflows): a supplier
+/// application waiting for a manager's check, so the inbox has work in it.
+/// Idempotent.
+pub async fn seed_live(s: &crate::services::Services) -> DomainResult<()> {
+    use crate::parties::{CompanyInput, RegistrationInput};
+    const INN: &str = "7814056781";
+    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE inn = $1")
+        .bind(INN)
+        .fetch_one(s.db.pool())
+        .await?;
+    if exists > 0 {
+        return Ok(());
+    }
+    let input = RegistrationInput {
+        company: CompanyInput {
+            legal_form: "ooo".into(),
+            name: "ООО «ТехноКран»".into(),
+            inn: INN.into(),
+            kpp: "781401001".into(),
+            ogrn: "1227814056788".into(),
+            legal_address: "г. Санкт-Петербург, ул. Промышленная, д. 7".into(),
+            region: "Санкт-Петербург".into(),
+            bank_name: "ПАО Сбербанк".into(),
+            bik: "044525225".into(),
+            settlement_account: "40702810200000012345".into(),
+            corr_account: "30101810400000000225".into(),
+            vat_mode: "vat22".into(),
+            contact_name: "Кирилл Андреев".into(),
+            phone: "+79215550077".into(),
+            email: "owner@technokran.test".into(),
+            ..Default::default()
+        },
+        person_name: "Кирилл Андреев".into(),
+        password: DEMO_PASSWORD.into(),
+        confirm: DEMO_PASSWORD.into(),
+        consent: "1".into(),
+    };
+    crate::parties::register_confirmed_supplier(s, &input).await?;
+    Ok(())
+}

@@ -660,28 +660,38 @@ pub async fn confirm_email(s: &Services, token: &str) -> DomainResult<i64> {
     else {
         return Err(DomainError::Conflict("link.invalid"));
     };
+    email_confirmed(s, &mut tx, user_id).await?;
+    tx.commit().await?;
+    s.after_commit();
+    Ok(user_id)
+}
+
+/// Records that `user_id` confirmed their e-mail; an unconfirmed supplier
+/// application goes to moderation.
+async fn email_confirmed(s: &Services, tx: &mut Tx, user_id: i64) -> DomainResult<()> {
+    let now = s.db.now();
     sqlx::query(
         "UPDATE users SET email_confirmed_at = $1 WHERE id = $2 AND email_confirmed_at IS NULL",
     )
     .bind(to_db_time(now))
     .bind(user_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let org: Option<(i64, String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT o.id, o.kind, o.status, o.name, o.inn FROM organisations o JOIN users u ON u.org_id = o.id WHERE u.id = $1",
     )
     .bind(user_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if let Some((org_id, kind, status, name, inn)) = org
         && kind == "supplier"
         && status == "unconfirmed"
     {
-        set_status_in(&mut tx, now, org_id, "pending", None).await?;
-        start_moderation(s, &mut tx, org_id, &name, inn.as_deref(), Some(user_id)).await?;
+        set_status_in(tx, now, org_id, "pending", None).await?;
+        start_moderation(s, tx, org_id, &name, inn.as_deref(), Some(user_id)).await?;
     }
     audit::record(
-        &mut tx,
+        tx,
         now,
         None,
         "email.confirmed",
@@ -690,9 +700,21 @@ pub async fn confirm_email(s: &Services, token: &str) -> DomainResult<i64> {
         json!({}),
     )
     .await?;
+    Ok(())
+}
+
+/// Registers a supplier whose owner's e-mail counts as confirmed: its
+/// application goes straight to moderation (the demo's pending supplier).
+pub async fn register_confirmed_supplier(
+    s: &Services,
+    input: &RegistrationInput,
+) -> DomainResult<Registered> {
+    let reg = register_supplier(s, input).await?;
+    let mut tx = s.db.begin().await?;
+    email_confirmed(s, &mut tx, reg.user_id).await?;
     tx.commit().await?;
     s.after_commit();
-    Ok(user_id)
+    Ok(reg)
 }
 
 async fn start_moderation(

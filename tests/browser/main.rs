@@ -8,3 +8,4 @@ mod driver;
 mod foundation;
 mod garage;
 mod parties;
+mod workflows;

@@ -318,12 +318,16 @@ async fn demo_seeding_is_idempotent() {
     let orgs = count("SELECT COUNT(*) FROM organisations").await;
     assert_eq!(
         users,
-        6 + 3 * 4 + 2,
-        "six staff, four people per supplier, two clients"
+        6 + 3 * 4 + 2 + 1,
+        "six staff, four people per supplier, two clients, the owner of a pending application"
     );
-    assert_eq!(orgs, 1 + 3 + 2);
+    assert_eq!(orgs, 1 + 3 + 2 + 1);
     let created = domain::demo::seed(app.db()).await.expect("seed again");
     assert_eq!(created, 0);
+    let services = &app.app.as_ref().expect("running").services;
+    domain::demo::seed_live(services)
+        .await
+        .expect("seed the live part again");
     assert_eq!(count("SELECT COUNT(*) FROM users").await, users);
     assert_eq!(count("SELECT COUNT(*) FROM organisations").await, orgs);
     app.stop().await;

@@ -910,7 +910,11 @@ async fn demo_suppliers_have_machines_and_employees() {
             .fetch_one(app.db().pool())
             .await
             .expect("count");
-    assert_eq!(linked, 12, "four people of each of three suppliers");
+    assert_eq!(
+        linked,
+        12 + 1,
+        "four people of each of three approved suppliers, and the owner of the pending application"
+    );
     let drivers: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM employees WHERE role = 'driver' AND licence_categories IS NOT NULL",
     )

@@ -115,7 +115,17 @@ impl TestApp {
         Self::spawn_with(true).await
     }
 
+    /// A running application whose outside systems are `connectors`
+    /// (fake servers on loopback).
+    pub async fn spawn_with_connectors(connectors: connectors::Connectors) -> TestApp {
+        Self::spawn_inner(false, Some(connectors)).await
+    }
+
     async fn spawn_with(demo: bool) -> TestApp {
+        Self::spawn_inner(demo, None).await
+    }
+
+    async fn spawn_inner(demo: bool, outside: Option<connectors::Connectors>) -> TestApp {
         init_test_logs();
         let database = TestDatabase::create().await;
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -141,7 +151,7 @@ impl TestApp {
             config,
             AppOptions {
                 clock: Some(clock.clone() as Arc<dyn Clock>),
-                connectors: Some(connectors::Connectors::offline()),
+                connectors: Some(outside.unwrap_or_else(connectors::Connectors::offline)),
                 engine: None,
             },
         )

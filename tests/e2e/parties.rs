@@ -393,3 +393,62 @@ async fn staff_directories_filter_suppliers() {
     assert_eq!(s.get("/suppliers").await.status(), StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_registration_form_fills_company_details_from_the_registry_by_inn() {
+    let dadata = connectors::fake::FakeDadata::start("test-key")
+        .await
+        .expect("fake DaData");
+    let config = connectors::ConnectorsConfig {
+        dadata: Some(dadata.config("test-key")),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_with_connectors(
+        connectors::Connectors::from_config(&config).expect("connectors"),
+    )
+    .await;
+    let v = app.client();
+    let r = v
+        .post_form(
+            "/register/supplier",
+            &[
+                ("legal_form", "ooo"),
+                ("inn", "7736207543"),
+                ("bik", "044525225"),
+                ("lookup", "1"),
+                ("email", "me@example.test"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("Данные из реестра подставлены"), "{page}");
+    assert!(page.contains("value=\"770401001\""), "KPP filled: {page}");
+    assert!(page.contains("ЯНДЕКС"), "name filled");
+    assert!(
+        page.contains("value=\"30101810400000000225\""),
+        "correspondent account from the BIK"
+    );
+    assert!(
+        page.contains("value=\"me@example.test\""),
+        "what was typed stays"
+    );
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE inn = '7736207543'")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("count");
+    assert_eq!(n, 0, "a lookup saves nothing");
+    // An unknown INN leaves the form manual.
+    let r = v
+        .post_form(
+            "/register/supplier",
+            &[
+                ("legal_form", "ooo"),
+                ("inn", "7703123457"),
+                ("lookup", "1"),
+            ],
+        )
+        .await;
+    assert!(r.text().await.expect("body").contains("не найдена"));
+    app.stop().await;
+}

@@ -258,3 +258,11 @@ mail-employee-invite-body =
     Вас пригласили в кабинет компании «{ $org }» в системе «Подряд». Чтобы задать пароль, откройте ссылку (она действует 7 дней):
     { $link }
 card-open-garage = Открыть гараж
+home-supplier-fix = Исправить заявку
+home-supplier-machines = машин в гараже
+home-supplier-add-machines = Добавьте технику, чтобы получать запросы
+home-supplier-employees = диспетчеров и водителей
+home-supplier-rfqs = Запросы на услуги вашей техники
+home-supplier-profile = Реквизиты, статус проверки, история изменений
+home-client-profile = Реквизиты компании или ваши данные
+home-client-contacts = Кто принимает технику на объекте

@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use domain::roles::OrgKind;
+use domain::roles::{OrgKind, Role};
 use minijinja::context;
 
 use crate::render::ser;
@@ -30,6 +30,25 @@ async fn landing(State(state): State<AppState>, info: RequestInfo) -> AppResult<
 
 async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
     let org = domain::orgs::get(&state.db, &auth.actor, auth.actor.org_id).await?;
+    if auth.actor.org_kind == OrgKind::Supplier
+        && auth.actor.has_any(&[Role::Owner, Role::Dispatcher])
+    {
+        let s = &state.services;
+        let machines = domain::garage::list(s, &auth.actor, org.id, &Default::default())
+            .await?
+            .len();
+        let employees = domain::employees::list(s, &auth.actor, org.id, false)
+            .await?
+            .len();
+        let party = domain::parties::get(s, &auth.actor, org.id).await?;
+        return Ok(state
+            .page(
+                &auth.info,
+                "home/supplier.html",
+                context! { org => ser(&org), p => ser(&party), machines, employees },
+            )?
+            .into_response());
+    }
     let template = match auth.actor.org_kind {
         OrgKind::Broker => "home/staff.html",
         OrgKind::Supplier if auth.actor.roles == [domain::roles::Role::Driver] => {
