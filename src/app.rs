@@ -105,6 +105,7 @@ impl RunningApp {
             registry: connectors.registry.clone(),
             texts: texts.clone(),
             equipment: Arc::new(catalogue.equipment),
+            request_types: Arc::new(catalogue.request_types),
             base_url: base_url.clone(),
             notifier: Some(sender.waker()),
         };

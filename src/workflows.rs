@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use domain::catalogue::EquipmentCatalogue;
+use domain::request_types::RequestTypes;
 use engine::calendar::Calendars;
 use include_dir::{Dir, include_dir};
 
@@ -19,6 +20,7 @@ pub struct Catalogues {
     pub dir: PathBuf,
     pub calendars: Calendars,
     pub equipment: EquipmentCatalogue,
+    pub request_types: RequestTypes,
 }
 
 impl Catalogues {
@@ -50,10 +52,20 @@ impl Catalogues {
         let equipment =
             EquipmentCatalogue::parse(&equipment_file.display().to_string(), &text, None)
                 .map_err(diagnostics)?;
+        let request_types =
+            RequestTypes::load_dir(&dir.join("request_types"), &equipment).map_err(diagnostics)?;
+        // Now that the request types are known, check what categories serve.
+        EquipmentCatalogue::parse(
+            &equipment_file.display().to_string(),
+            &text,
+            Some(&request_types.codes()),
+        )
+        .map_err(diagnostics)?;
         Ok(Catalogues {
             dir,
             calendars,
             equipment,
+            request_types,
         })
     }
 }

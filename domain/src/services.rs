@@ -10,6 +10,7 @@ use engine::{Db, Engine};
 
 use crate::catalogue::EquipmentCatalogue;
 use crate::files::Files;
+use crate::request_types::RequestTypes;
 use crate::texts::Texts;
 
 #[derive(Clone)]
@@ -20,6 +21,7 @@ pub struct Services {
     pub registry: Arc<dyn CompanyRegistry>,
     pub texts: Arc<dyn Texts>,
     pub equipment: Arc<EquipmentCatalogue>,
+    pub request_types: Arc<RequestTypes>,
     /// The public address, for links in messages.
     pub base_url: String,
     /// Wakes the notification sender after a commit that queued messages.

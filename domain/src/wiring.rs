@@ -36,6 +36,25 @@ pub fn engine_builder(db: Db, cell: ServicesCell) -> EngineBuilder {
         b = b.object_kind(kind);
     }
     b = b.context("supplier", Arc::new(SupplierContext));
+    b = b.context("request", Arc::new(RequestContext));
+
+    let c = cell.clone();
+    b = b.action(
+        "request.set_status",
+        Some(&["status"]),
+        action_fn(move |ctx: ActionContext| {
+            let c = c.clone();
+            async move {
+                let s = services(&c)?;
+                let status = text_param(&ctx, "status")
+                    .ok_or_else(|| ActionError::Fail("status is missing".into()))?;
+                crate::requests::set_status(s, ctx.object.id, status)
+                    .await
+                    .map_err(|e| ActionError::Retry(e.to_string()))?;
+                Ok(json!({"status": status}))
+            }
+        }),
+    );
     b = crate::garage::register_engine(b, cell.clone());
 
     let c = cell.clone();
@@ -83,6 +102,49 @@ pub fn engine_builder(db: Db, cell: ServicesCell) -> EngineBuilder {
         );
     }
     b
+}
+
+/// `object.*` of a request: what its workflow decides on.
+struct RequestContext;
+
+#[async_trait]
+impl engine::ContextProvider for RequestContext {
+    async fn context(&self, conn: &mut AnyConnection, id: i64) -> anyhow::Result<Value> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            number: String,
+            request_type: String,
+            client_org_id: i64,
+            channel: String,
+            hunter_user_id: Option<i64>,
+            owner_user_id: Option<i64>,
+            status: String,
+            wanted_from: Option<i64>,
+            site_timezone: Option<String>,
+        }
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT number, request_type, client_org_id, channel, hunter_user_id, owner_user_id, status, wanted_from, site_timezone
+             FROM requests WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+        Ok(match row {
+            Some(r) => json!({
+                "id": id,
+                "number": r.number,
+                "request_type": r.request_type,
+                "client_org_id": r.client_org_id,
+                "channel": r.channel,
+                "hunter_user_id": r.hunter_user_id,
+                "owner_user_id": r.owner_user_id,
+                "status": r.status,
+                "wanted_from": r.wanted_from.map(|ms| engine::from_db_time(ms).to_rfc3339()),
+                "site_timezone": r.site_timezone,
+            }),
+            None => Value::Null,
+        })
+    }
 }
 
 /// `object.*` of a supplier application.

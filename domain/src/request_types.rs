@@ -1,0 +1,705 @@
+//! Request types, defined by analysts in `workflows/request_types/*.yaml`:
+//! each type's own fields (with types, units, limits, help), which field is
+//! the work site, whether a duration is asked, the price units suppliers may
+//! quote in, the default markup, and the rules by which a machine fits a
+//! request (`payload_t` at least `weight_t`…). A new type is a new file — no
+//! code change: forms, validation, lists and matching read it from here.
+//!
+//! Loading checks everything against the equipment catalogue and reports
+//! `file:line:column: what is wrong`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use engine::{Diagnostic, Pos};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use serde_saphyr::Spanned;
+
+use crate::catalogue::{EquipmentCatalogue, SpecType};
+use crate::error::FieldErrors;
+
+/// The type of a request field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    String,
+    Text,
+    Integer,
+    Decimal,
+    Boolean,
+    Choice,
+    Date,
+    /// An address with optional coordinates and the site's time zone.
+    Address,
+    /// An equipment category serving this request type.
+    Category,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldDef {
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    pub unit: Option<String>,
+    pub required: bool,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub options: Vec<String>,
+    pub help: Option<String>,
+    pub default: Option<Value>,
+}
+
+/// What duration a request of this type asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationKind {
+    None,
+    Hours,
+    Shifts,
+}
+
+/// How a machine must fit: its spec compared with a request field.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchRule {
+    pub spec: String,
+    /// The spec must be at least this (numeric) field's value.
+    pub at_least: Option<String>,
+    /// The spec must equal this (choice) field's value.
+    pub equals: Option<String>,
+    /// Applies only when another field has this value.
+    pub when: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestType {
+    pub code: String,
+    pub title: String,
+    pub order_title: String,
+    pub position: i64,
+    pub workflow: String,
+    /// The address field that is the work site (distance, time zone).
+    pub site: String,
+    pub duration: DurationKind,
+    pub price_units: Vec<String>,
+    /// Default markup in basis points (15 % = 1500).
+    pub markup_bp: i64,
+    pub fields: Vec<FieldDef>,
+    /// Categories that can serve this type (from the catalogue's `serves`).
+    pub categories: Vec<String>,
+    pub rules: Vec<MatchRule>,
+}
+
+/// Units a supplier may price in.
+pub const PRICE_UNITS: [&str; 7] = ["trip", "hour", "shift", "day", "tonne", "m3", "km"];
+
+/// Russia's time zones, for the site of a request.
+pub const TIMEZONES: [&str; 11] = [
+    "Europe/Kaliningrad",
+    "Europe/Moscow",
+    "Europe/Samara",
+    "Asia/Yekaterinburg",
+    "Asia/Omsk",
+    "Asia/Krasnoyarsk",
+    "Asia/Irkutsk",
+    "Asia/Yakutsk",
+    "Asia/Vladivostok",
+    "Asia/Magadan",
+    "Asia/Kamchatka",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawType {
+    code: Spanned<String>,
+    title: String,
+    #[serde(default)]
+    order_title: Option<String>,
+    #[serde(default)]
+    position: i64,
+    #[serde(default)]
+    workflow: Option<Spanned<String>>,
+    site: Spanned<String>,
+    #[serde(default = "default_duration")]
+    duration: DurationKind,
+    price_units: Vec<Spanned<String>>,
+    #[serde(default)]
+    markup_percent: f64,
+    fields: Vec<Spanned<RawField>>,
+    #[serde(default)]
+    matching: Option<RawMatching>,
+}
+
+fn default_duration() -> DurationKind {
+    DurationKind::None
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    id: Spanned<String>,
+    title: String,
+    #[serde(rename = "type")]
+    kind: FieldKind,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    min: Option<f64>,
+    #[serde(default)]
+    max: Option<f64>,
+    #[serde(default)]
+    options: Vec<String>,
+    #[serde(default)]
+    help: Option<String>,
+    #[serde(default)]
+    default: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatching {
+    #[serde(default)]
+    categories: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    spec: Spanned<String>,
+    #[serde(default)]
+    at_least: Option<Spanned<String>>,
+    #[serde(default)]
+    equals: Option<Spanned<String>>,
+    #[serde(default)]
+    when: Option<RawWhen>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWhen {
+    field: Spanned<String>,
+    equals: String,
+}
+
+fn pos<T>(s: &Spanned<T>) -> Pos {
+    Pos::from(s.referenced)
+}
+
+fn valid_code(code: &str) -> bool {
+    code.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl RequestType {
+    /// Parses and checks one request type against the equipment catalogue.
+    pub fn parse(
+        file: &str,
+        text: &str,
+        catalogue: &EquipmentCatalogue,
+    ) -> Result<RequestType, Vec<Diagnostic>> {
+        let raw: RawType = serde_saphyr::from_str(text)
+            .map_err(|e| vec![engine::diag::from_yaml_error(file, &e)])?;
+        let mut errors = Vec::new();
+        let mut err = |p: Pos, m: String| errors.push(Diagnostic::new(file, p, m));
+        if !valid_code(&raw.code.value) {
+            err(
+                pos(&raw.code),
+                format!("code {:?} must be latin snake_case", raw.code.value),
+            );
+        }
+        let mut ids = HashSet::new();
+        let mut fields = Vec::new();
+        for f in raw.fields {
+            let p = pos(&f);
+            let f = f.value;
+            if !valid_code(&f.id.value) {
+                err(
+                    pos(&f.id),
+                    format!("field id {:?} must be latin snake_case", f.id.value),
+                );
+            }
+            if !ids.insert(f.id.value.clone()) {
+                err(
+                    pos(&f.id),
+                    format!("field {:?} is defined twice", f.id.value),
+                );
+            }
+            if f.kind == FieldKind::Choice && f.options.is_empty() {
+                err(
+                    p,
+                    format!("field {:?} is a choice but lists no options", f.id.value),
+                );
+            }
+            if f.kind != FieldKind::Choice && !f.options.is_empty() {
+                err(
+                    p,
+                    format!("field {:?} has options but is not a choice", f.id.value),
+                );
+            }
+            if let (Some(a), Some(b)) = (f.min, f.max)
+                && a > b
+            {
+                err(
+                    p,
+                    format!("field {:?}: min {a} is greater than max {b}", f.id.value),
+                );
+            }
+            fields.push(FieldDef {
+                id: f.id.value,
+                title: f.title,
+                kind: f.kind,
+                unit: f.unit,
+                required: f.required,
+                min: f.min,
+                max: f.max,
+                options: f.options,
+                help: f.help,
+                default: f.default,
+            });
+        }
+        let field = |id: &str| fields.iter().find(|f| f.id == id);
+        match field(&raw.site.value) {
+            Some(f) if f.kind == FieldKind::Address => {}
+            Some(_) => err(
+                pos(&raw.site),
+                format!("site {:?} must be a field of type address", raw.site.value),
+            ),
+            None => err(
+                pos(&raw.site),
+                format!("site {:?} is not a field of this type", raw.site.value),
+            ),
+        }
+        let mut units = Vec::new();
+        for u in &raw.price_units {
+            if !PRICE_UNITS.contains(&u.value.as_str()) {
+                err(
+                    pos(u),
+                    format!(
+                        "unknown price unit {:?}; known: {}",
+                        u.value,
+                        PRICE_UNITS.join(", ")
+                    ),
+                );
+            }
+            units.push(u.value.clone());
+        }
+        if units.is_empty() {
+            err(pos(&raw.code), "price_units lists no unit".to_string());
+        }
+        if !(0.0..=500.0).contains(&raw.markup_percent) {
+            err(
+                pos(&raw.code),
+                format!("markup_percent {} is out of 0..500", raw.markup_percent),
+            );
+        }
+        let serving: Vec<String> = catalogue
+            .serving(&raw.code.value)
+            .iter()
+            .map(|c| c.code.clone())
+            .collect();
+        let matching = raw.matching.unwrap_or(RawMatching {
+            categories: None,
+            rules: Vec::new(),
+        });
+        let categories = match matching.categories {
+            Some(list) => {
+                let mut out = Vec::new();
+                for c in list {
+                    if catalogue.category(&c.value).is_none() {
+                        err(pos(&c), format!("unknown equipment category {:?}", c.value));
+                    }
+                    out.push(c.value);
+                }
+                out
+            }
+            None => serving,
+        };
+        if categories.is_empty() {
+            err(
+                pos(&raw.code),
+                format!(
+                    "no equipment category serves {:?} (add it to a category's serves: in the catalogue)",
+                    raw.code.value
+                ),
+            );
+        }
+        let known_specs: BTreeMap<&str, SpecType> = catalogue
+            .categories
+            .iter()
+            .filter(|c| categories.contains(&c.code))
+            .flat_map(|c| c.specs.iter().map(|s| (s.code.as_str(), s.kind)))
+            .collect();
+        let mut rules = Vec::new();
+        for r in matching.rules {
+            let r = r.value;
+            let Some(spec_kind) = known_specs.get(r.spec.value.as_str()).copied() else {
+                err(
+                    pos(&r.spec),
+                    format!("no category of this type has the spec {:?}", r.spec.value),
+                );
+                continue;
+            };
+            match (&r.at_least, &r.equals) {
+                (Some(f), None) => match field(&f.value) {
+                    Some(d)
+                        if matches!(d.kind, FieldKind::Integer | FieldKind::Decimal)
+                            && matches!(spec_kind, SpecType::Integer | SpecType::Decimal) => {}
+                    Some(_) => err(
+                        pos(f),
+                        format!(
+                            "at_least needs a numeric field and a numeric spec ({:?})",
+                            f.value
+                        ),
+                    ),
+                    None => err(pos(f), format!("unknown field {:?}", f.value)),
+                },
+                (None, Some(f)) => match field(&f.value) {
+                    Some(d) if d.kind == FieldKind::Choice => {}
+                    Some(_) => err(
+                        pos(f),
+                        format!("equals needs a choice field ({:?})", f.value),
+                    ),
+                    None => err(pos(f), format!("unknown field {:?}", f.value)),
+                },
+                _ => err(
+                    pos(&r.spec),
+                    "a rule needs exactly one of at_least: or equals:".to_string(),
+                ),
+            }
+            if let Some(w) = &r.when
+                && field(&w.field.value).is_none()
+            {
+                err(pos(&w.field), format!("unknown field {:?}", w.field.value));
+            }
+            rules.push(MatchRule {
+                spec: r.spec.value,
+                at_least: r.at_least.map(|f| f.value),
+                equals: r.equals.map(|f| f.value),
+                when: r.when.map(|w| (w.field.value, w.equals)),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(RequestType {
+            order_title: raw.order_title.unwrap_or_else(|| raw.title.clone()),
+            code: raw.code.value,
+            title: raw.title,
+            position: raw.position,
+            workflow: raw
+                .workflow
+                .map(|w| w.value)
+                .unwrap_or_else(|| "request".into()),
+            site: raw.site.value,
+            duration: raw.duration,
+            price_units: units,
+            markup_bp: (raw.markup_percent * 100.0).round() as i64,
+            fields,
+            categories,
+            rules,
+        })
+    }
+
+    pub fn field(&self, id: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.id == id)
+    }
+
+    /// Checks the values a user typed (form names `f.<id>`, and for an
+    /// address `f.<id>.lat`, `.lon`, `.tz`) and returns them typed. Errors
+    /// are keyed `f.<id>`.
+    pub fn parse_fields(
+        &self,
+        input: &BTreeMap<String, String>,
+        catalogue: &EquipmentCatalogue,
+    ) -> Result<Map<String, Value>, FieldErrors> {
+        let mut out = Map::new();
+        let mut e = FieldErrors::new();
+        for f in &self.fields {
+            let key = format!("f.{}", f.id);
+            let raw = input.get(&key).map(|s| s.trim()).unwrap_or("");
+            if raw.is_empty() && f.kind != FieldKind::Boolean {
+                if f.required {
+                    e.add(&key, "required");
+                } else if let Some(d) = &f.default {
+                    out.insert(f.id.clone(), d.clone());
+                }
+                continue;
+            }
+            let number = |s: &str| {
+                s.replace([' ', '\u{a0}'], "")
+                    .replace(',', ".")
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+            };
+            let value = match f.kind {
+                FieldKind::String | FieldKind::Text => {
+                    if raw.chars().count()
+                        > if f.kind == FieldKind::String {
+                            300
+                        } else {
+                            5000
+                        }
+                    {
+                        e.add(&key, "text.too_long");
+                        continue;
+                    }
+                    Value::String(raw.to_string())
+                }
+                FieldKind::Integer => match raw.replace([' ', '\u{a0}'], "").parse::<i64>() {
+                    Ok(n) => Value::from(n),
+                    Err(_) => {
+                        e.add(&key, "number.integer");
+                        continue;
+                    }
+                },
+                FieldKind::Decimal => match number(raw) {
+                    Some(n) => Value::from(n),
+                    None => {
+                        e.add(&key, "number.invalid");
+                        continue;
+                    }
+                },
+                FieldKind::Boolean => Value::Bool(matches!(
+                    raw.to_lowercase().as_str(),
+                    "1" | "true" | "on" | "да" | "yes"
+                )),
+                FieldKind::Choice => match f
+                    .options
+                    .iter()
+                    .find(|o| o.to_lowercase() == raw.to_lowercase())
+                {
+                    Some(o) => Value::String(o.clone()),
+                    None => {
+                        e.add(&key, "choice.invalid");
+                        continue;
+                    }
+                },
+                FieldKind::Date => match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                    .or_else(|_| chrono::NaiveDate::parse_from_str(raw, "%d.%m.%Y"))
+                {
+                    Ok(d) => Value::String(d.format("%Y-%m-%d").to_string()),
+                    Err(_) => {
+                        e.add(&key, "date.invalid");
+                        continue;
+                    }
+                },
+                FieldKind::Category => match self.categories.iter().find(|c| **c == raw) {
+                    Some(c) if catalogue.category(c).is_some() => Value::String(c.clone()),
+                    _ => {
+                        e.add(&key, "category.unknown");
+                        continue;
+                    }
+                },
+                FieldKind::Address => {
+                    let lat = input
+                        .get(&format!("{key}.lat"))
+                        .map(|s| s.trim())
+                        .unwrap_or("");
+                    let lon = input
+                        .get(&format!("{key}.lon"))
+                        .map(|s| s.trim())
+                        .unwrap_or("");
+                    let tz = input
+                        .get(&format!("{key}.tz"))
+                        .map(|s| s.trim())
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("Europe/Moscow");
+                    if !TIMEZONES.contains(&tz) {
+                        e.add(&key, "timezone.invalid");
+                        continue;
+                    }
+                    let mut a = Map::new();
+                    a.insert("address".into(), Value::String(raw.to_string()));
+                    a.insert("timezone".into(), Value::String(tz.to_string()));
+                    match (lat, lon) {
+                        ("", "") => {}
+                        (la, lo) => match (number(la), number(lo)) {
+                            (Some(la), Some(lo))
+                                if (-90.0..=90.0).contains(&la)
+                                    && (-180.0..=180.0).contains(&lo) =>
+                            {
+                                a.insert("lat".into(), Value::from(la));
+                                a.insert("lon".into(), Value::from(lo));
+                            }
+                            _ => {
+                                e.add(&key, "coordinates.invalid");
+                                continue;
+                            }
+                        },
+                    }
+                    Value::Object(a)
+                }
+            };
+            if let Some(n) = value.as_f64() {
+                if f.min.is_some_and(|m| n < m) {
+                    e.add(&key, "number.too_small");
+                    continue;
+                }
+                if f.max.is_some_and(|m| n > m) {
+                    e.add(&key, "number.too_large");
+                    continue;
+                }
+            }
+            out.insert(f.id.clone(), value);
+        }
+        if e.is_empty() { Ok(out) } else { Err(e) }
+    }
+}
+
+/// All request types, ordered for menus.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestTypes(pub Vec<RequestType>);
+
+impl RequestTypes {
+    /// Loads every `*.yaml` of `dir`; refuses all of them if any has errors.
+    pub fn load_dir(
+        dir: &Path,
+        catalogue: &EquipmentCatalogue,
+    ) -> Result<RequestTypes, Vec<Diagnostic>> {
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| {
+                vec![Diagnostic::new(
+                    &dir.display().to_string(),
+                    Pos::default(),
+                    format!("cannot read the folder: {e}"),
+                )]
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        paths.sort();
+        let mut types = Vec::new();
+        let mut errors = Vec::new();
+        for p in paths {
+            let file = p.display().to_string();
+            match std::fs::read_to_string(&p) {
+                Ok(text) => match RequestType::parse(&file, &text, catalogue) {
+                    Ok(t) => {
+                        if types.iter().any(|x: &RequestType| x.code == t.code) {
+                            errors.push(Diagnostic::new(
+                                &file,
+                                Pos::new(1, 1),
+                                format!("another file already defines {:?}", t.code),
+                            ));
+                        }
+                        types.push(t);
+                    }
+                    Err(d) => errors.extend(d),
+                },
+                Err(e) => errors.push(Diagnostic::new(
+                    &file,
+                    Pos::default(),
+                    format!("cannot read: {e}"),
+                )),
+            }
+        }
+        if types.is_empty() && errors.is_empty() {
+            errors.push(Diagnostic::new(
+                &dir.display().to_string(),
+                Pos::default(),
+                "no request types defined",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        types.sort_by(|a, b| a.position.cmp(&b.position).then(a.code.cmp(&b.code)));
+        Ok(RequestTypes(types))
+    }
+
+    pub fn get(&self, code: &str) -> Option<&RequestType> {
+        self.0.iter().find(|t| t.code == code)
+    }
+
+    pub fn codes(&self) -> HashSet<String> {
+        self.0.iter().map(|t| t.code.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> EquipmentCatalogue {
+        EquipmentCatalogue::builtin().expect("catalogue")
+    }
+
+    #[test]
+    fn the_shipped_types_load() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../workflows/request_types"
+        ));
+        let types = RequestTypes::load_dir(dir, &catalogue()).unwrap_or_else(|e| panic!("{e:?}"));
+        let codes: Vec<_> = types.0.iter().map(|t| t.code.as_str()).collect();
+        assert_eq!(codes, ["cargo", "passengers", "materials", "machinery"]);
+        let cargo = types.get("cargo").expect("cargo");
+        assert!(cargo.categories.contains(&"flatbed_truck".to_string()));
+        assert_eq!(cargo.markup_bp, 1500);
+    }
+
+    #[test]
+    fn mistakes_name_line_and_column() {
+        let yaml = "code: x\ntitle: X\nsite: place\nprice_units: [trip, bag]\nfields:\n  - {id: place, title: P, type: address}\n  - {id: w, title: W, type: text}\nmatching:\n  categories: [tipper]\n  rules:\n    - {spec: payload_t, at_least: w}\n    - {spec: wings, at_least: w}\n";
+        let errs = RequestType::parse("x.yaml", yaml, &catalogue()).expect_err("invalid");
+        let text: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("x.yaml:4:21: unknown price unit \"bag\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("x.yaml:11:35:") && t.contains("numeric")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("x.yaml:12:14:") && t.contains("wings")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn values_are_typed_and_checked() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../workflows/request_types"
+        ));
+        let c = catalogue();
+        let types = RequestTypes::load_dir(dir, &c).expect("types");
+        let cargo = types.get("cargo").expect("cargo");
+        let mut input = BTreeMap::new();
+        input.insert("f.cargo".to_string(), "Плитка".to_string());
+        input.insert("f.weight_t".to_string(), "12,5".to_string());
+        input.insert(
+            "f.loading_address".to_string(),
+            "Москва, ул. Ленина, 1".to_string(),
+        );
+        input.insert("f.loading_address.lat".to_string(), "55.75".to_string());
+        input.insert("f.loading_address.lon".to_string(), "37.61".to_string());
+        input.insert("f.unloading_address".to_string(), "Тверь".to_string());
+        input.insert("f.body_type".to_string(), "ТЕНТ".to_string());
+        let v = cargo.parse_fields(&input, &c).expect("valid");
+        assert_eq!(v["weight_t"], serde_json::json!(12.5));
+        assert_eq!(v["body_type"], serde_json::json!("тент"));
+        assert_eq!(v["vehicles"], serde_json::json!(1), "default");
+        assert_eq!(
+            v["loading_address"]["timezone"],
+            serde_json::json!("Europe/Moscow")
+        );
+        input.insert("f.weight_t".to_string(), "500".to_string());
+        input.remove("f.cargo");
+        let e = cargo.parse_fields(&input, &c).expect_err("invalid");
+        assert_eq!(e.get("f.weight_t"), Some("number.too_large"));
+        assert_eq!(e.get("f.cargo"), Some("required"));
+    }
+}
