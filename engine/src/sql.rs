@@ -26,6 +26,11 @@ impl From<Option<i64>> for Param {
         Param::Int(v)
     }
 }
+impl From<Option<f64>> for Param {
+    fn from(v: Option<f64>) -> Self {
+        Param::Float(v)
+    }
+}
 impl From<f64> for Param {
     fn from(v: f64) -> Self {
         Param::Float(Some(v))
@@ -74,8 +79,18 @@ impl Sql {
     }
 
     /// Appends a placeholder bound to `value`.
+    ///
+    /// A missing float is written as a literal `NULL` instead: sqlx 0.9's
+    /// `Any` driver declares a bound `None::<f64>` to PostgreSQL as `real`,
+    /// and the statement it caches then refuses the next non-null `f64`
+    /// ("incorrect binary data format").
     pub fn bind(&mut self, value: impl Into<Param>) -> &mut Sql {
-        self.params.push(value.into());
+        let value = value.into();
+        if value == Param::Float(None) {
+            self.text.push_str("NULL");
+            return self;
+        }
+        self.params.push(value);
         self.text.push('$');
         self.text.push_str(&self.params.len().to_string());
         self
