@@ -28,6 +28,8 @@ fn env() -> &'static Environment<'static> {
         env.add_filter("before", before);
         env.add_filter("after", after);
         env.add_filter("datetime", normalize_time);
+        env.add_function("earliest", earliest);
+        env.add_function("latest", latest);
         env
     })
 }
@@ -89,6 +91,43 @@ fn normalize_time(value: Value) -> Result<Value, minijinja::Error> {
                 format!("{text:?} is not an RFC 3339 time"),
             )
         })
+}
+
+/// The times among `values` (empty ones skipped), in UTC.
+fn times(values: &[Value]) -> Result<Vec<DateTime<Utc>>, minijinja::Error> {
+    let mut out = Vec::new();
+    for v in values {
+        if v.is_undefined() || v.is_none() {
+            continue;
+        }
+        let text = v.as_str().unwrap_or_default();
+        out.push(parse_time(text).ok_or_else(|| {
+            minijinja::Error::new(
+                ErrorKind::InvalidOperation,
+                format!("{v} is not an RFC 3339 time"),
+            )
+        })?);
+    }
+    Ok(out)
+}
+
+/// `earliest(now | after('2h'), data.arrival_at | before('1h'))` — the
+/// earliest of the times given, empty ones skipped (empty if all are).
+fn earliest(values: minijinja::value::Rest<Value>) -> Result<Value, minijinja::Error> {
+    Ok(times(&values)?
+        .into_iter()
+        .min()
+        .map(|t| Value::from(format_time(t)))
+        .unwrap_or(Value::from(())))
+}
+
+/// `latest(…)` — the latest of the times given, empty ones skipped.
+fn latest(values: minijinja::value::Rest<Value>) -> Result<Value, minijinja::Error> {
+    Ok(times(&values)?
+        .into_iter()
+        .max()
+        .map(|t| Value::from(format_time(t)))
+        .unwrap_or(Value::from(())))
 }
 
 /// A compiled expression with its source and position in the YAML file.
@@ -334,6 +373,32 @@ mod tests {
             e.data_fields().into_iter().collect::<Vec<_>>(),
             vec!["at".to_string()]
         );
+    }
+
+    #[test]
+    fn earliest_and_latest_skip_empty_times() {
+        let ctx = from_json(&serde_json::json!({
+            "now": "2026-05-01T10:00:00.000Z",
+            "data": {"at": "2026-05-01T14:00:00+03:00"}
+        }));
+        let e = Expr::compile(
+            "earliest(now | after('2h'), data.at | before('1h'), data.missing)",
+            Pos::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            e.eval_json(&ctx).unwrap(),
+            serde_json::json!("2026-05-01T10:00:00.000Z")
+        );
+        let e = Expr::compile("latest(data.at, now)", Pos::default()).unwrap();
+        assert_eq!(
+            e.eval_json(&ctx).unwrap(),
+            serde_json::json!("2026-05-01T11:00:00.000Z")
+        );
+        let e = Expr::compile("latest(data.missing)", Pos::default()).unwrap();
+        assert_eq!(e.eval_json(&ctx).unwrap(), serde_json::Value::Null);
+        let e = Expr::compile("earliest(data.at, 'soon')", Pos::default()).unwrap();
+        assert!(e.eval_json(&ctx).is_err());
     }
 
     #[test]
