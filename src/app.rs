@@ -138,6 +138,8 @@ impl RunningApp {
             trust_forwarded_for: config.trust_forwarded_for,
             timezone: config.timezone,
             demo_accounts,
+            public_rate_limit: config.public_rate_limit,
+            frame_ancestors: config.frame_ancestors.clone(),
         };
         let state = web::AppState::new(
             services.clone(),

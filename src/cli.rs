@@ -89,6 +89,27 @@ enum BenchCommand {
     /// The workflow engine: starts/s, transitions/s, step latency, timer lag, idle CPU.
     /// Runs on a scratch database it creates and removes.
     Engine(EngineBenchArgs),
+    /// Matching: p50/p99 per request over 10 000 suppliers and 100 000
+    /// machines. Runs on a scratch database it creates and removes.
+    Matching(MatchingBenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct MatchingBenchArgs {
+    /// Benchmark PostgreSQL: an administrative URL (a scratch database is
+    /// created on that server). SQLite by default.
+    #[arg(long)]
+    postgres: Option<String>,
+    #[arg(long, default_value_t = 10_000)]
+    suppliers: usize,
+    #[arg(long, default_value_t = 100_000)]
+    machines: usize,
+    #[arg(long, default_value_t = 400)]
+    requests: usize,
+    /// Towns the machines' bases are spread over; 0 crowds them around 24
+    /// regional centres (the densest case).
+    #[arg(long, default_value_t = 240)]
+    towns: usize,
 }
 
 #[derive(Debug, Args)]
@@ -200,6 +221,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Workflows(cmd) => workflows(cmd).await,
         Command::Token(cmd) => token(cmd).await,
         Command::Bench(BenchCommand::Engine(args)) => bench_engine(args).await,
+        Command::Bench(BenchCommand::Matching(args)) => bench_matching(args).await,
     }
 }
 
@@ -415,6 +437,85 @@ async fn bench_engine(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
     cleanup().await;
     let report = result?;
     println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A scratch database: its URL and how to remove it.
+async fn scratch_database(
+    postgres: Option<&str>,
+) -> anyhow::Result<(
+    String,
+    Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()>>,
+)> {
+    let suffix = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
+    Ok(match postgres {
+        Some(admin) => {
+            let name = format!("podryad_bench_{suffix}");
+            engine::db::create_postgres_database(admin, &name).await?;
+            let admin = admin.to_string();
+            let n = name.clone();
+            (
+                engine::testing::replace_db_name(&admin, &name),
+                Box::new(move || {
+                    Box::pin(async move {
+                        let _ = engine::db::drop_postgres_database(&admin, &n).await;
+                    })
+                }),
+            )
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("podryad-bench-{suffix}"));
+            std::fs::create_dir_all(&dir)?;
+            let d = dir.clone();
+            (
+                format!("sqlite://{}/bench.db", dir.display()),
+                Box::new(move || {
+                    Box::pin(async move {
+                        let _ = std::fs::remove_dir_all(d);
+                    })
+                }),
+            )
+        }
+    })
+}
+
+async fn bench_matching(args: MatchingBenchArgs) -> anyhow::Result<ExitCode> {
+    crate::app::install_crypto_provider();
+    let (url, cleanup) = scratch_database(args.postgres.as_deref()).await?;
+    let db = engine::Db::connect(&url, &engine::DbOptions::default()).await?;
+    db.migrate().await?;
+    let result = async {
+        let catalogue = crate::workflows::Catalogues::load(std::path::Path::new("workflows"))?;
+        let cell: domain::wiring::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());
+        let engine = domain::wiring::engine_builder(db.clone(), cell.clone()).build();
+        let files =
+            std::env::temp_dir().join(format!("podryad-bench-files-{}", std::process::id()));
+        let services = domain::services::Services {
+            db: db.clone(),
+            engine,
+            files: domain::files::Files::local(&files),
+            registry: connectors::Connectors::offline().registry,
+            texts: std::sync::Arc::new(domain::texts::KeyTexts),
+            equipment: std::sync::Arc::new(catalogue.equipment),
+            request_types: std::sync::Arc::new(catalogue.request_types),
+            base_url: String::new(),
+            notifier: None,
+        };
+        let _ = cell.set(services.clone());
+        let opts = domain::matching_bench::BenchOptions {
+            suppliers: args.suppliers,
+            machines: args.machines,
+            requests: args.requests,
+            towns: args.towns,
+        };
+        let report = domain::matching_bench::run(&services, &opts).await?;
+        let _ = std::fs::remove_dir_all(files);
+        anyhow::Ok(report)
+    }
+    .await;
+    db.close().await;
+    cleanup().await;
+    println!("{}", result?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -30,6 +30,13 @@ pub struct Config {
     /// Run background workers in this process (on by default; turn off for
     /// web-only instances when workers run elsewhere).
     pub workers: bool,
+    /// Submissions of the public request form per client address
+    /// (`PODRYAD_PUBLIC_RATE_LIMIT`, e.g. `10/10m`, the default).
+    pub public_rate_limit: domain::rate_limit::Limit,
+    /// Sites that may show the embeddable request form in an iframe: CSP
+    /// `frame-ancestors` sources (`PODRYAD_FRAME_ANCESTORS`, e.g.
+    /// `https://example.ru https://*.example.ru`; default `*`, anyone).
+    pub frame_ancestors: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/podryad.db";
@@ -91,6 +98,24 @@ impl Config {
                 .unwrap_or(300),
             workers: env("PODRYAD_WORKERS")
                 .is_none_or(|v| !matches!(v.as_str(), "0" | "false" | "off")),
+            public_rate_limit: match env("PODRYAD_PUBLIC_RATE_LIMIT") {
+                Some(v) => domain::rate_limit::Limit::parse(&v).with_context(|| {
+                    format!("PODRYAD_PUBLIC_RATE_LIMIT must look like 10/10m, not {v:?}")
+                })?,
+                None => domain::rate_limit::Limit {
+                    limit: 10,
+                    window: chrono::Duration::minutes(10),
+                },
+            },
+            frame_ancestors: {
+                let v = env("PODRYAD_FRAME_ANCESTORS").unwrap_or_else(|| "*".into());
+                anyhow::ensure!(
+                    v.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || " :/.*-_'".contains(c)),
+                    "PODRYAD_FRAME_ANCESTORS must be CSP sources separated by spaces, not {v:?}"
+                );
+                v.trim().to_string()
+            },
         })
     }
 

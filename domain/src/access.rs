@@ -70,11 +70,39 @@ pub enum Resource {
     /// Rows owned by one organisation through an `org_id` column
     /// (machines, employees, files…): the owner's members; staff see all.
     OrgOwned,
+    /// `requests` rows: a client sees its own organisation's requests; a
+    /// supplier sees none (the broker stands between the parties); staff
+    /// see all, except a hunter without another staff role, who sees the
+    /// requests of the clients they brought and the ones they own — a
+    /// hunter's book is their own clients.
+    Request,
+    /// `rfqs` rows (our requests for quotes to a supplier): the supplier's
+    /// members (`supplier_org_id`); staff see all; clients none.
+    Rfq,
+    /// `supplier_quotes` rows: the quoting supplier's members
+    /// (`supplier_org_id`); staff see all; clients never see a supplier's
+    /// quote (price, machine, identity).
+    SupplierQuote,
+    /// `offers` rows (our quote to the client): the client's members
+    /// (`client_org_id`); staff see all; suppliers never see our price.
+    Offer,
 }
 
 /// Appends ` AND (<condition>)` limiting `alias` rows of `resource` to what
 /// `actor` may see.
 pub fn scope(sql: &mut Sql, actor: &Actor, resource: Resource, alias: &str) {
+    if resource == Resource::Request {
+        scope_requests(sql, actor, alias);
+        return;
+    }
+    if let Some((side, column)) = match resource {
+        Resource::Rfq | Resource::SupplierQuote => Some((OrgKind::Supplier, "supplier_org_id")),
+        Resource::Offer => Some((OrgKind::Client, "client_org_id")),
+        _ => None,
+    } {
+        scope_one_side(sql, actor, alias, side, column);
+        return;
+    }
     if actor.is_staff() {
         // Staff see every tenant; role checks happen at the handler.
         return;
@@ -82,7 +110,77 @@ pub fn scope(sql: &mut Sql, actor: &Actor, resource: Resource, alias: &str) {
     let column = match resource {
         Resource::Organisation => "id",
         Resource::User | Resource::OrgOwned => "org_id",
+        Resource::Request => "client_org_id",
+        Resource::Rfq | Resource::SupplierQuote => "supplier_org_id",
+        Resource::Offer => "client_org_id",
     };
+    sql.push(" AND (")
+        .push(alias)
+        .push(".")
+        .push(column)
+        .push(" = ")
+        .bind(actor.org_id)
+        .push(")");
+}
+
+/// Whether the actor is a hunter and nothing else on the staff (hunters
+/// who are also managers or admins see what those roles see).
+pub fn hunter_only(actor: &Actor) -> bool {
+    actor.is_staff()
+        && actor.has(Role::Hunter)
+        && !actor.has_any(&[
+            Role::Admin,
+            Role::Manager,
+            Role::Operator,
+            Role::Accountant,
+            Role::Analyst,
+        ])
+}
+
+fn scope_requests(sql: &mut Sql, actor: &Actor, alias: &str) {
+    if actor.is_staff() {
+        if hunter_only(actor) {
+            sql.push(" AND (")
+                .push(alias)
+                .push(".hunter_user_id = ")
+                .bind(actor.user_id)
+                .push(" OR ")
+                .push(alias)
+                .push(".owner_user_id = ")
+                .bind(actor.user_id)
+                .push(" OR ")
+                .push(alias)
+                .push(
+                    ".client_org_id IN (SELECT h.id FROM organisations h WHERE h.hunter_user_id = ",
+                )
+                .bind(actor.user_id)
+                .push("))");
+        }
+        return;
+    }
+    if actor.org_kind == OrgKind::Client {
+        sql.push(" AND (")
+            .push(alias)
+            .push(".client_org_id = ")
+            .bind(actor.org_id)
+            .push(")");
+    } else {
+        // Suppliers never see requests: they see our RFQs, not the client's request.
+        sql.push(" AND 1 = 0");
+    }
+}
+
+/// Rows that belong to one party of one side (an RFQ or a supplier's quote
+/// to a supplier, our offer to a client): that party's members see them,
+/// staff see all, the other side sees none — the broker stands between.
+fn scope_one_side(sql: &mut Sql, actor: &Actor, alias: &str, side: OrgKind, column: &str) {
+    if actor.is_staff() {
+        return;
+    }
+    if actor.org_kind != side {
+        sql.push(" AND 1 = 0");
+        return;
+    }
     sql.push(" AND (")
         .push(alias)
         .push(".")
@@ -116,6 +214,34 @@ mod tests {
             "SELECT * FROM machines m WHERE m.id = $1 AND (m.org_id = $2)"
         );
         assert_eq!(sql.params().len(), 2);
+    }
+
+    #[test]
+    fn suppliers_never_see_requests_and_hunters_see_their_book() {
+        let mut sql = Sql::new("SELECT r.id FROM requests r WHERE 1 = 1");
+        scope(&mut sql, &supplier(), Resource::Request, "r");
+        assert_eq!(
+            sql.text(),
+            "SELECT r.id FROM requests r WHERE 1 = 1 AND 1 = 0"
+        );
+        let hunter = Actor {
+            user_id: 3,
+            org_id: 1,
+            org_kind: OrgKind::Broker,
+            roles: vec![Role::Hunter],
+            full_name: "h".into(),
+        };
+        let mut sql = Sql::new("SELECT r.id FROM requests r WHERE 1 = 1");
+        scope(&mut sql, &hunter, Resource::Request, "r");
+        assert!(
+            sql.text().contains("r.hunter_user_id = $1"),
+            "{}",
+            sql.text()
+        );
+        assert_eq!(sql.params().len(), 3);
+        let mut sql = Sql::new("SELECT r.id FROM requests r WHERE 1 = 1");
+        scope(&mut sql, &Actor::system(1), Resource::Request, "r");
+        assert_eq!(sql.text(), "SELECT r.id FROM requests r WHERE 1 = 1");
     }
 
     #[test]

@@ -647,9 +647,16 @@ async fn seed_garage(tx: &mut Tx, db: &Db, org_id: i64, org_name: &str) -> Domai
 }
 
 /// Demo data that needs the running services (workflows): a supplier
-/// application waiting for a manager's check, so the inbox has work in it.
-/// Idempotent.
+/// application waiting for a manager's check, so the inbox has work in it,
+/// and requests of every type through every channel. Idempotent.
 pub async fn seed_live(s: &crate::services::Services) -> DomainResult<()> {
+    seed_pending_supplier(s).await?;
+    seed_requests(s).await?;
+    Ok(())
+}
+
+/// A supplier application waiting for a manager's check.
+async fn seed_pending_supplier(s: &crate::services::Services) -> DomainResult<()> {
     use crate::parties::{CompanyInput, RegistrationInput};
     const INN: &str = "7814056781";
     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE inn = $1")
@@ -684,5 +691,322 @@ pub async fn seed_live(s: &crate::services::Services) -> DomainResult<()> {
         consent: "1".into(),
     };
     crate::parties::register_confirmed_supplier(s, &input).await?;
+    Ok(())
+}
+
+/// A demo person acting, as a session would give them.
+async fn demo_actor(db: &Db, email: &str) -> DomainResult<crate::access::Actor> {
+    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
+        "SELECT u.id, u.org_id, o.kind, u.full_name FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.email = $1",
+    )
+    .bind(email)
+    .fetch_optional(db.pool())
+    .await?;
+    let (user_id, org_id, kind, full_name) =
+        row.ok_or_else(|| DomainError::Other(anyhow::anyhow!("demo user {email} is missing")))?;
+    let roles: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(db.pool())
+        .await?;
+    Ok(crate::access::Actor {
+        user_id,
+        org_id,
+        org_kind: OrgKind::parse(&kind).unwrap_or(OrgKind::Client),
+        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+        full_name,
+    })
+}
+
+/// A demo request: the type, its own fields, days from today and the hour
+/// (local) it starts, and how long.
+fn demo_request(
+    s: &crate::services::Services,
+    code: &str,
+    fields: &[(&str, &str)],
+    days: i64,
+    hour: u32,
+    duration: &str,
+    comment: &str,
+) -> crate::requests::RequestInput {
+    let day =
+        s.db.now()
+            .with_timezone(&chrono_tz::Europe::Moscow)
+            .date_naive()
+            + Duration::days(days);
+    crate::requests::RequestInput {
+        request_type: code.into(),
+        wanted_from: format!("{}T{hour:02}:00", day.format("%Y-%m-%d")),
+        duration: duration.into(),
+        comment: comment.into(),
+        fields: fields
+            .iter()
+            .map(|(k, v)| (format!("f.{k}"), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Requests of every type through every channel: two website visitors (a
+/// private person and a company), two calls to the contact centre from the
+/// demo clients, a hunter's new client with two requests, and a request a
+/// client placed in its cabinet. Skipped once any request exists.
+async fn seed_requests(s: &crate::services::Services) -> DomainResult<()> {
+    use crate::intake::{self, ClientChoice, ClientInput, IntakeRequest, PublicSubmission};
+    use crate::requests::Channel;
+    let any: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
+        .fetch_one(s.db.pool())
+        .await?;
+    if any > 0 {
+        return Ok(());
+    }
+    let place_public = |input: crate::requests::RequestInput,
+                        name: &str,
+                        phone: &str,
+                        email: &str,
+                        company: &str| {
+        let mut input = input;
+        input.contact_name = name.into();
+        input.contact_phone = phone.into();
+        input.contact_email = email.into();
+        PublicSubmission {
+            input,
+            company_name: company.into(),
+            ..Default::default()
+        }
+    };
+    let cargo = demo_request(
+        s,
+        "cargo",
+        &[
+            ("cargo", "Паллеты с тротуарной плиткой, 10 паллет"),
+            ("weight_t", "12,5"),
+            ("volume_m3", "30"),
+            ("loading_address", "Москва, ул. Складочная, 1"),
+            ("loading_address.lat", "55.8046"),
+            ("loading_address.lon", "37.5923"),
+            ("unloading_address", "Тверь, ул. Индустриальная, 11"),
+            ("body_type", "тент"),
+            ("loading_method", "боковая"),
+            ("vehicles", "1"),
+        ],
+        3,
+        9,
+        "6",
+        "Нужна разгрузка к 15:00.",
+    );
+    intake::submit_public(
+        s,
+        &intake::NoCaptcha,
+        None,
+        place_public(
+            cargo,
+            "Дмитрий Кузнецов",
+            "+79031234501",
+            "dkuz@example.test",
+            "",
+        ),
+        Vec::new(),
+    )
+    .await?;
+    let sand = demo_request(
+        s,
+        "materials",
+        &[
+            ("material", "щебень"),
+            ("quantity", "60"),
+            ("quantity_unit", "т"),
+            (
+                "delivery_address",
+                "Московская обл., г. Подольск, ул. Лобачёва, 12",
+            ),
+            ("unloading_method", "самосвалом"),
+            ("supply", "поставляем мы"),
+        ],
+        2,
+        8,
+        "",
+        "Фракция 20–40.",
+    );
+    intake::submit_public(
+        s,
+        &intake::NoCaptcha,
+        None,
+        place_public(sand, "Антон Лебедев", "+79031234502", "", "ООО «ДорСтрой»"),
+        Vec::new(),
+    )
+    .await?;
+
+    let operator = demo_actor(&s.db, "operator@podryad.test").await?;
+    let client_of = |name: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT id FROM organisations WHERE kind = 'client' AND name = $1 ORDER BY id LIMIT 1",
+        )
+        .bind(name)
+        .fetch_optional(s.db.pool())
+        .await
+    };
+    if let Some(beton) = client_of("ООО «Северный бетон»").await? {
+        let mut concrete = demo_request(
+            s,
+            "materials",
+            &[
+                ("material", "бетон"),
+                ("quantity", "24"),
+                ("quantity_unit", "м³"),
+                (
+                    "delivery_address",
+                    "Московская обл., г. Мытищи, ул. Колпакова, 2, стройплощадка",
+                ),
+                ("unloading_method", "бетононасосом"),
+                ("supply", "поставляем мы"),
+            ],
+            1,
+            10,
+            "",
+            "Марка М300, заливка фундамента.",
+        );
+        concrete.contact_name = "Павел Громов".into();
+        concrete.contact_phone = "+74953332211".into();
+        intake::place(
+            s,
+            &operator,
+            IntakeRequest {
+                channel: Channel::Operator,
+                client: ClientChoice::Existing(beton),
+                input: concrete,
+                attachments: Vec::new(),
+            },
+        )
+        .await?;
+    }
+    if let Some(belova) = client_of("Белова Ирина Сергеевна").await? {
+        let mut bus = demo_request(
+            s,
+            "passengers",
+            &[
+                ("passengers", "18"),
+                ("pickup_address", "Москва, ст. м. ВДНХ, выход 4"),
+                ("route", "Москва — Сергиев Посад — Москва"),
+                ("round_trip", "1"),
+                ("vehicle_class", "туристический"),
+                ("luggage", "1"),
+            ],
+            5,
+            9,
+            "10",
+            "Экскурсия, группа взрослых.",
+        );
+        bus.contact_name = "Ирина Белова".into();
+        bus.contact_phone = "+79267654321".into();
+        bus.contact_email = "client@belova.test".into();
+        intake::place(
+            s,
+            &operator,
+            IntakeRequest {
+                channel: Channel::Operator,
+                client: ClientChoice::Existing(belova),
+                input: bus,
+                attachments: Vec::new(),
+            },
+        )
+        .await?;
+    }
+
+    let hunter = demo_actor(&s.db, "hunter@podryad.test").await?;
+    let montazh = intake::add_hunter_client(
+        s,
+        &hunter,
+        &ClientInput {
+            legal_form: "ooo".into(),
+            company_name: "ООО «СтройМонтаж»".into(),
+            contact_name: "Сергей Виноградов".into(),
+            phone: "+74957001122".into(),
+            email: "snab@stroymontazh.test".into(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for input in [
+        demo_request(
+            s,
+            "machinery",
+            &[
+                ("category", "truck_crane"),
+                ("work", "Монтаж металлоконструкций каркаса склада"),
+                (
+                    "site_address",
+                    "Московская обл., г. Видное, Белокаменное ш., 10",
+                ),
+                ("lift_capacity_t", "25"),
+                ("boom_length_m", "28"),
+                ("with_operator", "1"),
+            ],
+            4,
+            8,
+            "2",
+            "",
+        ),
+        demo_request(
+            s,
+            "cargo",
+            &[
+                ("cargo", "Металлоконструкции, фермы до 12 м"),
+                ("weight_t", "8"),
+                ("loading_address", "Москва, Рязанский пр-т, 86"),
+                (
+                    "unloading_address",
+                    "Московская обл., г. Видное, Белокаменное ш., 10",
+                ),
+                ("body_type", "бортовой"),
+                ("loading_method", "краном"),
+            ],
+            3,
+            7,
+            "4",
+            "",
+        ),
+    ] {
+        intake::place(
+            s,
+            &hunter,
+            IntakeRequest {
+                channel: Channel::Hunter,
+                client: ClientChoice::Existing(montazh),
+                input,
+                attachments: Vec::new(),
+            },
+        )
+        .await?;
+    }
+
+    let client = demo_actor(&s.db, "client@sevbeton.test").await?;
+    intake::place(
+        s,
+        &client,
+        IntakeRequest {
+            channel: Channel::Cabinet,
+            client: ClientChoice::Existing(client.org_id),
+            input: demo_request(
+                s,
+                "machinery",
+                &[
+                    ("category", "excavator"),
+                    ("work", "Рытьё котлована под фундамент, 300 м³ грунта"),
+                    (
+                        "site_address",
+                        "Московская обл., г. Мытищи, ул. Колпакова, 2",
+                    ),
+                    ("bucket_m3", "1"),
+                    ("with_operator", "1"),
+                ],
+                6,
+                8,
+                "3",
+                "Вывоз грунта обсудим отдельно.",
+            ),
+            attachments: Vec::new(),
+        },
+    )
+    .await?;
     Ok(())
 }

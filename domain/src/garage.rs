@@ -504,26 +504,41 @@ pub async fn insert_machine(
     {
         return Err(crate::error::DomainError::field("plate", "plate.taken"));
     }
-    let id = sqlx::query_scalar(
+    // Built with `Sql` so that missing coordinates are written as NULL
+    // (see `Sql::bind` on sqlx's nullable floats).
+    let mut sql = Sql::new(
         "INSERT INTO machines (org_id, category, make, model, year, plate, vin, specs, base_address, base_lat, base_lon,
-                               service_radius_km, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13, $13) RETURNING id",
-    )
-    .bind(org_id)
-    .bind(&m.category)
-    .bind(&m.make)
-    .bind(&m.model)
-    .bind(m.year)
-    .bind(m.plate.clone())
-    .bind(m.vin.clone())
-    .bind(serde_json::Value::Object(m.specs.clone()).to_string())
-    .bind(m.base_address.clone())
-    .bind(m.base_lat)
-    .bind(m.base_lon)
-    .bind(m.service_radius_km)
-    .bind(engine::to_db_time(now))
-    .fetch_one(&mut **tx)
-    .await?;
+                               service_radius_km, status, created_at, updated_at) VALUES (",
+    );
+    sql.bind(org_id)
+        .push(", ")
+        .bind(m.category.clone())
+        .push(", ")
+        .bind(m.make.clone())
+        .push(", ")
+        .bind(m.model.clone())
+        .push(", ")
+        .bind(m.year)
+        .push(", ")
+        .bind(m.plate.clone())
+        .push(", ")
+        .bind(m.vin.clone())
+        .push(", ")
+        .bind(serde_json::Value::Object(m.specs.clone()).to_string())
+        .push(", ")
+        .bind(m.base_address.clone())
+        .push(", ")
+        .bind(m.base_lat)
+        .push(", ")
+        .bind(m.base_lon)
+        .push(", ")
+        .bind(m.service_radius_km)
+        .push(", 'active', ")
+        .bind(engine::to_db_time(now))
+        .push(", ")
+        .bind(engine::to_db_time(now))
+        .push(") RETURNING id");
+    let id: i64 = sql.query_scalar().fetch_one(&mut **tx).await?;
     crate::search::index_machine(tx, id).await?;
     Ok(id)
 }
@@ -656,25 +671,33 @@ pub async fn update(
         {
             return Err(DomainError::field("plate", "plate.taken"));
         }
-        sqlx::query(
-            "UPDATE machines SET category = $1, make = $2, model = $3, year = $4, plate = $5, vin = $6, specs = $7,
-                base_address = $8, base_lat = $9, base_lon = $10, service_radius_km = $11, updated_at = $12 WHERE id = $13",
-        )
-        .bind(&v.category)
-        .bind(&v.make)
-        .bind(&v.model)
-        .bind(v.year)
-        .bind(v.plate.clone())
-        .bind(v.vin.clone())
-        .bind(Value::Object(v.specs.clone()).to_string())
-        .bind(v.base_address.clone())
-        .bind(v.base_lat)
-        .bind(v.base_lon)
-        .bind(v.service_radius_km)
-        .bind(to_db_time(now))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let mut sql = Sql::new("UPDATE machines SET category = ");
+        sql.bind(v.category.clone())
+            .push(", make = ")
+            .bind(v.make.clone())
+            .push(", model = ")
+            .bind(v.model.clone())
+            .push(", year = ")
+            .bind(v.year)
+            .push(", plate = ")
+            .bind(v.plate.clone())
+            .push(", vin = ")
+            .bind(v.vin.clone())
+            .push(", specs = ")
+            .bind(Value::Object(v.specs.clone()).to_string())
+            .push(", base_address = ")
+            .bind(v.base_address.clone())
+            .push(", base_lat = ")
+            .bind(v.base_lat)
+            .push(", base_lon = ")
+            .bind(v.base_lon)
+            .push(", service_radius_km = ")
+            .bind(v.service_radius_km)
+            .push(", updated_at = ")
+            .bind(to_db_time(now))
+            .push(" WHERE id = ")
+            .bind(id);
+        sql.query().execute(&mut *tx).await?;
         crate::search::index_machine(&mut tx, id).await?;
         let mut changed = Vec::new();
         let before = MachineInput::from_machine(&current);
@@ -693,7 +716,16 @@ pub async fn update(
         if current.spec_map() != v.specs {
             changed.push("specs");
         }
-        audit::record(&mut tx, now, Some(actor), "machine.updated", "machine", Some(id), json!({"changed": changed})).await?;
+        audit::record(
+            &mut tx,
+            now,
+            Some(actor),
+            "machine.updated",
+            "machine",
+            Some(id),
+            json!({"changed": changed}),
+        )
+        .await?;
         Ok(())
     }
     .await;

@@ -74,8 +74,9 @@ pub async fn least_loaded_manager(tx: &mut Tx) -> Result<Option<i64>, sqlx::Erro
 }
 
 /// The client's first order goes into work: a responsible manager takes
-/// over (`chosen`, or the least loaded), and with them the client's open
-/// requests. The hunter keeps the credit. Returns the manager; repeated
+/// over (`chosen`, else the one an admin chose on the client's card
+/// (`next_manager_user_id`), else the least loaded), and with them the
+/// client's open requests. The hunter keeps the credit. Returns the manager; repeated
 /// calls change nothing.
 pub async fn first_order_started(
     tx: &mut Tx,
@@ -83,20 +84,24 @@ pub async fn first_order_started(
     client_org_id: i64,
     chosen: Option<i64>,
 ) -> DomainResult<Option<i64>> {
-    let (manager_of, first_order): (Option<i64>, Option<i64>) =
-        sqlx::query_as("SELECT manager_user_id, first_order_at FROM organisations WHERE id = $1")
-            .bind(client_org_id)
-            .fetch_one(&mut **tx)
-            .await?;
+    let (manager_of, first_order, planned): (Option<i64>, Option<i64>, Option<i64>) =
+        sqlx::query_as(
+            "SELECT manager_user_id, first_order_at, next_manager_user_id FROM organisations WHERE id = $1",
+        )
+        .bind(client_org_id)
+        .fetch_one(&mut **tx)
+        .await?;
     if first_order.is_some() {
         return Ok(manager_of);
     }
-    let manager = match (manager_of, chosen) {
+    // An admin's choice (now, or made earlier on the client's card) wins
+    // over the least loaded manager.
+    let manager = match (manager_of, chosen.or(planned)) {
         (Some(m), _) => Some(m),
         (None, Some(c)) => Some(c),
         (None, None) => least_loaded_manager(tx).await?,
     };
-    sqlx::query("UPDATE organisations SET manager_user_id = $1, first_order_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE organisations SET manager_user_id = $1, first_order_at = $2, next_manager_user_id = NULL WHERE id = $3")
         .bind(manager)
         .bind(to_db_time(now))
         .bind(client_org_id)

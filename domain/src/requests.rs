@@ -6,14 +6,17 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use engine::{ObjectRef, Tx, to_db_time};
+use engine::{ObjectRef, Param, Sql, Tx, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::access::{Actor, Resource, scope};
+use crate::catalogue::EquipmentCatalogue;
 use crate::error::{DomainError, DomainResult, FieldErrors};
-use crate::request_types::{DurationKind, RequestType};
+use crate::request_types::{DurationKind, FieldKind, RequestType};
+use crate::roles::Role;
 use crate::services::Services;
 use crate::values::{Email, PhoneNumber};
 use crate::{audit, ownership};
@@ -258,6 +261,29 @@ pub struct Created {
     pub owner_user_id: Option<i64>,
 }
 
+/// `(…)` of an INSERT's VALUES.
+fn values(sql: &mut Sql, values: Vec<Param>) {
+    sql.push("(");
+    for (i, v) in values.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(v);
+    }
+    sql.push(")");
+}
+
+/// `column = value, …` of an UPDATE (columns are fixed names, never input).
+fn assignments(sql: &mut Sql, values: Vec<(&str, Param)>) {
+    for (i, (column, v)) in values.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(column).push(" = ");
+        sql.bind(v);
+    }
+}
+
 /// The next request number of the year, `З-2026-00042`.
 async fn next_number(tx: &mut Tx, now: DateTime<Utc>) -> Result<String, sqlx::Error> {
     let year = i64::from(chrono::Datelike::year(
@@ -291,42 +317,43 @@ pub async fn insert(
             .bind(p.client_org_id)
             .fetch_one(&mut **tx)
             .await?;
-    let id: i64 = sqlx::query_scalar(
+    let mut sql = Sql::new(
         "INSERT INTO requests (number, request_type, client_org_id, contact_name, contact_phone, contact_email, channel,
                                hunter_user_id, owner_user_id, created_by, status, site_address, site_lat, site_lon,
                                site_timezone, wanted_from, wanted_to, duration, comment, fields, search_text,
-                               created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'new', $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21)
-         RETURNING id",
-    )
-    .bind(&number)
-    .bind(&r.request_type)
-    .bind(p.client_org_id)
-    .bind(r.contact_name.clone())
-    .bind(r.contact_phone.clone())
-    .bind(r.contact_email.clone())
-    .bind(p.channel.as_str())
-    .bind(hunter.or(p.hunter_user_id))
-    .bind(owner)
-    .bind(p.created_by)
-    .bind(r.site_address.clone())
-    .bind(r.site_lat)
-    .bind(r.site_lon)
-    .bind(&r.site_timezone)
-    .bind(r.wanted_from.map(to_db_time))
-    .bind(r.wanted_to.map(to_db_time))
-    .bind(r.duration)
-    .bind(r.comment.clone())
-    .bind(Value::Object(r.fields.clone()).to_string())
-    .bind(crate::search::fold(&format!(
-        "{number} {} {} {}",
-        r.contact_name.as_deref().unwrap_or_default(),
-        r.contact_phone.as_deref().unwrap_or_default(),
-        r.site_address.as_deref().unwrap_or_default()
-    )))
-    .bind(to_db_time(now))
-    .fetch_one(&mut **tx)
-    .await?;
+                               created_at, updated_at) VALUES ",
+    );
+    values(
+        &mut sql,
+        vec![
+            number.clone().into(),
+            r.request_type.clone().into(),
+            p.client_org_id.into(),
+            r.contact_name.clone().into(),
+            r.contact_phone.clone().into(),
+            r.contact_email.clone().into(),
+            p.channel.as_str().into(),
+            hunter.or(p.hunter_user_id).into(),
+            owner.into(),
+            p.created_by.into(),
+            "new".into(),
+            r.site_address.clone().into(),
+            Param::Float(r.site_lat),
+            Param::Float(r.site_lon),
+            r.site_timezone.clone().into(),
+            r.wanted_from.map(to_db_time).into(),
+            r.wanted_to.map(to_db_time).into(),
+            Param::Float(r.duration),
+            r.comment.clone().into(),
+            Value::Object(r.fields.clone()).to_string().into(),
+            crate::search::fold(&number).into(),
+            to_db_time(now).into(),
+            to_db_time(now).into(),
+        ],
+    );
+    sql.push(" RETURNING id");
+    let id: i64 = sql.query_scalar().fetch_one(&mut **tx).await?;
+    reindex(tx, id).await?;
     let mut data = Map::new();
     data.insert("number".into(), Value::String(number.clone()));
     data.insert("request_type".into(), Value::String(r.request_type.clone()));
@@ -370,6 +397,487 @@ pub async fn set_status(s: &Services, request_id: i64, status: &str) -> DomainRe
         .bind(request_id)
         .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Recomputes a request's folded search text: its number, contact, site
+/// and its client's name, INN and phone — what people search requests by.
+pub async fn reindex(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT r.number, COALESCE(r.contact_name, '') || ' ' || COALESCE(r.contact_phone, '') || ' ' ||
+                COALESCE(r.contact_email, '') || ' ' || COALESCE(r.site_address, '') || ' ' || o.name || ' ' ||
+                COALESCE(o.short_name, '') || ' ' || COALESCE(o.inn, '') || ' ' || COALESCE(o.phone, '')
+         FROM requests r JOIN organisations o ON o.id = r.client_org_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((number, rest)) = row {
+        sqlx::query("UPDATE requests SET search_text = $1 WHERE id = $2")
+            .bind(crate::search::fold(&format!("{number} {rest}")))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Statuses a request can have: the request workflow's states it mirrors
+/// (`new` until the workflow's first step is applied). Later capabilities
+/// add theirs (matching, quotes…); lists show whatever is stored.
+pub const STATUSES: [&str; 5] = [
+    "new",
+    "qualification",
+    "ready_for_matching",
+    "ordered",
+    "cancelled",
+];
+
+/// Statuses of requests that are finished: they no longer count as anyone's
+/// open work.
+pub const CLOSED_STATUSES: [&str; 5] = ["closed", "cancelled", "declined", "done", "ordered"];
+
+/// Filters of the request lists; every value as typed (a form round-trips
+/// them). Dates are `YYYY-MM-DD`, inclusive, in the broker's time zone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestFilter {
+    /// `mine` (the default for staff) or `all` (admins).
+    pub scope: String,
+    #[serde(rename = "type")]
+    pub request_type: String,
+    pub status: String,
+    pub channel: String,
+    pub from: String,
+    pub to: String,
+    /// A number, a phone, a company or contact name, an INN.
+    pub q: String,
+    /// Only this client's requests.
+    pub client: Option<i64>,
+}
+
+/// A line of a request list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RequestRow {
+    pub id: i64,
+    pub number: String,
+    pub request_type: String,
+    pub client_org_id: i64,
+    pub client_name: String,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub channel: String,
+    pub status: String,
+    pub owner_user_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub hunter_user_id: Option<i64>,
+    pub hunter_name: Option<String>,
+    pub site_address: Option<String>,
+    pub wanted_from: Option<i64>,
+    pub created_at: i64,
+}
+
+const ROW_COLUMNS: &str = "r.id, r.number, r.request_type, r.client_org_id, o.name AS client_name, r.contact_name,
+    r.contact_phone, r.channel, r.status, r.owner_user_id, ou.full_name AS owner_name, r.hunter_user_id,
+    hu.full_name AS hunter_name, r.site_address, r.wanted_from, r.created_at";
+
+const ROW_FROM: &str = " FROM requests r JOIN organisations o ON o.id = r.client_org_id
+    LEFT JOIN users ou ON ou.id = r.owner_user_id LEFT JOIN users hu ON hu.id = r.hunter_user_id";
+
+/// The start of a local day as UTC milliseconds.
+pub fn day_start(date: &str, tz: Tz) -> Option<i64> {
+    let d = chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(date.trim(), "%d.%m.%Y"))
+        .ok()?;
+    to_utc(d.and_hms_opt(0, 0, 0)?, tz).map(to_db_time)
+}
+
+/// Whether the filter asks only for the actor's own requests.
+pub fn only_mine(actor: &Actor, f: &RequestFilter) -> bool {
+    // A search looks everywhere the actor may see; otherwise staff start
+    // with their own requests, and admins may ask for all of them.
+    actor.is_staff()
+        && f.q.trim().is_empty()
+        && f.client.is_none()
+        && !(f.scope == "all" && actor.has(Role::Admin))
+}
+
+/// Requests the actor may see, newest first, filtered.
+pub async fn list(
+    s: &Services,
+    actor: &Actor,
+    f: &RequestFilter,
+    tz: Tz,
+) -> DomainResult<Vec<RequestRow>> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(ROW_COLUMNS).push(ROW_FROM).push(" WHERE 1 = 1");
+    scope(&mut sql, actor, Resource::Request, "r");
+    if only_mine(actor, f) {
+        sql.push(" AND (r.owner_user_id = ")
+            .bind(actor.user_id)
+            .push(" OR r.created_by = ")
+            .bind(actor.user_id)
+            .push(" OR r.hunter_user_id = ")
+            .bind(actor.user_id)
+            .push(")");
+    }
+    if let Some(c) = f.client {
+        sql.push(" AND r.client_org_id = ").bind(c);
+    }
+    if !f.request_type.is_empty() {
+        sql.push(" AND r.request_type = ")
+            .bind(f.request_type.clone());
+    }
+    if !f.status.is_empty() {
+        sql.push(" AND r.status = ").bind(f.status.clone());
+    }
+    if !f.channel.is_empty() {
+        sql.push(" AND r.channel = ").bind(f.channel.clone());
+    }
+    if let Some(from) = day_start(&f.from, tz) {
+        sql.push(" AND r.created_at >= ").bind(from);
+    }
+    if let Some(to) = day_start(&f.to, tz) {
+        sql.push(" AND r.created_at < ")
+            .bind(to + Duration::days(1).num_milliseconds());
+    }
+    let q = f.q.trim();
+    if !q.is_empty() {
+        sql.push(" AND (r.search_text LIKE ")
+            .bind(crate::search::pattern(q))
+            .push(" ESCAPE '\\'");
+        // A phone typed any way (8 916…, +7 (916)…) finds the stored +7916….
+        if let Ok(p) = PhoneNumber::parse(q) {
+            sql.push(" OR r.search_text LIKE ")
+                .bind(crate::search::pattern(p.as_str()))
+                .push(" ESCAPE '\\'");
+        }
+        sql.push(")");
+    }
+    sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT 500");
+    Ok(sql.query_as().fetch_all(s.db.pool()).await?)
+}
+
+/// A request with everything its page shows.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct RequestDetail {
+    pub id: i64,
+    pub number: String,
+    pub request_type: String,
+    pub client_org_id: i64,
+    pub client_name: String,
+    pub client_phone: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_email: Option<String>,
+    pub channel: String,
+    pub hunter_user_id: Option<i64>,
+    pub hunter_name: Option<String>,
+    pub owner_user_id: Option<i64>,
+    pub owner_name: Option<String>,
+    pub created_by: Option<i64>,
+    pub created_by_name: Option<String>,
+    pub status: String,
+    pub site_address: Option<String>,
+    pub site_lat: Option<f64>,
+    pub site_lon: Option<f64>,
+    pub site_timezone: Option<String>,
+    pub wanted_from: Option<i64>,
+    pub wanted_to: Option<i64>,
+    pub duration: Option<f64>,
+    pub comment: Option<String>,
+    pub fields: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RequestDetail {
+    /// The type's own values.
+    pub fn field_values(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.fields).unwrap_or_default()
+    }
+
+    /// A local date-time at the site, as a datetime-local input shows it.
+    pub fn local_input(&self, ms: Option<i64>) -> String {
+        let tz: Tz = self
+            .site_timezone
+            .as_deref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(chrono_tz::Europe::Moscow);
+        ms.map(|ms| {
+            engine::from_db_time(ms)
+                .with_timezone(&tz)
+                .format("%Y-%m-%dT%H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+    }
+
+    /// The request as its form shows it (for editing).
+    pub fn to_input(&self) -> RequestInput {
+        let mut fields = BTreeMap::new();
+        for (k, v) in self.field_values() {
+            match v {
+                Value::Object(a) => {
+                    let get = |n: &str| {
+                        a.get(n)
+                            .map(|v| match v {
+                                Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .unwrap_or_default()
+                    };
+                    fields.insert(format!("f.{k}"), get("address"));
+                    fields.insert(format!("f.{k}.lat"), get("lat"));
+                    fields.insert(format!("f.{k}.lon"), get("lon"));
+                    fields.insert(format!("f.{k}.tz"), get("timezone"));
+                }
+                Value::Bool(b) => {
+                    if b {
+                        fields.insert(format!("f.{k}"), "1".into());
+                    }
+                }
+                Value::String(s) => {
+                    fields.insert(format!("f.{k}"), s);
+                }
+                Value::Null => {}
+                Value::Number(n) => {
+                    let text = n.as_f64().map(number_text).unwrap_or_else(|| n.to_string());
+                    fields.insert(format!("f.{k}"), text);
+                }
+                other => {
+                    fields.insert(format!("f.{k}"), other.to_string());
+                }
+            }
+        }
+        RequestInput {
+            request_type: self.request_type.clone(),
+            wanted_from: self.local_input(self.wanted_from),
+            wanted_to: self.local_input(self.wanted_to),
+            duration: self.duration.map(number_text).unwrap_or_default(),
+            comment: self.comment.clone().unwrap_or_default(),
+            contact_name: self.contact_name.clone().unwrap_or_default(),
+            contact_phone: self.contact_phone.clone().unwrap_or_default(),
+            contact_email: self.contact_email.clone().unwrap_or_default(),
+            fields,
+        }
+    }
+}
+
+/// A number as people read it: `8`, `12,5`.
+pub fn number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string().replace('.', ",")
+    }
+}
+
+/// One value of a request's own fields, ready to show.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownField {
+    pub id: String,
+    pub title: String,
+    pub kind: FieldKind,
+    pub unit: Option<String>,
+    /// Text to show; booleans leave it empty (the page says yes or no).
+    pub text: String,
+    pub value: Value,
+    /// An address's coordinates and time zone.
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub timezone: Option<String>,
+}
+
+/// The type's fields of a request in the type's order, with what was
+/// entered (fields left empty are skipped). Values of fields the type no
+/// longer defines are shown under their ids.
+pub fn shown_fields(
+    t: Option<&RequestType>,
+    values: &Map<String, Value>,
+    catalogue: &EquipmentCatalogue,
+) -> Vec<ShownField> {
+    let text_of = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map(number_text).unwrap_or_else(|| n.to_string()),
+        Value::Bool(_) | Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    if let Some(t) = t {
+        for f in &t.fields {
+            let Some(v) = values.get(&f.id) else { continue };
+            seen.push(f.id.clone());
+            let (text, lat, lon, timezone) = match (f.kind, v) {
+                (FieldKind::Address, Value::Object(a)) => (
+                    a.get("address").map(text_of).unwrap_or_default(),
+                    a.get("lat").and_then(Value::as_f64),
+                    a.get("lon").and_then(Value::as_f64),
+                    a.get("timezone")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                ),
+                (FieldKind::Category, Value::String(c)) => (
+                    catalogue
+                        .category(c)
+                        .map(|c| c.title.clone())
+                        .unwrap_or_else(|| c.clone()),
+                    None,
+                    None,
+                    None,
+                ),
+                _ => (text_of(v), None, None, None),
+            };
+            out.push(ShownField {
+                id: f.id.clone(),
+                title: f.title.clone(),
+                kind: f.kind,
+                unit: f.unit.clone(),
+                text,
+                value: v.clone(),
+                lat,
+                lon,
+                timezone,
+            });
+        }
+    }
+    for (k, v) in values {
+        if seen.contains(k) {
+            continue;
+        }
+        out.push(ShownField {
+            id: k.clone(),
+            title: k.clone(),
+            kind: if v.is_boolean() {
+                FieldKind::Boolean
+            } else {
+                FieldKind::String
+            },
+            unit: None,
+            text: text_of(v),
+            value: v.clone(),
+            lat: None,
+            lon: None,
+            timezone: None,
+        });
+    }
+    out
+}
+
+/// A request the actor may see.
+pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<RequestDetail> {
+    let mut sql = Sql::new(
+        "SELECT r.id, r.number, r.request_type, r.client_org_id, o.name AS client_name, o.phone AS client_phone,
+                r.contact_name, r.contact_phone, r.contact_email, r.channel, r.hunter_user_id,
+                hu.full_name AS hunter_name, r.owner_user_id, ou.full_name AS owner_name, r.created_by,
+                cu.full_name AS created_by_name, r.status, r.site_address, r.site_lat, r.site_lon,
+                r.site_timezone, r.wanted_from, r.wanted_to, r.duration, r.comment, r.fields,
+                r.created_at, r.updated_at
+         FROM requests r JOIN organisations o ON o.id = r.client_org_id
+         LEFT JOIN users ou ON ou.id = r.owner_user_id LEFT JOIN users hu ON hu.id = r.hunter_user_id
+         LEFT JOIN users cu ON cu.id = r.created_by
+         WHERE r.id = ",
+    );
+    sql.bind(id);
+    scope(&mut sql, actor, Resource::Request, "r");
+    sql.query_as()
+        .fetch_optional(s.db.pool())
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+/// A file attached to a request.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AttachedFile {
+    pub id: i64,
+    pub original_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+}
+
+/// The files attached to a request the actor may see.
+pub async fn attachments(s: &Services, actor: &Actor, id: i64) -> DomainResult<Vec<AttachedFile>> {
+    get(s, actor, id).await?;
+    Ok(sqlx::query_as(
+        "SELECT f.id, f.original_name, f.content_type, f.size_bytes FROM request_files rf
+         JOIN files f ON f.id = rf.file_id WHERE rf.request_id = $1 ORDER BY f.id",
+    )
+    .bind(id)
+    .fetch_all(s.db.pool())
+    .await?)
+}
+
+/// Staff complete a request while it is being qualified (the qualification
+/// task asks to fill in what is missing): the same checks as at intake,
+/// except that a date already passed stays acceptable if it was not changed.
+pub async fn update(
+    s: &Services,
+    actor: &Actor,
+    id: i64,
+    input: &RequestInput,
+) -> DomainResult<()> {
+    if !actor.is_staff() {
+        return Err(DomainError::Forbidden);
+    }
+    let current = get(s, actor, id).await?;
+    // A hunter edits the requests they own (their clients' until the first order).
+    if crate::access::hunter_only(actor) && current.owner_user_id != Some(actor.user_id) {
+        return Err(DomainError::Forbidden);
+    }
+    if !matches!(current.status.as_str(), "new" | "qualification") {
+        return Err(DomainError::Conflict("request.not_editable"));
+    }
+    let t = s
+        .request_types
+        .get(&current.request_type)
+        .ok_or(DomainError::Conflict("request_type.unknown"))?;
+    let earliest = current
+        .wanted_from
+        .map(engine::from_db_time)
+        .map(|w| w.min(s.db.now()))
+        .unwrap_or_else(|| s.db.now());
+    let valid = input
+        .validate(t, s, earliest, false)
+        .map_err(DomainError::Invalid)?;
+    let now = s.db.now();
+    let mut tx = s.db.begin().await?;
+    let mut sql = Sql::new("UPDATE requests SET ");
+    assignments(
+        &mut sql,
+        vec![
+            ("contact_name", valid.contact_name.clone().into()),
+            ("contact_phone", valid.contact_phone.clone().into()),
+            ("contact_email", valid.contact_email.clone().into()),
+            ("site_address", valid.site_address.clone().into()),
+            ("site_lat", Param::Float(valid.site_lat)),
+            ("site_lon", Param::Float(valid.site_lon)),
+            ("site_timezone", valid.site_timezone.clone().into()),
+            ("wanted_from", valid.wanted_from.map(to_db_time).into()),
+            ("wanted_to", valid.wanted_to.map(to_db_time).into()),
+            ("duration", Param::Float(valid.duration)),
+            ("comment", valid.comment.clone().into()),
+            (
+                "fields",
+                Value::Object(valid.fields.clone()).to_string().into(),
+            ),
+            ("updated_at", to_db_time(now).into()),
+        ],
+    );
+    sql.push(" WHERE id = ").bind(id);
+    sql.query().execute(&mut *tx).await?;
+    reindex(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        now,
+        Some(actor),
+        "request.updated",
+        "request",
+        Some(id),
+        json!({"number": current.number}),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -55,7 +55,36 @@ pub fn engine_builder(db: Db, cell: ServicesCell) -> EngineBuilder {
             }
         }),
     );
+    // The client's first order goes into work: the hunter hands the client
+    // over to its responsible manager (DESIGN §4). Any workflow may call it
+    // (the request funnel today; the order funnel once orders exist).
+    let c = cell.clone();
+    b = b.action(
+        "client.first_order",
+        Some(&["client_org_id", "manager_id"]),
+        action_fn(move |ctx: ActionContext| {
+            let c = c.clone();
+            async move {
+                let s = services(&c)?;
+                let client = ctx
+                    .params
+                    .get("client_org_id")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| ActionError::Fail("client_org_id is missing".into()))?;
+                let chosen = ctx.params.get("manager_id").and_then(Value::as_i64);
+                match crate::intake::hand_over(s, client, chosen).await {
+                    Ok(manager) => Ok(json!({"manager_id": manager})),
+                    Err(crate::error::DomainError::NotFound) => {
+                        Err(ActionError::Fail(format!("no client {client}")))
+                    }
+                    Err(e) => Err(ActionError::Retry(e.to_string())),
+                }
+            }
+        }),
+    );
     b = crate::garage::register_engine(b, cell.clone());
+    b = crate::rfq::register_engine(b, cell.clone());
+    b = crate::offers::register_engine(b, cell.clone());
 
     let c = cell.clone();
     b = b.action(

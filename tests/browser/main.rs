@@ -7,5 +7,7 @@ mod driver;
 
 mod foundation;
 mod garage;
+mod intake;
 mod parties;
+mod quotes;
 mod workflows;

@@ -321,7 +321,12 @@ async fn demo_seeding_is_idempotent() {
         6 + 3 * 4 + 2 + 1,
         "six staff, four people per supplier, two clients, the owner of a pending application"
     );
-    assert_eq!(orgs, 1 + 3 + 2 + 1);
+    assert_eq!(
+        orgs,
+        1 + 3 + 2 + 1 + 3,
+        "…and three clients the demo requests brought (two website visitors, a hunter's client)"
+    );
+    let requests = count("SELECT COUNT(*) FROM requests").await;
     let created = domain::demo::seed(app.db()).await.expect("seed again");
     assert_eq!(created, 0);
     let services = &app.app.as_ref().expect("running").services;
@@ -330,6 +335,7 @@ async fn demo_seeding_is_idempotent() {
         .expect("seed the live part again");
     assert_eq!(count("SELECT COUNT(*) FROM users").await, users);
     assert_eq!(count("SELECT COUNT(*) FROM organisations").await, orgs);
+    assert_eq!(count("SELECT COUNT(*) FROM requests").await, requests);
     app.stop().await;
 }
 

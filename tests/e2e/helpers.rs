@@ -118,14 +118,24 @@ impl TestApp {
     /// A running application whose outside systems are `connectors`
     /// (fake servers on loopback).
     pub async fn spawn_with_connectors(connectors: connectors::Connectors) -> TestApp {
-        Self::spawn_inner(false, Some(connectors)).await
+        Self::spawn_inner(false, Some(connectors), None).await
+    }
+
+    /// The demo application reading the analysts' files from `workflows`
+    /// (a changed copy of `workflows/`), as `PODRYAD_WORKFLOWS_DIR` would.
+    pub async fn spawn_demo_with_workflows(workflows: std::path::PathBuf) -> TestApp {
+        Self::spawn_inner(true, None, Some(workflows)).await
     }
 
     async fn spawn_with(demo: bool) -> TestApp {
-        Self::spawn_inner(demo, None).await
+        Self::spawn_inner(demo, None, None).await
     }
 
-    async fn spawn_inner(demo: bool, outside: Option<connectors::Connectors>) -> TestApp {
+    async fn spawn_inner(
+        demo: bool,
+        outside: Option<connectors::Connectors>,
+        workflows: Option<std::path::PathBuf>,
+    ) -> TestApp {
         init_test_logs();
         let database = TestDatabase::create().await;
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -138,7 +148,8 @@ impl TestApp {
         // Tests drive timers and actions themselves (`run_due`), so that what
         // they check does not race a background worker.
         config.workers = false;
-        config.workflows_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows").into();
+        config.workflows_dir =
+            workflows.unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/workflows").into());
         config.files_dir = database.files_dir();
         if demo {
             let db = podryad::app::prepare_db(&config, Some(clock.clone() as Arc<dyn Clock>))

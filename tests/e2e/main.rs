@@ -8,5 +8,7 @@ mod helpers;
 mod foundation;
 mod garage;
 mod imports;
+mod intake;
 mod parties;
+mod quotes;
 mod workflows;

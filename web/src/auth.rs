@@ -121,7 +121,12 @@ pub async fn session_middleware(
         session_token,
     };
     let mut req = req;
-    let mut resp = if is_unsafe(req.method()) && !api {
+    // The embeddable request form lives in other sites' iframes, where our
+    // SameSite cookies are not sent; it creates nothing tied to a session,
+    // so it is protected like the public API (rate limit, honeypot, captcha)
+    // instead of by the CSRF token.
+    let embedded_form = path.starts_with("/embed/");
+    let mut resp = if is_unsafe(req.method()) && !api && !embedded_form {
         let (ok, rebuilt) = check_csrf(req, existing_csrf.as_deref()).await;
         req = rebuilt;
         if ok {
@@ -299,3 +304,25 @@ policy!(
 );
 policy!(Driver = [Driver]);
 policy!(ClientUser = [Client]);
+policy!(
+    /// The contact centre's quick entry: operators, and managers and admins
+    /// who take a call.
+    Operators = [Admin, Operator, Manager]
+);
+policy!(
+    /// A hunter's own clients.
+    Hunters = [Hunter]
+);
+policy!(
+    /// Staff who place requests for clients (operator or hunter channel).
+    IntakeStaff = [Admin, Operator, Manager, Hunter]
+);
+policy!(
+    /// Who reads the intake report.
+    Reports = [Admin, Manager]
+);
+policy!(
+    /// Who opens request lists and pages: staff (scoped by role) and clients
+    /// (their own organisation's); suppliers never see requests.
+    RequestReaders = [Admin, Hunter, Manager, Operator, Accountant, Analyst, Client]
+);

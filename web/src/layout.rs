@@ -42,6 +42,26 @@ const NAV: &[NavItem] = &[
         ],
     },
     NavItem {
+        key: "nav-requests",
+        href: "/requests",
+        roles: &[Admin, Hunter, Manager, Operator, Client],
+    },
+    NavItem {
+        key: "nav-intake",
+        href: "/intake",
+        roles: &[Admin, Operator, Manager],
+    },
+    NavItem {
+        key: "nav-hunter-clients",
+        href: "/hunter/clients",
+        roles: &[Hunter],
+    },
+    NavItem {
+        key: "nav-intake-report",
+        href: "/reports/intake",
+        roles: &[Admin, Manager],
+    },
+    NavItem {
         key: "nav-workflows",
         href: "/workflows",
         roles: &[Admin, Analyst],
@@ -55,6 +75,11 @@ const NAV: &[NavItem] = &[
         key: "nav-outbox",
         href: "/admin/outbox",
         roles: &[Admin],
+    },
+    NavItem {
+        key: "nav-matching",
+        href: "/matching",
+        roles: &[Admin, Hunter, Manager, Operator],
     },
     NavItem {
         key: "nav-suppliers",
@@ -97,6 +122,11 @@ const NAV: &[NavItem] = &[
         roles: &[Owner, Dispatcher],
     },
     NavItem {
+        key: "nav-offers",
+        href: "/offers",
+        roles: &[Client],
+    },
+    NavItem {
         key: "nav-contacts",
         href: "/profile/contacts",
         roles: &[Client],
@@ -113,15 +143,50 @@ struct NavLink {
     key: &'static str,
     href: &'static str,
     active: bool,
+    /// A count shown next to the entry (RFQs waiting for an answer…).
+    badge: Option<i64>,
+}
+
+tokio::task_local! {
+    /// Counts for navigation entries (`href`, count), gathered by
+    /// [`nav_badges`] for the request being handled.
+    static BADGES: Vec<(&'static str, i64)>;
+}
+
+/// Gathers the navigation's counts before a page handler runs (rendering
+/// is synchronous, so they cannot be queried there): for a supplier's
+/// office, the RFQs waiting for its answer.
+pub async fn nav_badges(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let actor = (req.method() == axum::http::Method::GET)
+        .then(|| {
+            req.extensions()
+                .get::<RequestInfo>()
+                .and_then(|i| i.actor.clone())
+        })
+        .flatten();
+    let mut badges = Vec::new();
+    if let Some(a) = actor
+        && a.org_kind == domain::roles::OrgKind::Supplier
+        && let Ok(n) = domain::rfq::open_count(&state.services, &a).await
+        && n > 0
+    {
+        badges.push(("/supplier/rfqs", n));
+    }
+    BADGES.scope(badges, next.run(req)).await
 }
 
 fn nav_for(actor: &Actor, path: &str) -> Vec<NavLink> {
+    let badges = BADGES.try_with(|b| b.clone()).unwrap_or_default();
     NAV.iter()
         .filter(|item| actor.has_any(item.roles))
         .map(|item| NavLink {
             key: item.key,
             href: item.href,
             active: path == item.href || path.starts_with(&format!("{}/", item.href)),
+            badge: badges
+                .iter()
+                .find(|(h, _)| *h == item.href)
+                .map(|(_, n)| *n),
         })
         .collect()
 }

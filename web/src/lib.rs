@@ -18,6 +18,7 @@ pub mod forms;
 pub mod i18n;
 pub mod layout;
 pub mod multipart;
+pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod render;
@@ -51,6 +52,13 @@ pub struct WebConfig {
     pub timezone: Tz,
     /// Accounts listed on the sign-in page in demo mode.
     pub demo_accounts: Vec<DemoAccount>,
+    /// Submissions of the public request form (page or JSON) per client
+    /// address (`PODRYAD_PUBLIC_RATE_LIMIT`, default 10 per 10 minutes).
+    pub public_rate_limit: domain::rate_limit::Limit,
+    /// Who may frame the embeddable request form (`/embed/…`): the CSP
+    /// `frame-ancestors` sources (`PODRYAD_FRAME_ANCESTORS`, default `*`).
+    /// Every other page refuses to be framed.
+    pub frame_ancestors: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -71,6 +79,11 @@ impl Default for WebConfig {
             trust_forwarded_for: false,
             timezone: chrono_tz::Europe::Moscow,
             demo_accounts: Vec::new(),
+            public_rate_limit: domain::rate_limit::Limit {
+                limit: 10,
+                window: chrono::Duration::minutes(10),
+            },
+            frame_ancestors: "*".into(),
         }
     }
 }
@@ -86,6 +99,9 @@ pub struct AppState {
     pub texts: Arc<i18n::Catalogue>,
     pub config: Arc<WebConfig>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The public form's captcha check: none by default; replace it with a
+    /// provider's (see [`domain::intake::Captcha`]) before building the router.
+    pub captcha: Arc<dyn domain::intake::Captcha>,
 }
 
 impl AppState {
@@ -103,8 +119,41 @@ impl AppState {
             texts,
             config: Arc::new(config),
             metrics,
+            captcha: Arc::new(domain::intake::NoCaptcha),
         })
     }
+}
+
+const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'";
+
+/// The content security policy and framing rules, per route: pages may not
+/// be framed (`frame-ancestors 'none'`, `X-Frame-Options: DENY`) — except
+/// the embeddable request form under `/embed/`, which the configured sites
+/// may frame. A handler that sets its own policy keeps it.
+async fn frame_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let embeddable = req.uri().path().starts_with("/embed/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    if embeddable {
+        let csp = format!("{CSP}; frame-ancestors {}", state.config.frame_ancestors);
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+        h.remove(HeaderName::from_static("x-frame-options"));
+    } else {
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY)
+            && let Ok(v) = HeaderValue::from_str(&format!("{CSP}; frame-ancestors 'none'"))
+        {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+        h.entry(HeaderName::from_static("x-frame-options"))
+            .or_insert(HeaderValue::from_static("DENY"));
+    }
+    resp
 }
 
 /// The whole HTTP application.
@@ -114,6 +163,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .nest_service("/static", assets::service())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            layout::nav_badges,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::session_middleware,
@@ -130,15 +183,9 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("x-frame-options"),
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-            ),
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            frame_headers,
         ));
     Router::new()
         .merge(ops::router())

@@ -7,8 +7,15 @@ pub mod files;
 pub mod garage;
 pub mod home;
 pub mod imports;
+pub mod intake;
+pub mod matching;
+pub mod offers;
+pub mod order;
 pub mod org;
 pub mod parties;
+pub mod quotes;
+pub mod requests;
+pub mod rfqs;
 pub mod session;
 pub mod tasks;
 pub mod workflows;
@@ -32,6 +39,13 @@ pub fn router() -> Router<AppState> {
         .merge(files::router())
         .merge(garage::router())
         .merge(imports::router())
+        .merge(matching::router())
+        .merge(rfqs::router())
+        .merge(quotes::router())
+        .merge(offers::router())
+        .merge(requests::router())
+        .merge(intake::router())
+        .merge(order::router())
 }
 
 pub async fn not_found() -> AppError {

@@ -40,8 +40,6 @@ pub fn router() -> Router<AppState> {
         .route("/parties/{id}", get(card))
         .route("/parties/{id}/suspend", post(suspend))
         .route("/parties/{id}/unsuspend", post(unsuspend))
-        .route("/supplier/rfqs", get(supplier_section))
-        .route("/supplier/quotes", get(supplier_section))
         .route("/supplier/orders", get(supplier_section))
 }
 
@@ -516,6 +514,11 @@ async fn card(
         Vec::new()
     };
     let instances = s.engine.instances_for_object(&party.kind, id).await?;
+    let score = if party.kind == "supplier" {
+        Some(domain::scoring::for_supplier(s, &auth.actor, id).await?)
+    } else {
+        None
+    };
     let categories: std::collections::BTreeMap<&str, &str> = s
         .equipment
         .categories
@@ -529,7 +532,7 @@ async fn card(
             context! {
                 p => ser(&party), history => ser(&history), people => ser(&people),
                 employees => ser(&employees), machines => ser(&machines), contacts => ser(&contacts),
-                instances => ser(&instances), categories => ser(&categories),
+                instances => ser(&instances), categories => ser(&categories), score => ser(&score),
             },
         )?
         .into_response())

@@ -1,0 +1,134 @@
+//! The manager's side of quoting (see `domain::quotes`, `domain::offers`):
+//! the comparison of every supplier quote of a request with the suggested
+//! best and why, and our offer to the client built on the chosen one (with
+//! the price recomputed on the server before sending, margin shown to staff).
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use domain::error::DomainError;
+use domain::offers::{self, OfferInput};
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{Auth, FrontOffice};
+use crate::error::{AppError, AppResult};
+use crate::forms::error_map;
+use crate::layout::redirect_with_flash;
+use crate::render::ser;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/requests/{id}/quotes", get(compare))
+        .route("/requests/{id}/offer", get(offer_form).post(offer_post))
+}
+
+async fn compare(
+    State(state): State<AppState>,
+    auth: Auth<FrontOffice>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let s = &state.services;
+    let request = domain::matching::for_request(s, &auth.actor, id).await?.0;
+    let comparison = domain::quotes::compare(s, &auth.actor, id).await?;
+    let rfqs = domain::rfq::for_request(s, &auth.actor, id).await?;
+    let offers = offers::for_request(s, &auth.actor, id).await?;
+    let t = s.request_types.get(&request.request_type);
+    Ok(state
+        .page(
+            &auth.info,
+            "quotes/compare.html",
+            context! {
+                r => ser(&request), c => ser(&comparison), rfqs => ser(&rfqs), offers => ser(&offers),
+                type_title => t.map(|t| t.title.clone()),
+                can_offer => request.status == "quote_review",
+            },
+        )?
+        .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct QuoteQuery {
+    quote: i64,
+}
+
+fn offer_page(
+    state: &AppState,
+    auth: &Auth<FrontOffice>,
+    draft: &offers::Draft,
+    errors: Value,
+    status: StatusCode,
+) -> AppResult<Response> {
+    Ok((
+        status,
+        state.page(
+            &auth.info,
+            "quotes/offer.html",
+            context! {
+                d => ser(draft), input => ser(&draft.input), errors,
+                methods => ser(&domain::quotes::PAYMENT_METHODS),
+            },
+        )?,
+    )
+        .into_response())
+}
+
+async fn offer_form(
+    State(state): State<AppState>,
+    auth: Auth<FrontOffice>,
+    Path(id): Path<i64>,
+    Query(q): Query<QuoteQuery>,
+) -> AppResult<Response> {
+    let draft = offers::draft(&state.services, &auth.actor, id, None, q.quote).await?;
+    offer_page(&state, &auth, &draft, Value::UNDEFINED, StatusCode::OK)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OfferForm {
+    #[serde(flatten)]
+    input: OfferInput,
+    /// Present when the manager asked to recompute, not to send.
+    preview: Option<String>,
+}
+
+async fn offer_post(
+    State(state): State<AppState>,
+    auth: Auth<FrontOffice>,
+    Path(id): Path<i64>,
+    Form(f): Form<OfferForm>,
+) -> AppResult<Response> {
+    let s = &state.services;
+    let quote_id = f
+        .input
+        .quote_id
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AppError::BadRequest("form"))?;
+    if f.preview.is_some() {
+        let draft = offers::draft(s, &auth.actor, id, Some(&f.input), quote_id).await?;
+        return offer_page(&state, &auth, &draft, Value::UNDEFINED, StatusCode::OK);
+    }
+    match offers::send(s, &auth.actor, id, &f.input).await {
+        Ok(_) => Ok(redirect_with_flash(
+            &format!("/requests/{id}/quotes"),
+            "flash-offer-sent",
+            state.config.secure_cookies,
+        )),
+        Err(DomainError::Invalid(e)) => {
+            let draft = offers::draft(s, &auth.actor, id, Some(&f.input), quote_id).await?;
+            offer_page(
+                &state,
+                &auth,
+                &draft,
+                ser(&error_map(&e)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
