@@ -30,9 +30,12 @@ impl Catalogues {
         } else {
             let dir =
                 std::env::temp_dir().join(format!("podryad-workflows-{}", std::process::id()));
-            EMBEDDED.extract(&dir).with_context(|| {
-                format!("cannot unpack the built-in workflows to {}", dir.display())
-            })?;
+            // `extract` writes into an existing folder only.
+            std::fs::create_dir_all(&dir)
+                .and_then(|()| EMBEDDED.extract(&dir))
+                .with_context(|| {
+                    format!("cannot unpack the built-in workflows to {}", dir.display())
+                })?;
             tracing::warn!(
                 configured = %configured.display(),
                 using = %dir.display(),
@@ -72,4 +75,19 @@ impl Catalogues {
 
 fn diagnostics(d: Vec<engine::Diagnostic>) -> anyhow::Error {
     anyhow::anyhow!("{}", engine::Diagnostics(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A binary started outside the source tree (no `workflows/` beside it)
+    /// runs on the copy built into it.
+    #[test]
+    fn without_a_workflows_folder_the_built_in_copy_is_used() {
+        let c = Catalogues::load(Path::new("/nonexistent/podryad/workflows")).expect("built-in");
+        assert!(c.request_types.get("cargo").is_some());
+        assert!(c.dir.join("catalogue/equipment.yaml").is_file());
+        let _ = std::fs::remove_dir_all(&c.dir);
+    }
 }
