@@ -208,7 +208,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 "Demo data ready ({created} new accounts). Password for every demo account: {}",
                 domain::demo::DEMO_PASSWORD
             );
-            serve(config).await
+            let app = RunningApp::start(config, AppOptions::default()).await?;
+            // Deals under way for the cabinets to show; a demo without them
+            // still works, so a failure is only reported.
+            if let Err(e) = domain::demo::seed_deals(&app.services).await {
+                tracing::warn!(error = %e, "demo deals were not created");
+            }
+            println!("Podryad is running at {}", app.base_url);
+            app.run_until_signal().await;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             let config = Config::from_env(false)?;

@@ -655,6 +655,210 @@ pub async fn seed_live(s: &crate::services::Services) -> DomainResult<()> {
     Ok(())
 }
 
+/// Deals under way, so that every cabinet has something to show: a
+/// cargo request out for quotes (two suppliers quoted, one has not answered
+/// yet — its dispatcher sees the badge) and another with our offer waiting
+/// in the client's cabinet. Runs the workflow steps the way the workers
+/// would. Skipped once any RFQ round exists.
+///
+/// Not part of [`seed_live`]: `podryad demo` calls it, while the tests that
+/// start from the demo data drive their own rounds from a clean slate.
+pub async fn seed_deals(s: &crate::services::Services) -> DomainResult<()> {
+    use crate::intake::{self, ClientChoice, IntakeRequest};
+    use crate::offers::{self, OfferInput};
+    use crate::quotes::{self, QuoteInput};
+    use crate::requests::Channel;
+    let rounds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rfq_rounds")
+        .fetch_one(s.db.pool())
+        .await?;
+    if rounds > 0 {
+        return Ok(());
+    }
+    let id_of = |sql: &'static str, key: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(key)
+            .fetch_optional(s.db.pool())
+            .await
+            .map_err(DomainError::from)?
+            .ok_or_else(|| DomainError::Other(anyhow::anyhow!("demo data lacks {key}")))
+    };
+    let org = "SELECT id FROM organisations WHERE name = $1";
+    let machine = "SELECT id FROM machines WHERE plate = $1";
+    let employee = "SELECT id FROM employees WHERE email = $1";
+    let client = id_of(org, "ООО «Северный бетон»").await?;
+    let suppliers = [
+        id_of(org, "ООО «ГрузАвто»").await?,
+        id_of(org, "ООО «СтройТехРесурс»").await?,
+        id_of(org, "ИП Фёдоров Андрей Викторович").await?,
+    ];
+    let operator = demo_actor(&s.db, "operator@podryad.test").await?;
+    let manager = demo_actor(&s.db, "manager@podryad.test").await?;
+    let step = || async {
+        s.engine
+            .run_due_now()
+            .await
+            .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))
+    };
+    // Two cargo requests in central Moscow, qualified and out for quotes.
+    let mut requests = Vec::new();
+    for (days, what, weight) in [
+        (5, "Паллеты с плиткой", "4"),
+        (8, "Кирпич на поддонах", "3"),
+    ] {
+        let mut input = demo_request(
+            s,
+            "cargo",
+            &[
+                ("cargo", what),
+                ("weight_t", weight),
+                ("loading_address", "г. Москва, ул. Тверская, д. 7"),
+                ("loading_address.lat", "55.7578"),
+                ("loading_address.lon", "37.6117"),
+                (
+                    "unloading_address",
+                    "Московская обл., г. Мытищи, ул. Колпакова, 2",
+                ),
+            ],
+            days,
+            10,
+            "4",
+            "",
+        );
+        input.contact_name = "Павел Громов".into();
+        input.contact_phone = "+79167770011".into();
+        let created = intake::place(
+            s,
+            &operator,
+            IntakeRequest {
+                channel: Channel::Operator,
+                client: ClientChoice::Existing(client),
+                input,
+                attachments: Vec::new(),
+            },
+        )
+        .await?;
+        step().await?;
+        let task: i64 = sqlx::query_scalar(
+            "SELECT t.id FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id
+             WHERE i.object_kind = 'request' AND i.object_id = $1 AND t.task_key = 'qualify' AND t.status = 'open'",
+        )
+        .bind(created.id)
+        .fetch_one(s.db.pool())
+        .await?;
+        s.engine
+            .complete_task(task, "ready", Default::default(), &engine::Actor::System)
+            .await
+            .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        step().await?;
+        requests.push((created.id, days));
+    }
+    let (first, first_day) = requests[0];
+    let (second, second_day) = requests[1];
+    crate::rfq::send(s, &manager, first, &suppliers).await?;
+    crate::rfq::send(s, &manager, second, &suppliers[..1]).await?;
+    step().await?;
+
+    let quote = |request: i64,
+                 day: i64,
+                 supplier: i64,
+                 dispatcher: &'static str,
+                 plate: &'static str,
+                 driver: &'static str,
+                 price: &'static str| async move {
+        let actor = demo_actor(&s.db, dispatcher).await?;
+        let rfq: i64 = sqlx::query_scalar(
+            "SELECT id FROM rfqs WHERE request_id = $1 AND supplier_org_id = $2",
+        )
+        .bind(request)
+        .bind(supplier)
+        .fetch_one(s.db.pool())
+        .await?;
+        let arrival =
+            s.db.now()
+                .with_timezone(&chrono_tz::Europe::Moscow)
+                .date_naive()
+                + Duration::days(day);
+        quotes::submit(
+            s,
+            &actor,
+            rfq,
+            &QuoteInput {
+                machine_id: id_of(machine, plate).await?.to_string(),
+                employee_id: id_of(employee, driver).await?.to_string(),
+                price_unit: "hour".into(),
+                unit_price: price.into(),
+                quantity: "4".into(),
+                vat_mode: "vat22".into(),
+                prepayment_percent: "0".into(),
+                postpayment_days: "10".into(),
+                payment_method: "bank".into(),
+                arrival_at: format!("{}T09:30", arrival.format("%Y-%m-%d")),
+                valid_until: String::new(),
+                comment: "Гидроборт, ремни для крепления есть.".into(),
+            },
+        )
+        .await
+    };
+    // The first request: two quotes in, Fedorov still thinking.
+    quote(
+        first,
+        first_day,
+        suppliers[0],
+        "dispatcher@gruzavto.test",
+        "Р530ЕК 777",
+        "driver1@gruzavto.test",
+        "3 660",
+    )
+    .await?;
+    quote(
+        first,
+        first_day,
+        suppliers[1],
+        "dispatcher@stroytech.test",
+        "М702ОР 190",
+        "driver1@stroytech.test",
+        "4 880",
+    )
+    .await?;
+    // The second: GruzAvto, the only one asked, quoted; the round closes and
+    // the manager offers it to the client with the type's markup.
+    let q = quote(
+        second,
+        second_day,
+        suppliers[0],
+        "dispatcher@gruzavto.test",
+        "Р530ЕК 777",
+        "driver1@gruzavto.test",
+        "3 500",
+    )
+    .await?;
+    step().await?;
+    let valid =
+        s.db.now()
+            .with_timezone(&chrono_tz::Europe::Moscow)
+            .date_naive()
+            + Duration::days(3);
+    offers::send(
+        s,
+        &manager,
+        second,
+        &OfferInput {
+            quote_id: q.to_string(),
+            markup_kind: "percent".into(),
+            markup: "15".into(),
+            quantity: "4".into(),
+            prepayment_percent: "0".into(),
+            postpayment_days: "5".into(),
+            payment_method: "bank".into(),
+            valid_until: format!("{}T18:00", valid.format("%Y-%m-%d")),
+            comment: "Подача к 9:30, разгрузка гидробортом.".into(),
+        },
+    )
+    .await?;
+    step().await?;
+    Ok(())
+}
+
 /// A supplier application waiting for a manager's check.
 async fn seed_pending_supplier(s: &crate::services::Services) -> DomainResult<()> {
     use crate::parties::{CompanyInput, RegistrationInput};

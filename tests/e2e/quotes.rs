@@ -895,3 +895,44 @@ async fn the_automatic_mode_asks_the_best_suppliers_at_once() {
     assert_eq!(asked, expected);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_has_deals_under_way_in_every_cabinet() {
+    let app = TestApp::spawn_demo().await;
+    domain::demo::seed_deals(services(&app))
+        .await
+        .expect("deals");
+    let pool = app.db().pool().clone();
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM supplier_quotes").await, 3);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM offers WHERE status = 'sent'").await,
+        1
+    );
+    // Fedorov has not answered yet: a badge and the job in its list.
+    let fed = login(&app, "dispatcher@fedorov.test").await;
+    let (_, page) = fed.get_text("/supplier/rfqs").await;
+    assert!(
+        page.contains("class=\"badge\"") && page.contains("Перевозка грузов"),
+        "{page}"
+    );
+    // The client has our offer waiting.
+    let client = login(&app, "client@sevbeton.test").await;
+    let (_, page) = client.get_text("/offers").await;
+    assert!(page.contains("Отправлено"), "{page}");
+    // Seeding again adds nothing.
+    domain::demo::seed_deals(services(&app))
+        .await
+        .expect("again");
+    assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 2);
+    app.stop().await;
+}
