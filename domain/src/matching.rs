@@ -228,8 +228,6 @@ struct CandidateRow {
     id: i64,
     org_id: i64,
     category: String,
-    /// Details only where shown (the quote form); matching fills the best
-    /// machines' after ranking.
     make: Option<String>,
     model: Option<String>,
     plate: Option<String>,
@@ -237,22 +235,36 @@ struct CandidateRow {
     base_lat: Option<f64>,
     base_lon: Option<f64>,
     service_radius_km: i64,
+    // The supplier and its figures, joined in rather than loaded per
+    // supplier afterwards: a request may reach a thousand machines of
+    // hundreds of suppliers.
+    org_name: String,
     org_status: String,
+    org_vat_mode: Option<String>,
+    st_rfqs: i64,
+    st_answered: i64,
+    st_quoted: i64,
+    st_won: i64,
+    st_answer_ms: i64,
     /// 1 when available on every day of the job (the garage's rule, in SQL).
     available: i64,
     /// 1 when a won quote books it on one of those days.
     booked: i64,
 }
 
+/// What the candidate columns are read from: `m` a machine, `o` its
+/// supplier, `st` the supplier's figures.
+const CANDIDATE_FROM: &str = " FROM machines m JOIN organisations o ON o.id = m.org_id LEFT JOIN supplier_stats st ON st.org_id = m.org_id";
+
 /// The candidate columns with the availability and booking flags for `days`.
-fn push_candidate_columns(sql: &mut Sql, s: &Services, days: &[NaiveDate], details: bool) {
-    sql.push("m.id, m.org_id, m.category, ");
-    if details {
-        sql.push("m.make, m.model, m.plate, ");
-    } else {
-        sql.push("CAST(NULL AS TEXT) AS make, CAST(NULL AS TEXT) AS model, CAST(NULL AS TEXT) AS plate, ");
-    }
-    sql.push("m.specs, m.base_lat, m.base_lon, m.service_radius_km, o.status AS org_status, CAST(CASE WHEN 1 = 1");
+fn push_candidate_columns(sql: &mut Sql, s: &Services, days: &[NaiveDate]) {
+    sql.push(
+        "m.id, m.org_id, m.category, m.make, m.model, m.plate, m.specs, m.base_lat, m.base_lon, m.service_radius_km,
+         o.name AS org_name, o.status AS org_status, o.vat_mode AS org_vat_mode,
+         CAST(COALESCE(st.rfqs, 0) AS BIGINT) AS st_rfqs, CAST(COALESCE(st.answered, 0) AS BIGINT) AS st_answered,
+         CAST(COALESCE(st.quoted, 0) AS BIGINT) AS st_quoted, CAST(COALESCE(st.won, 0) AS BIGINT) AS st_won,
+         CAST(COALESCE(st.answer_ms_total, 0) AS BIGINT) AS st_answer_ms, CAST(CASE WHEN 1 = 1",
+    );
     for d in days {
         garage::push_available(sql, &s.equipment, "m", *d);
     }
@@ -296,8 +308,9 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
             Some((lat, lon)) => candidates_near(s, r, &categories, lat, lon).await?,
             None => {
                 let mut sql = Sql::new("SELECT ");
-                push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()), false);
-                sql.push(" FROM machines m JOIN organisations o ON o.id = m.org_id AND o.kind = 'supplier' WHERE m.status = 'active' AND m.category IN (")
+                push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()));
+                sql.push(CANDIDATE_FROM)
+                    .push(" WHERE o.kind = 'supplier' AND m.status = 'active' AND m.category IN (")
                     .bind_list(categories.iter().cloned())
                     .push(") ORDER BY m.id LIMIT ")
                     .push(&NO_SITE_LIMIT.to_string());
@@ -305,10 +318,29 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
             }
         }
     };
+    let orgs: HashMap<i64, OrgInfo> = rows
+        .iter()
+        .map(|row| {
+            let stats = scoring::Stats {
+                org_id: row.org_id,
+                rfqs: row.st_rfqs,
+                answered: row.st_answered,
+                quoted: row.st_quoted,
+                won: row.st_won,
+                answer_ms_total: row.st_answer_ms,
+            };
+            let info = OrgInfo {
+                name: row.org_name.clone(),
+                status: row.org_status.clone(),
+                vat_mode: row.org_vat_mode.clone(),
+                score: scoring::compute(&stats),
+            };
+            (row.org_id, info)
+        })
+        .collect();
     let machines = judge(s, r, t, &fields, rows).await?;
     let considered = machines.len();
-    let mut suppliers = rank(s, machines).await?;
-    fill_details(s, &mut suppliers).await?;
+    let suppliers = rank(machines, orgs);
     Ok(MatchResult {
         request_id: r.id,
         days: r
@@ -368,8 +400,9 @@ async fn candidates_near(
     let widest = (lat.abs() + dlat).min(89.0).to_radians().cos().max(0.01);
     let dlon = reach / (111.32 * widest);
     let mut sql = Sql::new("SELECT ");
-    push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()), false);
-    sql.push(" FROM machines m JOIN organisations o ON o.id = m.org_id AND o.kind = 'supplier' WHERE m.category IN (")
+    push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()));
+    sql.push(CANDIDATE_FROM)
+        .push(" WHERE o.kind = 'supplier' AND m.category IN (")
         .bind_list(categories.iter().cloned())
         .push(") AND m.status = 'active' AND m.base_lat BETWEEN ")
         .bind(lat - dlat)
@@ -381,15 +414,28 @@ async fn candidates_near(
             .push(" AND ")
             .bind(lon + dlon);
     }
-    // The row's own radius, as its own box (the great circle follows).
-    sql.push(" AND ABS(m.base_lat - ")
-        .bind(lat)
-        .push(") * 111.19 <= m.service_radius_km + 1");
+    // The row's own radius, on a flat map that never overstates the
+    // distance (the shortest degrees of the box), so no machine the great
+    // circle would accept is dropped here; the exact check follows.
     if dlon < 180.0 {
-        sql.push(" AND ABS(m.base_lon - ")
+        sql.push(" AND (m.base_lat - ")
+            .bind(lat)
+            .push(") * (m.base_lat - ")
+            .bind(lat)
+            .push(") * ")
+            .bind(LAT_KM_MIN * LAT_KM_MIN)
+            .push(" + (m.base_lon - ")
+            .bind(lon)
+            .push(") * (m.base_lon - ")
             .bind(lon)
             .push(") * ")
-            .bind(111.32 * widest)
+            .bind((111.32 * widest) * (111.32 * widest))
+            .push(" <= (m.service_radius_km + 1) * (m.service_radius_km + 1)");
+    } else {
+        sql.push(" AND ABS(m.base_lat - ")
+            .bind(lat)
+            .push(") * ")
+            .bind(LAT_KM_MIN)
             .push(" <= m.service_radius_km + 1");
     }
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
@@ -409,8 +455,9 @@ pub async fn machines_of_supplier(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new("SELECT ");
-    push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()), true);
-    sql.push(" FROM machines m JOIN organisations o ON o.id = m.org_id WHERE m.org_id = ")
+    push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()));
+    sql.push(CANDIDATE_FROM)
+        .push(" WHERE m.org_id = ")
         .bind(org_id)
         .push(" AND m.status = 'active' AND m.category IN (")
         .bind_list(categories.iter().cloned())
@@ -418,6 +465,9 @@ pub async fn machines_of_supplier(
     let rows = sql.query_as().fetch_all(s.db.pool()).await?;
     judge(s, r, t, &fields, rows).await
 }
+
+/// The shortest degree of latitude, km (at the equator).
+const LAT_KM_MIN: f64 = 110.57;
 
 /// Applies every criterion to the candidate rows, loading what
 /// availability needs in batches.
@@ -570,35 +620,6 @@ async fn explain_unavailable(
     Ok(())
 }
 
-/// Make, model and plate of each supplier's best machine (the candidates
-/// were read without them).
-async fn fill_details(s: &Services, suppliers: &mut [SupplierMatch]) -> DomainResult<()> {
-    let ids: Vec<i64> = suppliers
-        .iter()
-        .filter_map(|x| x.best.as_ref().map(|b| b.machine_id))
-        .collect();
-    let mut details: HashMap<i64, (String, String, Option<String>)> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let mut sql = Sql::new("SELECT id, make, model, plate FROM machines WHERE id IN (");
-        sql.bind_list(chunk.iter().copied()).push(")");
-        let rows: Vec<(i64, String, String, Option<String>)> =
-            sql.query_as().fetch_all(s.db.pool()).await?;
-        for (id, make, model, plate) in rows {
-            details.insert(id, (make, model, plate));
-        }
-    }
-    for x in suppliers.iter_mut() {
-        for m in x.best.iter_mut().chain(x.machines.iter_mut()) {
-            if let Some((make, model, plate)) = details.get(&m.machine_id) {
-                m.make.clone_from(make);
-                m.model.clone_from(model);
-                m.plate.clone_from(plate);
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The type's rules applied to a machine's specs.
 pub fn spec_reasons(
     t: &RequestType,
@@ -666,14 +687,11 @@ fn fmt_number(v: f64) -> String {
 }
 
 /// Groups machines by supplier and ranks the suppliers (see the module docs).
-async fn rank(s: &Services, machines: Vec<MachineMatch>) -> DomainResult<Vec<SupplierMatch>> {
+fn rank(machines: Vec<MachineMatch>, mut orgs: HashMap<i64, OrgInfo>) -> Vec<SupplierMatch> {
     let mut by_org: BTreeMap<i64, Vec<MachineMatch>> = BTreeMap::new();
     for m in machines {
         by_org.entry(m.org_id).or_default().push(m);
     }
-    let ids: Vec<i64> = by_org.keys().copied().collect();
-    let scores = scoring::load(s, &ids).await?;
-    let orgs = org_summaries(s, &ids).await?;
     let mut out = Vec::with_capacity(by_org.len());
     for (org_id, mut list) in by_org {
         list.sort_by(|a, b| {
@@ -687,10 +705,17 @@ async fn rank(s: &Services, machines: Vec<MachineMatch>) -> DomainResult<Vec<Sup
                         .total_cmp(&b.distance_km.unwrap_or(f64::MAX)),
                 )
         });
-        let score = scores
-            .get(&org_id)
-            .copied()
-            .unwrap_or_else(|| scoring::compute(&scoring::Stats::default()));
+        let OrgInfo {
+            name,
+            status,
+            vat_mode,
+            score,
+        } = orgs.remove(&org_id).unwrap_or_else(|| OrgInfo {
+            name: String::new(),
+            status: String::new(),
+            vat_mode: None,
+            score: scoring::compute(&scoring::Stats::default()),
+        });
         let best = list.first().cloned();
         let proximity = best
             .as_ref()
@@ -699,10 +724,6 @@ async fn rank(s: &Services, machines: Vec<MachineMatch>) -> DomainResult<Vec<Sup
                     .map(|d| 1.0 - (d / b.radius_km.max(1) as f64).min(1.0))
             })
             .unwrap_or(0.5);
-        let (name, status, vat_mode) = orgs
-            .get(&org_id)
-            .cloned()
-            .unwrap_or_else(|| (String::new(), String::new(), None));
         out.push(SupplierMatch {
             org_id,
             name,
@@ -733,24 +754,15 @@ async fn rank(s: &Services, machines: Vec<MachineMatch>) -> DomainResult<Vec<Sup
             )
             .then(a.org_id.cmp(&b.org_id))
     });
-    Ok(out)
+    out
 }
 
-type OrgSummary = (String, String, Option<String>);
-
-async fn org_summaries(s: &Services, ids: &[i64]) -> DomainResult<HashMap<i64, OrgSummary>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let mut sql =
-            Sql::new("SELECT id, name, status, vat_mode FROM organisations WHERE id IN (");
-        sql.bind_list(chunk.iter().copied()).push(")");
-        let rows: Vec<(i64, String, String, Option<String>)> =
-            sql.query_as().fetch_all(s.db.pool()).await?;
-        for (id, name, status, vat) in rows {
-            out.insert(id, (name, status, vat));
-        }
-    }
-    Ok(out)
+/// A candidate's supplier, as read with its machines.
+struct OrgInfo {
+    name: String,
+    status: String,
+    vat_mode: Option<String>,
+    score: scoring::Score,
 }
 
 /// Documents of machines (the system's view; callers scoped the machines).
