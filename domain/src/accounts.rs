@@ -68,6 +68,7 @@ pub struct UserRow {
     pub status: String,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    pub telegram_chat_id: Option<String>,
     #[sqlx(skip)]
     pub roles: Vec<String>,
 }
@@ -650,7 +651,7 @@ pub struct UserFilter {
 pub async fn list_users(db: &Db, actor: &Actor, filter: &UserFilter) -> DomainResult<Vec<UserRow>> {
     let mut sql = Sql::new(
         "SELECT u.id, u.org_id, o.name AS org_name, o.kind AS org_kind, u.email, u.phone, u.full_name,
-                u.status, u.created_at, u.last_login_at
+                u.status, u.created_at, u.last_login_at, u.telegram_chat_id
          FROM users u JOIN organisations o ON o.id = u.org_id WHERE 1 = 1",
     );
     scope(&mut sql, actor, Resource::User, "u");
@@ -673,11 +674,26 @@ pub async fn list_users(db: &Db, actor: &Actor, filter: &UserFilter) -> DomainRe
     Ok(users)
 }
 
+/// Links (or, with an empty id, unlinks) the signed-in person's Telegram
+/// chat: their notifications go there too ([`crate::notify::tell`]).
+pub async fn set_telegram(db: &Db, actor: &Actor, chat_id: &str) -> DomainResult<()> {
+    let chat_id = chat_id.trim();
+    if !chat_id.is_empty() && !crate::notify::valid_telegram_chat_id(chat_id) {
+        return Err(DomainError::field("telegram_chat_id", "telegram.chat_id"));
+    }
+    sqlx::query("UPDATE users SET telegram_chat_id = $1 WHERE id = $2")
+        .bind((!chat_id.is_empty()).then(|| chat_id.to_string()))
+        .bind(actor.user_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// One user the actor may see; another organisation's user is `NotFound`.
 pub async fn get_user(db: &Db, actor: &Actor, id: i64) -> DomainResult<UserRow> {
     let mut sql = Sql::new(
         "SELECT u.id, u.org_id, o.name AS org_name, o.kind AS org_kind, u.email, u.phone, u.full_name,
-                u.status, u.created_at, u.last_login_at
+                u.status, u.created_at, u.last_login_at, u.telegram_chat_id
          FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.id = ",
     );
     sql.bind(id);

@@ -1642,13 +1642,12 @@ pub async fn warn_about_document(
     if first.is_none() {
         return Ok(0);
     }
-    let owners: Vec<(i64, Option<String>, Option<String>, String)> = sqlx::query_as(
-        "SELECT DISTINCT u.id, u.email, u.phone, u.full_name FROM users u JOIN user_roles r ON r.user_id = u.id
-         WHERE u.org_id = $1 AND r.role = 'owner' AND u.status = 'active' ORDER BY u.id",
-    )
-    .bind(org_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let mut sql = Sql::new("SELECT DISTINCT ");
+    sql.push(notify::RECIPIENT_COLUMNS)
+        .push(" FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.org_id = ")
+        .bind(org_id)
+        .push(" AND r.role = 'owner' AND u.status = 'active' ORDER BY u.id");
+    let owners: Vec<notify::Recipient> = sql.query_as().fetch_all(&mut *tx).await?;
     let title = s
         .equipment
         .document(&kind)
@@ -1659,36 +1658,23 @@ pub async fn warn_about_document(
         None => format!("{make} {model}"),
     };
     let mut sent = 0;
-    for (uid, email, phone, name) in owners {
-        let (channel, recipient) = match (email, phone) {
-            (Some(e), _) => ("email", e),
-            (None, Some(p)) => ("sms", p),
-            _ => continue,
-        };
+    for owner in &owners {
         let a = args![
-            "name" => name,
+            "name" => owner.full_name,
             "document" => title,
             "machine" => machine,
             "date" => dmy(&until),
             "link" => format!("{}/garage/{machine_id}", s.base_url)
         ];
-        notify::enqueue(
-            &mut tx,
-            now,
-            NewNotification {
-                channel: channel.into(),
-                recipient,
-                user_id: Some(uid),
-                subject: s
-                    .texts
-                    .text(&format!("mail-machine-document-{stage}-subject"), &a),
-                body: s
-                    .texts
-                    .text(&format!("mail-machine-document-{stage}-body"), &a),
-            },
-        )
-        .await?;
-        sent += 1;
+        let subject = s
+            .texts
+            .text(&format!("mail-machine-document-{stage}-subject"), &a);
+        let body = s
+            .texts
+            .text(&format!("mail-machine-document-{stage}-body"), &a);
+        if notify::tell(&mut tx, now, owner, &subject, &body).await? {
+            sent += 1;
+        }
     }
     audit::record(
         &mut tx,

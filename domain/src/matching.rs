@@ -492,6 +492,7 @@ async fn judge(
             _ => Map::new(),
         };
         let mut reasons = spec_reasons(t, fields, &specs);
+        name_specs(s, &row.category, &mut reasons);
         match (site, distance) {
             (Some(_), Some(d)) if d > row.service_radius_km as f64 => reasons.push(Reason {
                 need: Some(format!("{:.0}", d)),
@@ -618,6 +619,26 @@ async fn explain_unavailable(
         m.fits = false;
     }
     Ok(())
+}
+
+/// Puts the spec's title and unit ("Грузоподъёмность, т") in place of its
+/// code in the reasons people read.
+fn name_specs(s: &Services, category: &str, reasons: &mut [Reason]) {
+    let Some(c) = s.equipment.category(category) else {
+        return;
+    };
+    for r in reasons {
+        let spec = r
+            .subject
+            .as_ref()
+            .and_then(|code| c.specs.iter().find(|d| &d.code == code));
+        if let Some(spec) = spec {
+            r.subject = Some(match &spec.unit {
+                Some(unit) => format!("{}, {unit}", spec.title),
+                None => spec.title.clone(),
+            });
+        }
+    }
 }
 
 /// The type's rules applied to a machine's specs.

@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 use crate::access::{Actor, Resource, scope};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::matching::{self, RequestRow};
+use crate::notify::{RECIPIENT_COLUMNS, Recipient};
 use crate::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
 use crate::requests::parse_local;
 use crate::roles::{OrgKind, Role};
@@ -597,12 +598,12 @@ pub async fn send(
         "valid" => local(to_db_time(v.valid_until), r.tz()),
         "link" => link,
     ];
-    let people: Vec<(i64, Option<String>, Option<String>, String)> = sqlx::query_as(
-        "SELECT u.id, u.email, u.phone, u.full_name FROM users u WHERE u.org_id = $1 AND u.status = 'active' ORDER BY u.id",
-    )
-    .bind(r.client_org_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let mut sql = Sql::new("SELECT ");
+    sql.push(RECIPIENT_COLUMNS)
+        .push(" FROM users u WHERE u.org_id = ")
+        .bind(r.client_org_id)
+        .push(" AND u.status = 'active' ORDER BY u.id");
+    let people: Vec<Recipient> = sql.query_as().fetch_all(&mut *tx).await?;
     let mut told = 0;
     for person in &people {
         if rfq::message(s, &mut tx, person, "mail-offer", &a).await? {
@@ -617,26 +618,12 @@ pub async fn send(
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some((email, phone)) = contact {
-            let person = (0, email, phone, String::new());
-            if person.1.is_some() || person.2.is_some() {
-                let (channel, recipient) = match (&person.1, &person.2) {
-                    (Some(e), _) => ("email", e.clone()),
-                    (None, Some(p)) => ("sms", p.clone()),
-                    _ => ("email", String::new()),
-                };
-                crate::notify::enqueue(
-                    &mut tx,
-                    now,
-                    crate::notify::NewNotification {
-                        channel: channel.into(),
-                        recipient,
-                        user_id: None,
-                        subject: s.texts.text("mail-offer-subject", &a),
-                        body: s.texts.text("mail-offer-body", &a),
-                    },
-                )
-                .await?;
-            }
+            let person = Recipient {
+                email,
+                phone,
+                ..Recipient::default()
+            };
+            rfq::message(s, &mut tx, &person, "mail-offer", &a).await?;
         }
     }
     let reports = s

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use crate::access::{Actor, Resource, scope};
 use crate::error::{DomainError, DomainResult};
 use crate::matching::{self, RequestRow};
-use crate::notify::{self, NewNotification};
+use crate::notify::{self, RECIPIENT_COLUMNS, Recipient};
 use crate::request_types::{FieldKind, RequestType};
 use crate::roles::{OrgKind, Role};
 use crate::services::Services;
@@ -338,21 +338,16 @@ pub async fn send_top(s: &Services, request_id: i64, top: usize) -> DomainResult
 
 /// People of a supplier who answer RFQs: its dispatchers, or its owners
 /// when it has none.
-pub(crate) async fn office_people(
-    tx: &mut Tx,
-    org_id: i64,
-) -> Result<Vec<(i64, Option<String>, Option<String>, String)>, sqlx::Error> {
+pub(crate) async fn office_people(tx: &mut Tx, org_id: i64) -> Result<Vec<Recipient>, sqlx::Error> {
     for role in ["dispatcher", "owner"] {
-        let people: Vec<(i64, Option<String>, Option<String>, String)> = sqlx::query_as(
-            "SELECT u.id, u.email, u.phone, u.full_name FROM users u
-             WHERE u.org_id = $1 AND u.status = 'active'
-               AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = $2)
-             ORDER BY u.id",
-        )
-        .bind(org_id)
-        .bind(role)
-        .fetch_all(&mut **tx)
-        .await?;
+        let mut sql = Sql::new("SELECT ");
+        sql.push(RECIPIENT_COLUMNS)
+            .push(" FROM users u WHERE u.org_id = ")
+            .bind(org_id)
+            .push(" AND u.status = 'active' AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = ")
+            .bind(role)
+            .push(") ORDER BY u.id");
+        let people: Vec<Recipient> = sql.query_as().fetch_all(&mut **tx).await?;
         if !people.is_empty() {
             return Ok(people);
         }
@@ -360,33 +355,22 @@ pub(crate) async fn office_people(
     Ok(Vec::new())
 }
 
-/// Queues an e-mail (or an SMS when there is no e-mail) to a person.
+/// Tells a person the message `key` (`<key>-subject`, `<key>-body`).
 pub(crate) async fn message(
     s: &Services,
     tx: &mut Tx,
-    person: &(i64, Option<String>, Option<String>, String),
+    person: &Recipient,
     key: &str,
     a: &std::collections::HashMap<&str, String>,
 ) -> Result<bool, sqlx::Error> {
-    let (uid, email, phone, _) = person;
-    let (channel, recipient) = match (email, phone) {
-        (Some(e), _) => ("email", e.clone()),
-        (None, Some(p)) => ("sms", p.clone()),
-        _ => return Ok(false),
-    };
-    notify::enqueue(
+    notify::tell(
         tx,
         s.db.now(),
-        NewNotification {
-            channel: channel.into(),
-            recipient,
-            user_id: Some(*uid),
-            subject: s.texts.text(&format!("{key}-subject"), a),
-            body: s.texts.text(&format!("{key}-body"), a),
-        },
+        person,
+        &s.texts.text(&format!("{key}-subject"), a),
+        &s.texts.text(&format!("{key}-body"), a),
     )
-    .await?;
-    Ok(true)
+    .await
 }
 
 fn local(ms: Option<i64>, tz: chrono_tz::Tz) -> String {

@@ -210,9 +210,9 @@ async fn notify_about_task(s: &Services, ctx: &ActionContext, key: &str) -> anyh
             .and_then(Value::as_i64)
             .or_else(|| p.get("assignee").and_then(Value::as_i64))
     };
-    let mut sql = engine::Sql::new(
-        "SELECT DISTINCT u.id, u.email, u.phone, u.full_name FROM users u WHERE u.status = 'active' AND ",
-    );
+    let mut sql = engine::Sql::new("SELECT DISTINCT ");
+    sql.push(notify::RECIPIENT_COLUMNS)
+        .push(" FROM users u WHERE u.status = 'active' AND ");
     if let Some(uid) = person {
         sql.push("u.id = ").bind(uid);
     } else {
@@ -249,8 +249,7 @@ async fn notify_about_task(s: &Services, ctx: &ActionContext, key: &str) -> anyh
             .bind_list(roles)
             .push("))");
     }
-    let people: Vec<(i64, Option<String>, Option<String>, String)> =
-        sql.query_as().fetch_all(s.db.pool()).await?;
+    let people: Vec<notify::Recipient> = sql.query_as().fetch_all(s.db.pool()).await?;
     let title = p
         .get("title")
         .and_then(Value::as_str)
@@ -264,26 +263,13 @@ async fn notify_about_task(s: &Services, ctx: &ActionContext, key: &str) -> anyh
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let mut sent = 0;
-    for (uid, email, phone, name) in &people {
-        let (channel, recipient) = match (email, phone) {
-            (Some(e), _) => ("email", e.clone()),
-            (None, Some(ph)) => ("sms", ph.clone()),
-            _ => continue,
-        };
-        let a = args!["name" => name, "title" => title, "link" => link];
-        notify::enqueue(
-            &mut tx,
-            now,
-            NewNotification {
-                channel: channel.into(),
-                recipient,
-                user_id: Some(*uid),
-                subject: s.texts.text(&format!("{key}-subject"), &a),
-                body: s.texts.text(&format!("{key}-body"), &a),
-            },
-        )
-        .await?;
-        sent += 1;
+    for person in &people {
+        let a = args!["name" => person.full_name, "title" => title, "link" => link];
+        let subject = s.texts.text(&format!("{key}-subject"), &a);
+        let body = s.texts.text(&format!("{key}-body"), &a);
+        if notify::tell(&mut tx, now, person, &subject, &body).await? {
+            sent += 1;
+        }
     }
     tx.commit().await?;
     s.after_commit();

@@ -936,3 +936,51 @@ async fn the_demo_has_deals_under_way_in_every_cabinet() {
     assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_dispatcher_who_linked_telegram_gets_requests_for_quotes_there_too() {
+    let app = TestApp::spawn_demo().await;
+    let gruz = login(&app, "dispatcher@gruzavto.test").await;
+    // A mistake is shown next to the field, and what was typed stays.
+    let r = gruz
+        .post_form("/account/telegram", &[("telegram_chat_id", "@nikitina")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("id=\"e-telegram_chat_id\"") || page.contains("ID чата — это число"), "{page}");
+    assert!(page.contains("value=\"@nikitina\""), "{page}");
+    let r = gruz
+        .post_form("/account/telegram", &[("telegram_chat_id", " 412345678 ")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = gruz.get_text("/account").await;
+    assert!(page.contains("value=\"412345678\""), "{page}");
+
+    let (request, _) = ready_request(&app).await;
+    let manager = login(&app, "manager@podryad.test").await;
+    send_rfq(&app, &manager, request, &[GRUZAVTO]).await;
+    let channels: Vec<(String, String)> = sqlx::query_as(
+        "SELECT n.channel, n.recipient FROM notifications n JOIN users u ON u.id = n.user_id
+         WHERE u.email = 'dispatcher@gruzavto.test' AND n.subject LIKE '%Запрос КП%' ORDER BY n.id",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .expect("notifications");
+    assert_eq!(
+        channels,
+        [
+            ("email".to_string(), "dispatcher@gruzavto.test".to_string()),
+            ("telegram".to_string(), "412345678".to_string())
+        ]
+    );
+    // Unlinking stops it.
+    let r = gruz.post_form("/account/telegram", &[("telegram_chat_id", "")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let linked: Option<String> =
+        sqlx::query_scalar("SELECT telegram_chat_id FROM users WHERE email = 'dispatcher@gruzavto.test'")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("user");
+    assert_eq!(linked, None);
+    app.stop().await;
+}

@@ -135,6 +135,13 @@ org-people-empty = Пользователей нет.
 account-title = Мой профиль
 account-org = Организация
 account-change-password = Сменить пароль
+account-notifications = Уведомления
+account-notifications-how = Уведомления приходят на e-mail (если его нет — SMS на телефон). Подключите Telegram, чтобы получать их и там: запросы КП, задачи, напоминания.
+account-telegram = Telegram: ID чата
+account-telegram-hint = Напишите нашему боту /start, затем узнайте ID своего чата у бота @userinfobot и вставьте сюда. Оставьте поле пустым, чтобы отключить Telegram.
+flash-telegram-linked = Telegram подключён: уведомления будут приходить и туда.
+flash-telegram-unlinked = Telegram отключён.
+error-telegram-chat-id = ID чата — это число из 5–20 цифр (у групп — со знаком «−» в начале).
 
 ## Outbox
 outbox-title = Исходящие сообщения

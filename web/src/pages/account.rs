@@ -1,24 +1,87 @@
-//! The signed-in user's own account.
+//! The signed-in user's own account: who they are and where their
+//! notifications go.
 
-use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use domain::error::DomainError;
+use minijinja::value::Value;
 use minijinja::context;
-
-use crate::render::ser;
+use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{AnyUser, Auth};
 use crate::error::AppResult;
+use crate::forms::error_map;
+use crate::layout::redirect_with_flash;
+use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/account", get(account))
+    Router::new()
+        .route("/account", get(account))
+        .route("/account/telegram", post(telegram))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TelegramForm {
+    telegram_chat_id: String,
+}
+
+async fn page(
+    state: &AppState,
+    auth: &Auth<AnyUser>,
+    typed: Option<&str>,
+    errors: Value,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let me = domain::accounts::get_user(&state.db, &auth.actor, auth.actor.user_id).await?;
+    let telegram = typed
+        .map(str::to_string)
+        .or_else(|| me.telegram_chat_id.clone())
+        .unwrap_or_default();
+    Ok((
+        status,
+        state.page(
+            &auth.info,
+            "account.html",
+            context! { me => ser(&me), telegram, errors },
+        )?,
+    )
+        .into_response())
 }
 
 async fn account(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
-    let me = domain::accounts::get_user(&state.db, &auth.actor, auth.actor.user_id).await?;
-    Ok(state
-        .page(&auth.info, "account.html", context! { me => ser(&me) })?
-        .into_response())
+    page(&state, &auth, None, Value::UNDEFINED, StatusCode::OK).await
+}
+
+async fn telegram(
+    State(state): State<AppState>,
+    auth: Auth<AnyUser>,
+    Form(f): Form<TelegramForm>,
+) -> AppResult<Response> {
+    match domain::accounts::set_telegram(&state.db, &auth.actor, &f.telegram_chat_id).await {
+        Ok(()) => Ok(redirect_with_flash(
+            "/account",
+            if f.telegram_chat_id.trim().is_empty() {
+                "flash-telegram-unlinked"
+            } else {
+                "flash-telegram-linked"
+            },
+            state.config.secure_cookies,
+        )),
+        Err(DomainError::Invalid(e)) => {
+            page(
+                &state,
+                &auth,
+                Some(&f.telegram_chat_id),
+                ser(&error_map(&e)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
