@@ -41,7 +41,7 @@ use crate::access::{Actor, Resource, scope};
 use crate::catalogue::{DocumentKind, EquipmentCatalogue, SpecType};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::files::{Purpose, StoredFile};
-use crate::notify::{self, NewNotification};
+use crate::notify;
 use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::wiring::ServicesCell;

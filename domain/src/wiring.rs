@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use crate::args;
-use crate::notify::{self, NewNotification};
+use crate::notify;
 use crate::roles::Role;
 use crate::services::Services;
 

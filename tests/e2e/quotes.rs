@@ -947,7 +947,10 @@ async fn a_dispatcher_who_linked_telegram_gets_requests_for_quotes_there_too() {
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = r.text().await.expect("body");
-    assert!(page.contains("id=\"e-telegram_chat_id\"") || page.contains("ID чата — это число"), "{page}");
+    assert!(
+        page.contains("id=\"e-telegram_chat_id\"") || page.contains("ID чата — это число"),
+        "{page}"
+    );
     assert!(page.contains("value=\"@nikitina\""), "{page}");
     let r = gruz
         .post_form("/account/telegram", &[("telegram_chat_id", " 412345678 ")])
@@ -974,13 +977,16 @@ async fn a_dispatcher_who_linked_telegram_gets_requests_for_quotes_there_too() {
         ]
     );
     // Unlinking stops it.
-    let r = gruz.post_form("/account/telegram", &[("telegram_chat_id", "")]).await;
+    let r = gruz
+        .post_form("/account/telegram", &[("telegram_chat_id", "")])
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let linked: Option<String> =
-        sqlx::query_scalar("SELECT telegram_chat_id FROM users WHERE email = 'dispatcher@gruzavto.test'")
-            .fetch_one(app.db().pool())
-            .await
-            .expect("user");
+    let linked: Option<String> = sqlx::query_scalar(
+        "SELECT telegram_chat_id FROM users WHERE email = 'dispatcher@gruzavto.test'",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("user");
     assert_eq!(linked, None);
     app.stop().await;
 }

@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use domain::error::DomainError;
-use minijinja::value::Value;
 use minijinja::context;
+use minijinja::value::Value;
 use serde::Deserialize;
 
 use crate::AppState;
