@@ -217,6 +217,12 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
         );
     }
     assert!(page.contains("км"), "distances are shown");
+    let day = local_day(&app, 7, 0);
+    let day = format!("{}.{}.{}", &day[8..10], &day[5..7], &day[..4]);
+    assert!(
+        page.contains(&day),
+        "the job's day as dd.mm.yyyy ({day}): {page}"
+    );
     // Unavailable machines carry their reason (Fedorov's tipper with expired ОСАГО).
     let result = domain::matching::run(services(&app), &result_request(&app, request).await)
         .await
@@ -259,6 +265,10 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     assert!(
         page.contains("г. Москва") && page.contains("Паллеты"),
         "{page}"
+    );
+    assert!(
+        page.contains("4 т") && !page.contains("4.0"),
+        "numbers the Russian way: {page}"
     );
     for secret in [
         CLIENT,

@@ -64,7 +64,21 @@ impl Templates {
                 .map(|p| p.to_string())
                 .unwrap_or_else(|_| s.to_string())
         });
-        env.add_filter("date", move |ms: Value| fmt_time(&ms, tz, "%d.%m.%Y"));
+        // A number the Russian way: `4` rather than `4.0`, `12,5` for 12.5.
+        env.add_filter("num", |v: Value| -> String {
+            match f64::try_from(v.clone()) {
+                Ok(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{n:.0}"),
+                Ok(n) => format!("{}", (n * 1000.0).round() / 1000.0).replace('.', ","),
+                Err(_) => v.to_string(),
+            }
+        });
+        // Epoch milliseconds, or a calendar day as `YYYY-MM-DD`.
+        env.add_filter("date", move |v: Value| match v.as_str() {
+            Some(day) => chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map(|d| d.format("%d.%m.%Y").to_string())
+                .unwrap_or_else(|_| day.to_string()),
+            None => fmt_time(&v, tz, "%d.%m.%Y"),
+        });
         env.add_filter("datetime", move |ms: Value| {
             fmt_time(&ms, tz, "%d.%m.%Y %H:%M")
         });
