@@ -423,13 +423,19 @@ pub async fn reindex(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Statuses a request can have: the request workflow's states it mirrors
-/// (`new` until the workflow's first step is applied). Later capabilities
-/// add theirs (matching, quotes…); lists show whatever is stored.
-pub const STATUSES: [&str; 5] = [
+/// Statuses a request can have, in funnel order: the request workflow's
+/// states it mirrors (`new` until the workflow's first step is applied).
+pub const STATUSES: [&str; 12] = [
     "new",
     "qualification",
     "ready_for_matching",
+    "rfq",
+    "no_quotes",
+    "quote_review",
+    "offer_sent",
+    "offer_declined",
+    "offer_expired",
+    "accepted",
     "ordered",
     "cancelled",
 ];

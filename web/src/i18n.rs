@@ -128,4 +128,12 @@ mod tests {
         assert_eq!(error_key("inn.checksum"), "error-inn-checksum");
         assert_eq!(c.get("no-such-key", &[]), "no-such-key");
     }
+
+    #[test]
+    fn every_request_status_has_a_text() {
+        let c = Catalogue::russian().expect("catalogue");
+        for status in domain::requests::STATUSES {
+            assert!(c.has(&format!("request-status-{status}")), "{status}");
+        }
+    }
 }

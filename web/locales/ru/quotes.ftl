@@ -56,17 +56,6 @@ q-reason-supplier_suspended = поставщик приостановлен
 q-reason-supplier_changes_requested = поставщик исправляет заявку
 q-reason-supplier_active = поставщик не одобрен
 
-q-request-status-new = Новая
-q-request-status-qualification = Уточнение
-q-request-status-ready_for_matching = Подбор поставщиков
-q-request-status-rfq = Запрос КП
-q-request-status-no_quotes = Нет КП
-q-request-status-quote_review = Выбор КП
-q-request-status-offer_sent = Предложение у клиента
-q-request-status-offer_declined = Клиент отказался
-q-request-status-offer_expired = Срок предложения истёк
-q-request-status-accepted = Принято — к договору
-q-request-status-cancelled = Отменена
 
 ## The supplier's cabinet
 q-rfqs-title = Запросы КП
