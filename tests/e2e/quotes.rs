@@ -935,10 +935,15 @@ async fn the_demo_has_deals_under_way_in_every_cabinet() {
         page.contains("class=\"badge\"") && page.contains("Перевозка грузов"),
         "{page}"
     );
-    // The client has our offer waiting.
+    // The client has our offer waiting, first thing on its home page.
     let client = login(&app, "client@sevbeton.test").await;
     let (_, page) = client.get_text("/offers").await;
     assert!(page.contains("Отправлено"), "{page}");
+    let (_, home) = client.get_text("/home").await;
+    assert!(home.contains("Вас ждёт 1 предложение"), "{home}");
+    // And the dispatchers their open requests for quotes.
+    let (_, home) = fed.get_text("/home").await;
+    assert!(home.contains("Ждут вашего ответа"), "{home}");
     // Seeding again adds nothing.
     domain::demo::seed_deals(services(&app))
         .await

@@ -263,6 +263,14 @@ home-supplier-machines = машин в гараже
 home-supplier-add-machines = Добавьте технику, чтобы получать запросы
 home-supplier-employees = диспетчеров и водителей
 home-supplier-rfqs = Запросы на услуги вашей техники
+home-supplier-rfqs-waiting = Ждут вашего ответа — успейте до срока
 home-supplier-profile = Реквизиты, статус проверки, история изменений
 home-client-profile = Реквизиты компании или ваши данные
 home-client-contacts = Кто принимает технику на объекте
+home-client-offers = Наши предложения по вашим заявкам
+home-client-offers-waiting = { $count ->
+    [one] Вас ждёт { $count } предложение
+    [few] Вас ждут { $count } предложения
+   *[many] Вас ждут { $count } предложений
+}
+home-client-offer-until = действует до { $until }

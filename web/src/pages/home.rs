@@ -41,11 +41,24 @@ async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<R
             .await?
             .len();
         let party = domain::parties::get(s, &auth.actor, org.id).await?;
+        let open_rfqs = domain::rfq::open_count(s, &auth.actor).await?;
         return Ok(state
             .page(
                 &auth.info,
                 "home/supplier.html",
-                context! { org => ser(&org), p => ser(&party), machines, employees },
+                context! { org => ser(&org), p => ser(&party), machines, employees, open_rfqs },
+            )?
+            .into_response());
+    }
+    if auth.actor.org_kind == OrgKind::Client {
+        // Offers waiting for the client's answer come first: they expire.
+        let offers = domain::offers::list_for_client(&state.services, &auth.actor).await?;
+        let waiting: Vec<_> = offers.into_iter().filter(|o| o.open).collect();
+        return Ok(state
+            .page(
+                &auth.info,
+                "home/client.html",
+                context! { org => ser(&org), waiting => ser(&waiting) },
             )?
             .into_response());
     }
