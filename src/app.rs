@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use engine::{Clock, Db, DbOptions};
 use tokio::task::JoinHandle;
@@ -140,6 +141,10 @@ impl RunningApp {
             demo_accounts,
             public_rate_limit: config.public_rate_limit,
             frame_ancestors: config.frame_ancestors.clone(),
+            telegram_bot: connectors
+                .telegram_inbox
+                .as_ref()
+                .map(|(_, bot)| bot.clone()),
         };
         let state = web::AppState::new(
             services.clone(),
@@ -165,6 +170,13 @@ impl RunningApp {
             tasks.extend(engine.spawn_workers(shutdown.clone()));
             let token = shutdown.clone();
             tasks.push(tokio::spawn(async move { sender.run(token).await }));
+            if let Some((inbox, _)) = connectors.telegram_inbox.clone() {
+                let token = shutdown.clone();
+                let services = services.clone();
+                tasks.push(tokio::spawn(async move {
+                    read_telegram(services, inbox, token).await
+                }));
+            }
         }
         tracing::info!(%addr, database = db_kind(&config.database_url), "Podryad is listening");
         Ok(RunningApp {
@@ -207,6 +219,39 @@ fn db_kind(url: &str) -> &'static str {
         "postgresql"
     } else {
         "sqlite"
+    }
+}
+
+/// Reads what people write to the Telegram bot (linking their chats) by
+/// long polling until shutdown; after an error it waits before trying again.
+async fn read_telegram(
+    services: domain::services::Services,
+    inbox: Arc<connectors::notify::telegram::TelegramInbox>,
+    shutdown: CancellationToken,
+) {
+    let mut offset = 0;
+    loop {
+        let step = domain::telegram::poll(&services, &inbox, offset, Duration::from_secs(25));
+        let pause = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = step => match result {
+                Ok(next) => {
+                    // A real long poll waits on Telegram's side; an answer
+                    // that comes back at once must not spin this loop.
+                    let pause = if next == offset { Duration::from_secs(1) } else { Duration::ZERO };
+                    offset = next;
+                    pause
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the Telegram bot failed; retrying in 30 s");
+                    Duration::from_secs(30)
+                }
+            },
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
     }
 }
 

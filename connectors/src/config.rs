@@ -12,6 +12,7 @@
 //! | `PODRYAD_SMS_FROM` | optional approved sender name |
 //! | `PODRYAD_TELEGRAM_TOKEN` | turns Telegram on: the bot token from @BotFather |
 //! | `PODRYAD_TELEGRAM_API` | Bot API base URL, default `https://api.telegram.org` |
+//! | `PODRYAD_TELEGRAM_BOT` | the bot's username: people link their chat through `t.me/<bot>?start=…` |
 //! | `PODRYAD_DADATA_API_KEY` | turns company lookup on: the DaData API key (the secret key is not needed) |
 //! | `PODRYAD_DADATA_URL` | DaData suggestions base URL, default `https://suggestions.dadata.ru/suggestions/api/4_1/rs` |
 
@@ -206,6 +207,9 @@ pub struct TelegramConfig {
     pub api_url: String,
     pub token: String,
     pub timeout: Duration,
+    /// The bot's username without `@`: with it, people link their chat by
+    /// opening `https://t.me/<bot>?start=<token>`.
+    pub bot_username: Option<String>,
 }
 
 impl std::fmt::Debug for TelegramConfig {
@@ -214,6 +218,7 @@ impl std::fmt::Debug for TelegramConfig {
             .field("api_url", &self.api_url)
             .field("token", &"<redacted>")
             .field("timeout", &self.timeout)
+            .field("bot_username", &self.bot_username)
             .finish()
     }
 }
@@ -226,6 +231,7 @@ impl TelegramConfig {
             api_url: api_url.trim_end_matches('/').to_string(),
             token: token.to_string(),
             timeout: Duration::from_secs(15),
+            bot_username: None,
         }
     }
 }
@@ -304,10 +310,13 @@ impl ConnectorsConfig {
             c
         });
         let telegram = get("PODRYAD_TELEGRAM_TOKEN").map(|token| {
-            TelegramConfig::new(
+            let mut c = TelegramConfig::new(
                 &get("PODRYAD_TELEGRAM_API").unwrap_or_else(|| TelegramConfig::DEFAULT_URL.into()),
                 &token,
-            )
+            );
+            c.bot_username =
+                get("PODRYAD_TELEGRAM_BOT").map(|b| b.trim_start_matches('@').to_string());
+            c
         });
         let dadata = get("PODRYAD_DADATA_API_KEY").map(|key| {
             DadataConfig::new(

@@ -38,6 +38,9 @@ pub struct Connectors {
     pub transports: Transports,
     /// Company and bank lookup; [`registry::ManualEntry`] without an API key.
     pub registry: Arc<dyn CompanyRegistry>,
+    /// What people write to the Telegram bot, and the bot's username; only
+    /// when the bot is configured with its username.
+    pub telegram_inbox: Option<(Arc<notify::telegram::TelegramInbox>, String)>,
 }
 
 impl std::fmt::Debug for Connectors {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for Connectors {
         f.debug_struct("Connectors")
             .field("transports", &self.transports)
             .field("registry_configured", &self.registry.is_configured())
+            .field("telegram_bot", &self.telegram_inbox.as_ref().map(|t| &t.1))
             .finish()
     }
 }
@@ -60,9 +64,20 @@ impl Connectors {
             Some(dadata) => Arc::new(registry::dadata::DadataRegistry::new(dadata.clone())?),
             None => Arc::new(registry::ManualEntry),
         };
+        let telegram_inbox = match &config.telegram {
+            Some(t) => match &t.bot_username {
+                Some(bot) => Some((
+                    Arc::new(notify::telegram::TelegramInbox::new(t)?),
+                    bot.clone(),
+                )),
+                None => None,
+            },
+            None => None,
+        };
         Ok(Connectors {
             transports,
             registry,
+            telegram_inbox,
         })
     }
 
@@ -76,6 +91,7 @@ impl Connectors {
         Connectors {
             transports: Transports::none(),
             registry: Arc::new(registry::ManualEntry),
+            telegram_inbox: None,
         }
     }
 }

@@ -216,3 +216,38 @@ async fn sms_delivers_and_classifies_failures() {
     assert!(is_temporary(&r), "{r:?}");
     assert_eq!(server.messages().len(), 1);
 }
+
+#[tokio::test]
+async fn the_telegram_inbox_reads_what_people_write_to_the_bot() {
+    use connectors::notify::telegram::{TelegramInbox, TelegramUpdate};
+    let server = FakeTelegram::start("123:secret").await.unwrap();
+    let inbox = TelegramInbox::new(&server.config("123:secret")).unwrap();
+    let (none, offset) = inbox.updates(0, Duration::ZERO).await.unwrap();
+    assert!(none.is_empty());
+    assert_eq!(offset, 0, "nothing read, nothing skipped");
+    server.push_message(4242, "/start abc");
+    server.push_message(77, "привет");
+    let (updates, offset) = inbox.updates(offset, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        updates,
+        [
+            TelegramUpdate {
+                update_id: 1000,
+                chat_id: 4242,
+                text: "/start abc".into()
+            },
+            TelegramUpdate {
+                update_id: 1001,
+                chat_id: 77,
+                text: "привет".into()
+            },
+        ]
+    );
+    assert_eq!(offset, 1002);
+    // Past the offset, read updates are not delivered again.
+    let (again, _) = inbox.updates(offset, Duration::ZERO).await.unwrap();
+    assert!(again.is_empty());
+    // A wrong token is an error, not an empty inbox.
+    let wrong = TelegramInbox::new(&server.config("123:wrong")).unwrap();
+    assert!(wrong.updates(0, Duration::ZERO).await.is_err());
+}

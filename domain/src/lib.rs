@@ -38,6 +38,7 @@ pub mod roles;
 pub mod scoring;
 pub mod search;
 pub mod services;
+pub mod telegram;
 pub mod test_actions;
 pub mod texts;
 pub mod tokens;

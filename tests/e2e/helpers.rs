@@ -121,6 +121,11 @@ impl TestApp {
         Self::spawn_inner(false, Some(connectors), None).await
     }
 
+    /// The demo application with `connectors` for its outside systems.
+    pub async fn spawn_demo_with_connectors(connectors: connectors::Connectors) -> TestApp {
+        Self::spawn_inner(true, Some(connectors), None).await
+    }
+
     /// The demo application reading the analysts' files from `workflows`
     /// (a changed copy of `workflows/`), as `PODRYAD_WORKFLOWS_DIR` would.
     pub async fn spawn_demo_with_workflows(workflows: std::path::PathBuf) -> TestApp {

@@ -1005,3 +1005,82 @@ async fn a_dispatcher_who_linked_telegram_gets_requests_for_quotes_there_too() {
     assert_eq!(linked, None);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_person_links_telegram_by_pressing_start_in_the_bot() {
+    use connectors::fake::FakeTelegram;
+    use connectors::notify::telegram::TelegramInbox;
+    let bot = FakeTelegram::start("77:bot-token")
+        .await
+        .expect("fake Telegram");
+    let mut telegram = bot.config("77:bot-token");
+    telegram.bot_username = Some("podryad_test_bot".into());
+    let config = connectors::ConnectorsConfig {
+        telegram: Some(telegram.clone()),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_demo_with_connectors(
+        connectors::Connectors::from_config(&config).expect("connectors"),
+    )
+    .await;
+    let inbox = TelegramInbox::new(&telegram).expect("inbox");
+    let gruz = login(&app, "dispatcher@gruzavto.test").await;
+    let (_, page) = gruz.get_text("/account").await;
+    assert!(page.contains("Подключить Telegram"), "{page}");
+    let r = gruz.post_form("/account/telegram/link", &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // (HTML escapes the slashes in the link.)
+    let page = r.text().await.expect("body").replace("&#x2f;", "/");
+    let token = page
+        .split("https://t.me/podryad_test_bot?start=")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("a t.me link")
+        .to_string();
+    // Someone else's made-up token links nothing.
+    bot.push_message(111_222_333, "/start not-a-token");
+    // The dispatcher presses Start.
+    bot.push_message(555_000_111, &format!("/start {token}"));
+    let offset = domain::telegram::poll(services(&app), &inbox, 0, std::time::Duration::ZERO)
+        .await
+        .expect("poll");
+    let linked: Option<String> = sqlx::query_scalar(
+        "SELECT telegram_chat_id FROM users WHERE email = 'dispatcher@gruzavto.test'",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("user");
+    assert_eq!(linked.as_deref(), Some("555000111"));
+    let told: Vec<(String, String)> = sqlx::query_as(
+        "SELECT recipient, subject FROM notifications WHERE channel = 'telegram' ORDER BY id",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .expect("notifications");
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(
+        told[0].0 == "111222333" && told[0].1.contains("не сработала"),
+        "{told:?}"
+    );
+    assert!(
+        told[1].0 == "555000111" && told[1].1.contains("подключён"),
+        "{told:?}"
+    );
+    // The same link a second time (or forwarded) is spent.
+    bot.push_message(999_999_999, &format!("/start {token}"));
+    domain::telegram::poll(services(&app), &inbox, offset, std::time::Duration::ZERO)
+        .await
+        .expect("poll");
+    let others: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE telegram_chat_id = '999999999'")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("count");
+    assert_eq!(others, 0);
+    let (_, page) = gruz.get_text("/account").await;
+    assert!(
+        page.contains("Telegram подключён (чат 555000111)"),
+        "{page}"
+    );
+    app.stop().await;
+}

@@ -59,6 +59,9 @@ pub struct WebConfig {
     /// `frame-ancestors` sources (`PODRYAD_FRAME_ANCESTORS`, default `*`).
     /// Every other page refuses to be framed.
     pub frame_ancestors: String,
+    /// The Telegram bot's username, when people can link their chat by a
+    /// `t.me` link (`PODRYAD_TELEGRAM_BOT`).
+    pub telegram_bot: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -84,6 +87,7 @@ impl Default for WebConfig {
                 window: chrono::Duration::minutes(10),
             },
             frame_ancestors: "*".into(),
+            telegram_bot: None,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! A fake Telegram Bot API: `POST /bot<token>/sendMessage` with JSON
 //! `{"chat_id", "text"}`. A wrong token gets 401; a chat marked missing gets
-//! 400 "chat not found"; a chat marked blocked gets 403.
+//! 400 "chat not found"; a chat marked blocked gets 403. `getUpdates`
+//! answers at once with the messages [`FakeTelegram::push_message`] queued
+//! from its `offset` on.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -26,6 +28,8 @@ pub struct ReceivedTelegram {
 struct State_ {
     token: String,
     sent: Vec<ReceivedTelegram>,
+    /// `(update_id, chat_id, text)` written to the bot.
+    inbox: Vec<(i64, i64, String)>,
     missing: HashSet<String>,
     blocked: HashSet<String>,
 }
@@ -43,11 +47,13 @@ impl FakeTelegram {
         let shared = Shared::new(State_ {
             token: token.to_string(),
             sent: Vec::new(),
+            inbox: Vec::new(),
             missing: HashSet::new(),
             blocked: HashSet::new(),
         });
         let router = Router::new()
             .route("/{bot}/sendMessage", post(send_message))
+            .route("/{bot}/getUpdates", post(get_updates))
             .with_state(shared.clone());
         let (addr, task) = serve(router).await?;
         Ok(FakeTelegram {
@@ -64,6 +70,13 @@ impl FakeTelegram {
     /// A configuration pointing at this fake with `token`.
     pub fn config(&self, token: &str) -> TelegramConfig {
         TelegramConfig::new(&self.base_url(), token)
+    }
+
+    /// Someone in chat `chat_id` writes `text` to the bot.
+    pub fn push_message(&self, chat_id: i64, text: &str) {
+        let mut state = self.shared.state();
+        let id = state.inbox.last().map_or(1000, |m| m.0 + 1);
+        state.inbox.push((id, chat_id, text.to_string()));
     }
 
     pub fn messages(&self) -> Vec<ReceivedTelegram> {
@@ -98,6 +111,32 @@ fn fault_body(code: u16, retry_after: Option<u64>) -> Value {
         ),
         None => error(code, "Internal Server Error", None),
     }
+}
+
+async fn get_updates(
+    State(shared): State<Arc<Shared<State_>>>,
+    Path(bot): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if bot != format!("bot{}", shared.state().token) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(error(401, "Unauthorized", None)),
+        )
+            .into_response();
+    }
+    let offset = body.get("offset").and_then(Value::as_i64).unwrap_or(0);
+    let result: Vec<Value> = shared
+        .state()
+        .inbox
+        .iter()
+        .filter(|(id, _, _)| *id >= offset)
+        .map(|(id, chat, text)| {
+            json!({"update_id": id, "message": {"message_id": id, "date": 0,
+                   "chat": {"id": chat, "type": "private"}, "text": text}})
+        })
+        .collect();
+    Json(json!({"ok": true, "result": result})).into_response()
 }
 
 async fn send_message(

@@ -6,6 +6,9 @@
 //! (chat not found, text rejected) and 403 (the user blocked the bot) are
 //! permanent; 429 is retried no sooner than `retry_after`; anything else —
 //! 5xx, timeouts, a wrong token (401/404) — is retried.
+//!
+//! [`TelegramInbox`] reads what people write to the bot (`getUpdates`, long
+//! polling): how a person links their chat by `/start <token>`.
 
 use std::time::Duration;
 
@@ -115,6 +118,114 @@ impl Transport for TelegramTransport {
                 retry_after: retry_after.map(Duration::from_secs),
             }),
         }
+    }
+}
+
+/// A text message someone wrote to the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramUpdate {
+    pub update_id: i64,
+    pub chat_id: i64,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdatesReply {
+    ok: bool,
+    #[serde(default)]
+    result: Vec<RawUpdate>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawUpdate {
+    update_id: i64,
+    #[serde(default)]
+    message: Option<RawMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawMessage {
+    chat: RawChat,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawChat {
+    id: i64,
+}
+
+/// Reads the bot's incoming messages with `getUpdates`. Telegram keeps an
+/// update until a later call passes an `offset` past it, so a restart
+/// re-reads at most the last batch.
+pub struct TelegramInbox {
+    client: reqwest::Client,
+    config: TelegramConfig,
+}
+
+impl TelegramInbox {
+    pub fn new(config: &TelegramConfig) -> Result<TelegramInbox, ConfigError> {
+        // Long polling holds the request open for up to `wait`.
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout + Duration::from_secs(60))
+            .build()
+            .map_err(|e| ConfigError::invalid("PODRYAD_TELEGRAM_API", e))?;
+        Ok(TelegramInbox {
+            client,
+            config: config.clone(),
+        })
+    }
+
+    /// Updates from `offset` on, waiting up to `wait` for the first one.
+    /// Non-text updates are skipped (but still counted by `update_id`).
+    pub async fn updates(
+        &self,
+        offset: i64,
+        wait: Duration,
+    ) -> Result<(Vec<TelegramUpdate>, i64), String> {
+        let url = format!(
+            "{}/bot{}/getUpdates",
+            self.config.api_url, self.config.token
+        );
+        let response = self
+            .client
+            .post(url)
+            .json(&json!({ "offset": offset, "timeout": wait.as_secs(), "allowed_updates": ["message"] }))
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = response.status();
+        let reply: UpdatesReply = response
+            .json()
+            .await
+            .map_err(|e| format!("telegram {status}: {}", e.without_url()))?;
+        if !reply.ok {
+            return Err(format!(
+                "telegram {status}: {}",
+                reply.description.unwrap_or_default()
+            ));
+        }
+        let next = reply
+            .result
+            .iter()
+            .map(|u| u.update_id + 1)
+            .max()
+            .unwrap_or(offset);
+        let updates = reply
+            .result
+            .into_iter()
+            .filter_map(|u| {
+                let m = u.message?;
+                Some(TelegramUpdate {
+                    update_id: u.update_id,
+                    chat_id: m.chat.id,
+                    text: m.text?,
+                })
+            })
+            .collect();
+        Ok((updates, next))
     }
 }
 

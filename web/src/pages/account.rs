@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/account", get(account))
         .route("/account/telegram", post(telegram))
+        .route("/account/telegram/link", post(telegram_link))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -37,6 +38,17 @@ async fn page(
     errors: Value,
     status: StatusCode,
 ) -> AppResult<Response> {
+    render(state, auth, typed, errors, None, status).await
+}
+
+async fn render(
+    state: &AppState,
+    auth: &Auth<AnyUser>,
+    typed: Option<&str>,
+    errors: Value,
+    link: Option<String>,
+    status: StatusCode,
+) -> AppResult<Response> {
     let me = domain::accounts::get_user(&state.db, &auth.actor, auth.actor.user_id).await?;
     let telegram = typed
         .map(str::to_string)
@@ -47,7 +59,10 @@ async fn page(
         state.page(
             &auth.info,
             "account.html",
-            context! { me => ser(&me), telegram, errors },
+            context! {
+                me => ser(&me), telegram, errors, link,
+                bot => state.config.telegram_bot.clone(),
+            },
         )?,
     )
         .into_response())
@@ -84,4 +99,21 @@ async fn telegram(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A one-time `t.me` link that attaches the chat it is opened in.
+async fn telegram_link(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
+    let Some(bot) = state.config.telegram_bot.clone() else {
+        return page(&state, &auth, None, Value::UNDEFINED, StatusCode::NOT_FOUND).await;
+    };
+    let link = domain::telegram::link_url(&state.services, &auth.actor, &bot).await?;
+    render(
+        &state,
+        &auth,
+        None,
+        Value::UNDEFINED,
+        Some(link),
+        StatusCode::OK,
+    )
+    .await
 }
