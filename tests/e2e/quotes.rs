@@ -449,6 +449,21 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
         .map(|t| t.split_whitespace().next().unwrap_or_default().to_string())
         .expect("a link");
     let client = login(&app, "client@sevbeton.test").await;
+    // The request page says an answer is awaited, not how the search went.
+    let (_, page) = client.get_text(&format!("/requests/{request}")).await;
+    assert!(
+        page.contains("Ждёт вашего ответа") && page.contains("href=\"/offers\""),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Запрос КП") && !page.contains("Выбор КП"),
+        "{page}"
+    );
+    let (_, page) = manager.get_text(&format!("/requests/{request}")).await;
+    assert!(
+        page.contains(&format!("/requests/{request}/quotes")),
+        "{page}"
+    );
     let (status, page) = client.get_text(&format!("/offers/{offer}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(

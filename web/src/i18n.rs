@@ -133,7 +133,13 @@ mod tests {
     fn every_request_status_has_a_text() {
         let c = Catalogue::russian().expect("catalogue");
         for status in domain::requests::STATUSES {
-            assert!(c.has(&format!("request-status-{status}")), "{status}");
+            for key in [
+                "request-status",
+                "request-client-label",
+                "request-client-status",
+            ] {
+                assert!(c.has(&format!("{key}-{status}")), "{key}-{status}");
+            }
         }
     }
 }
