@@ -195,7 +195,6 @@ pub struct SupplierMatch {
     pub org_id: i64,
     pub name: String,
     pub status: String,
-    pub vat_mode: Option<String>,
     pub score: Score,
     pub rank: f64,
     pub fits: bool,
@@ -240,7 +239,6 @@ struct CandidateRow {
     // hundreds of suppliers.
     org_name: String,
     org_status: String,
-    org_vat_mode: Option<String>,
     st_rfqs: i64,
     st_answered: i64,
     st_quoted: i64,
@@ -260,7 +258,7 @@ const CANDIDATE_FROM: &str = " FROM machines m JOIN organisations o ON o.id = m.
 fn push_candidate_columns(sql: &mut Sql, s: &Services, days: &[NaiveDate]) {
     sql.push(
         "m.id, m.org_id, m.category, m.make, m.model, m.plate, m.specs, m.base_lat, m.base_lon, m.service_radius_km,
-         o.name AS org_name, o.status AS org_status, o.vat_mode AS org_vat_mode,
+         o.name AS org_name, o.status AS org_status,
          CAST(COALESCE(st.rfqs, 0) AS BIGINT) AS st_rfqs, CAST(COALESCE(st.answered, 0) AS BIGINT) AS st_answered,
          CAST(COALESCE(st.quoted, 0) AS BIGINT) AS st_quoted, CAST(COALESCE(st.won, 0) AS BIGINT) AS st_won,
          CAST(COALESCE(st.answer_ms_total, 0) AS BIGINT) AS st_answer_ms, CAST(CASE WHEN 1 = 1",
@@ -332,7 +330,6 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
             let info = OrgInfo {
                 name: row.org_name.clone(),
                 status: row.org_status.clone(),
-                vat_mode: row.org_vat_mode.clone(),
                 score: scoring::compute(&stats),
             };
             (row.org_id, info)
@@ -355,16 +352,21 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
     })
 }
 
+/// A request staff may see, without matching it.
+pub async fn staff_request(s: &Services, actor: &Actor, request_id: i64) -> DomainResult<RequestRow> {
+    if !actor.is_staff() {
+        return Err(DomainError::NotFound);
+    }
+    request_for(s, actor, request_id).await
+}
+
 /// The staff's matching of a request they may see.
 pub async fn for_request(
     s: &Services,
     actor: &Actor,
     request_id: i64,
 ) -> DomainResult<(RequestRow, MatchResult)> {
-    if !actor.is_staff() {
-        return Err(DomainError::NotFound);
-    }
-    let r = request_for(s, actor, request_id).await?;
+    let r = staff_request(s, actor, request_id).await?;
     let m = run(s, &r).await?;
     Ok((r, m))
 }
@@ -729,12 +731,10 @@ fn rank(machines: Vec<MachineMatch>, mut orgs: HashMap<i64, OrgInfo>) -> Vec<Sup
         let OrgInfo {
             name,
             status,
-            vat_mode,
             score,
         } = orgs.remove(&org_id).unwrap_or_else(|| OrgInfo {
             name: String::new(),
             status: String::new(),
-            vat_mode: None,
             score: scoring::compute(&scoring::Stats::default()),
         });
         let best = list.first().cloned();
@@ -749,7 +749,6 @@ fn rank(machines: Vec<MachineMatch>, mut orgs: HashMap<i64, OrgInfo>) -> Vec<Sup
             org_id,
             name,
             status,
-            vat_mode,
             score,
             rank: ((0.7 * score.value as f64 + 30.0 * proximity) * 10.0).round() / 10.0,
             fits: best.as_ref().is_some_and(|b| b.fits),
@@ -782,7 +781,6 @@ fn rank(machines: Vec<MachineMatch>, mut orgs: HashMap<i64, OrgInfo>) -> Vec<Sup
 struct OrgInfo {
     name: String,
     status: String,
-    vat_mode: Option<String>,
     score: scoring::Score,
 }
 

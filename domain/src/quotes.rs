@@ -25,7 +25,6 @@
 //! `…_arrival`, `…_distance`, `…_supplier`, `…_payment`; defaults 50/20/10/15/5
 //! in `workflows/request.yaml`), so analysts change them like any workflow.
 
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use engine::{Sql, to_db_time};
@@ -1065,17 +1064,6 @@ pub fn suggest(quotes: &mut [Compared], w: &Weights) -> Option<i64> {
         c.best = Some(c.quote.id) == id;
     }
     id
-}
-
-/// Quotes of a request by supplier, for lists: `{quote id: supplier name}`.
-pub async fn supplier_names(s: &Services, request_id: i64) -> DomainResult<BTreeMap<i64, String>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT sq.id, o.name FROM supplier_quotes sq JOIN organisations o ON o.id = sq.supplier_org_id WHERE sq.request_id = $1",
-    )
-    .bind(request_id)
-    .fetch_all(s.db.pool())
-    .await?;
-    Ok(rows.into_iter().collect())
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ async fn compare(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let s = &state.services;
-    let request = domain::matching::for_request(s, &auth.actor, id).await?.0;
+    let request = domain::matching::staff_request(s, &auth.actor, id).await?;
     let comparison = domain::quotes::compare(s, &auth.actor, id).await?;
     let rfqs = domain::rfq::for_request(s, &auth.actor, id).await?;
     let offers = offers::for_request(s, &auth.actor, id).await?;
