@@ -1140,7 +1140,9 @@ pub async fn add_hunter_client(
 async fn open_requests(tx: &mut Tx, client: i64) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
     let mut sql = Sql::new("SELECT id, owner_user_id FROM requests WHERE client_org_id = ");
     sql.bind(client)
-        .push(" AND status NOT IN ('closed', 'cancelled', 'declined', 'done')");
+        .push(" AND status NOT IN (")
+        .bind_list(requests::ENDED_STATUSES)
+        .push(")");
     sql.query_as().fetch_all(&mut **tx).await
 }
 
@@ -1262,12 +1264,7 @@ pub async fn set_manager(
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
-        let mut sql = Sql::new("UPDATE requests SET owner_user_id = ");
-        sql.bind(m)
-            .push(" WHERE client_org_id = ")
-            .bind(client_id)
-            .push(" AND status NOT IN ('closed', 'cancelled', 'declined', 'done')");
-        sql.query().execute(&mut *tx).await?;
+        crate::ownership::move_requests(&mut tx, client_id, m).await?;
         owners_changed(s, &mut tx, &before, Some(m), actor.user()).await?;
         ManagerSet::Assigned
     };

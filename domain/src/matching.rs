@@ -353,7 +353,11 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
 }
 
 /// A request staff may see, without matching it.
-pub async fn staff_request(s: &Services, actor: &Actor, request_id: i64) -> DomainResult<RequestRow> {
+pub async fn staff_request(
+    s: &Services,
+    actor: &Actor,
+    request_id: i64,
+) -> DomainResult<RequestRow> {
     if !actor.is_staff() {
         return Err(DomainError::NotFound);
     }

@@ -7,10 +7,10 @@
 //! once.
 
 use chrono::Utc;
-use engine::{Tx, to_db_time};
+use engine::{Sql, Tx, to_db_time};
 
 use crate::error::DomainResult;
-use crate::requests::Channel;
+use crate::requests::{Channel, ENDED_STATUSES};
 
 /// The owner of a new request of `client_org_id`, recording who brought the
 /// client or assigning its manager as the rule says.
@@ -61,16 +61,14 @@ pub async fn owner_for_new_request(
 /// The active manager with the fewest open requests (ties: the longest
 /// serving). `None` when the broker has no manager yet.
 pub async fn least_loaded_manager(tx: &mut Tx) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    let mut sql = Sql::new(
         "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'manager'
          JOIN organisations o ON o.id = u.org_id AND o.kind = 'broker'
          WHERE u.status = 'active'
-         ORDER BY (SELECT COUNT(*) FROM requests q WHERE q.owner_user_id = u.id
-                   AND q.status NOT IN ('closed', 'cancelled', 'declined', 'done')), u.id
-         LIMIT 1",
-    )
-    .fetch_optional(&mut **tx)
-    .await
+         ORDER BY (SELECT COUNT(*) FROM requests q WHERE q.owner_user_id = u.id AND q.status NOT IN (",
+    );
+    sql.bind_list(ENDED_STATUSES).push(")), u.id LIMIT 1");
+    sql.query_scalar().fetch_optional(&mut **tx).await
 }
 
 /// The client's first order goes into work: a responsible manager takes
@@ -108,14 +106,25 @@ pub async fn first_order_started(
         .execute(&mut **tx)
         .await?;
     if let Some(m) = manager {
-        sqlx::query(
-            "UPDATE requests SET owner_user_id = $1 WHERE client_org_id = $2
-             AND status NOT IN ('closed', 'cancelled', 'declined', 'done')",
-        )
-        .bind(m)
-        .bind(client_org_id)
-        .execute(&mut **tx)
-        .await?;
+        move_requests(tx, client_org_id, m).await?;
     }
     Ok(manager)
+}
+
+/// Gives the client's requests that are not over ([`ENDED_STATUSES`]) to
+/// `manager`.
+pub async fn move_requests(
+    tx: &mut Tx,
+    client_org_id: i64,
+    manager: i64,
+) -> Result<(), sqlx::Error> {
+    let mut sql = Sql::new("UPDATE requests SET owner_user_id = ");
+    sql.bind(manager)
+        .push(" WHERE client_org_id = ")
+        .bind(client_org_id)
+        .push(" AND status NOT IN (")
+        .bind_list(ENDED_STATUSES)
+        .push(")");
+    sql.query().execute(&mut **tx).await?;
+    Ok(())
 }

@@ -25,7 +25,6 @@
 //! `…_arrival`, `…_distance`, `…_supplier`, `…_payment`; defaults 50/20/10/15/5
 //! in `workflows/request.yaml`), so analysts change them like any workflow.
 
-
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use engine::{Sql, to_db_time};
 use serde::{Deserialize, Serialize};

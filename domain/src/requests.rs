@@ -440,9 +440,14 @@ pub const STATUSES: [&str; 12] = [
     "cancelled",
 ];
 
-/// Statuses of requests that are finished: they no longer count as anyone's
-/// open work.
-pub const CLOSED_STATUSES: [&str; 5] = ["closed", "cancelled", "declined", "done", "ordered"];
+/// Statuses of requests that have left the request funnel: not "open" in
+/// lookups and lists.
+pub const CLOSED_STATUSES: [&str; 2] = ["cancelled", "ordered"];
+
+/// Statuses of requests whose handling is over. Every other request of a
+/// client — an ordered one too, its order is being worked on — moves with a
+/// change of the client's manager and counts as that manager's load.
+pub const ENDED_STATUSES: [&str; 1] = ["cancelled"];
 
 /// Filters of the request lists; every value as typed (a form round-trips
 /// them). Dates are `YYYY-MM-DD`, inclusive, in the broker's time zone.
