@@ -576,12 +576,7 @@ pub async fn submit(
         .bind(rfq_id)
         .fetch_one(&mut *tx)
         .await?;
-    if !round.is_open(now)
-        || !matches!(
-            status.as_str(),
-            "sent" | "quoted" | "declined" | "withdrawn"
-        )
-    {
+    if !rfq::answerable(&status, &round, now) {
         return Err(DomainError::Conflict("rfq.closed"));
     }
     let existing: Option<(i64, String)> =
@@ -731,7 +726,7 @@ pub async fn decline(s: &Services, actor: &Actor, rfq_id: i64, reason: &str) -> 
         .bind(rfq_id)
         .fetch_one(&mut *tx)
         .await?;
-    if !round.is_open(now) || !matches!(status.as_str(), "sent" | "quoted") {
+    if !rfq::answerable(&status, &round, now) {
         return Err(DomainError::Conflict("rfq.closed"));
     }
     sqlx::query("UPDATE supplier_quotes SET status = 'withdrawn', updated_at = $1 WHERE rfq_id = $2 AND status = 'active'")

@@ -132,6 +132,15 @@ impl Round {
     }
 }
 
+/// Statuses in which the supplier may still answer an RFQ — quote, revise,
+/// decline or quote after all — while its round is open.
+const ANSWERABLE: [&str; 4] = ["sent", "quoted", "declined", "withdrawn"];
+
+/// The one rule of whether a supplier may answer an RFQ now.
+pub(crate) fn answerable(rfq_status: &str, round: &Round, now: DateTime<Utc>) -> bool {
+    round.is_open(now) && ANSWERABLE.contains(&rfq_status)
+}
+
 pub(crate) async fn round(tx: &mut Tx, id: i64) -> Result<Option<Round>, sqlx::Error> {
     let mut sql = Sql::new("SELECT ");
     sql.push(ROUND_COLUMNS)
@@ -626,9 +635,9 @@ pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<
                 .as_deref()
                 .and_then(|t| t.parse().ok())
                 .unwrap_or(chrono_tz::Europe::Moscow);
-            let open = x.round_status == "open"
-                && x.deadline_at.is_none_or(|d| to_db_time(now) < d)
-                && matches!(x.status.as_str(), "sent" | "quoted");
+            let round_open =
+                x.round_status == "open" && x.deadline_at.is_none_or(|d| to_db_time(now) < d);
+            let open = round_open && ANSWERABLE.contains(&x.status.as_str());
             RfqLine {
                 id: x.id,
                 status: x.status,
@@ -768,7 +777,7 @@ pub(crate) async fn view_of(s: &Services, rfq: Rfq) -> DomainResult<(RfqView, Re
         .request_types
         .get(&r.request_type)
         .ok_or(DomainError::Conflict("quote.request_type_unknown"))?;
-    let open = round.is_open(s.db.now()) && matches!(rfq.status.as_str(), "sent" | "quoted");
+    let open = answerable(&rfq.status, &round, s.db.now());
     Ok((
         RfqView {
             job: job_of(&r, t),

@@ -1099,3 +1099,41 @@ async fn a_person_links_telegram_by_pressing_start_in_the_bot() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_supplier_who_declined_may_still_quote_while_the_round_is_open() {
+    let app = TestApp::spawn_demo().await;
+    let (request, _) = ready_request(&app).await;
+    let manager = login(&app, "manager@podryad.test").await;
+    send_rfq(&app, &manager, request, &[STROYTECH, GRUZAVTO]).await;
+    let stroy = login(&app, "dispatcher@stroytech.test").await;
+    let rfq = rfq_of(&app, request, STROYTECH).await;
+    let r = stroy
+        .post_form(
+            &format!("/supplier/rfqs/{rfq}/decline"),
+            &[("reason", "Нет свободных машин")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A machine came free: the form is offered again, and the quote counts.
+    let (_, page) = stroy.get_text(&format!("/supplier/rfqs/{rfq}")).await;
+    assert!(page.contains("q-quote-form"), "{page}");
+    let driver = employee(&app, "driver1@stroytech.test").await;
+    let manip = machine(&app, "М702ОР 190").await;
+    let r = quote(&stroy, rfq, manip, driver, "5000", &local_day(&app, 7, 9)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    let status: String = sqlx::query_scalar("SELECT status FROM rfqs WHERE id = $1")
+        .bind(rfq)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("rfq");
+    assert_eq!(status, "quoted");
+    let score = domain::scoring::load(services(&app), &[org_id(&app, STROYTECH).await])
+        .await
+        .expect("score");
+    assert!(
+        score.values().all(|s| s.answered == 1 && s.quoted == 1),
+        "{score:?}"
+    );
+    app.stop().await;
+}
