@@ -88,10 +88,7 @@ impl RequestRow {
     }
 
     pub fn tz(&self) -> Tz {
-        self.site_timezone
-            .as_deref()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(chrono_tz::Europe::Moscow)
+        crate::requests::site_tz(self.site_timezone.as_deref())
     }
 
     /// The calendar days of the job at the site: from the wanted day to the

@@ -21,8 +21,8 @@
 //! the client organisation for this offer, expiring with it. Viewing keeps
 //! it; accepting or declining consumes it in the same transaction.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
-use engine::{ActionContext, ActionError, EngineBuilder, Sql, action_fn, from_db_time, to_db_time};
+use chrono::{DateTime, Duration, Utc};
+use engine::{ActionContext, ActionError, EngineBuilder, Sql, action_fn, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -31,7 +31,7 @@ use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::matching::{self, RequestRow};
 use crate::notify::{RECIPIENT_COLUMNS, Recipient};
 use crate::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
-use crate::requests::parse_local;
+use crate::requests::{local_input, local_text, local_to_utc};
 use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::values::{Kopecks, VatMode};
@@ -201,13 +201,6 @@ pub struct ClientOffer {
     pub open: bool,
 }
 
-fn local(ms: i64, tz: chrono_tz::Tz) -> String {
-    from_db_time(ms)
-        .with_timezone(&tz)
-        .format("%d.%m.%Y %H:%M")
-        .to_string()
-}
-
 async fn client_view(s: &Services, o: &Offer) -> DomainResult<ClientOffer> {
     let r = matching::request_by_id(s, o.request_id).await?;
     let tz = r.tz();
@@ -241,8 +234,8 @@ async fn client_view(s: &Services, o: &Offer) -> DomainResult<ClientOffer> {
         prepayment_percent: o.prepayment_percent,
         postpayment_days: o.postpayment_days,
         payment_method: o.payment_method.clone(),
-        arrival_local: local(o.arrival_at, tz),
-        valid_until_local: local(o.valid_until, tz),
+        arrival_local: local_text(Some(o.arrival_at), tz),
+        valid_until_local: local_text(Some(o.valid_until), tz),
         comment: o.comment.clone(),
         decline_reason: o.decline_reason.clone(),
         open: o.status == "sent" && to_db_time(s.db.now()) < o.valid_until,
@@ -354,13 +347,13 @@ pub async fn draft(
                 prepayment_percent: q.prepayment_percent.to_string(),
                 postpayment_days: q.postpayment_days.to_string(),
                 payment_method: q.payment_method.clone(),
-                valid_until: from_db_time(
-                    q.valid_until
-                        .min(to_db_time(s.db.now() + Duration::hours(24))),
-                )
-                .with_timezone(&r.tz())
-                .format("%Y-%m-%dT%H:%M")
-                .to_string(),
+                valid_until: local_input(
+                    Some(
+                        q.valid_until
+                            .min(to_db_time(s.db.now() + Duration::hours(24))),
+                    ),
+                    r.tz(),
+                ),
                 comment: String::new(),
             }
         }
@@ -450,10 +443,8 @@ fn checked(
     if !PAYMENT_METHODS.contains(&payment_method.as_str()) {
         e.add("payment_method", "quote.payment_method_invalid");
     }
-    let valid_until = match parse_local(&input.valid_until)
-        .and_then(|l| r.tz().from_local_datetime(&l).earliest())
-    {
-        Some(t) if t.with_timezone(&Utc) > now => Some(t.with_timezone(&Utc)),
+    let valid_until = match local_to_utc(&input.valid_until, r.tz()) {
+        Some(t) if t > now => Some(t),
         Some(_) => {
             e.add("valid_until", "quote.in_past");
             None
@@ -595,7 +586,7 @@ pub async fn send(
     let a = args![
         "number" => r.number,
         "total" => Kopecks(p.total_gross),
-        "valid" => local(to_db_time(v.valid_until), r.tz()),
+        "valid" => local_text(Some(to_db_time(v.valid_until)), r.tz()),
         "link" => link,
     ];
     let mut sql = Sql::new("SELECT ");

@@ -25,7 +25,7 @@
 //! `…_arrival`, `…_distance`, `…_supplier`, `…_payment`; defaults 50/20/10/15/5
 //! in `workflows/request.yaml`), so analysts change them like any workflow.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use engine::{Sql, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -35,7 +35,7 @@ use crate::catalogue::EquipmentCatalogue;
 use crate::employees::Employee;
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::matching::{self, MachineMatch, RequestRow};
-use crate::requests::parse_local;
+use crate::requests::{local_input, local_to_utc};
 use crate::rfq::{self, RfqView};
 use crate::roles::{OrgKind, Role};
 use crate::services::Services;
@@ -152,12 +152,6 @@ pub struct QuoteInput {
 
 impl QuoteInput {
     pub fn from_quote(q: &Quote, tz: chrono_tz::Tz) -> QuoteInput {
-        let local = |ms: i64| {
-            engine::from_db_time(ms)
-                .with_timezone(&tz)
-                .format("%Y-%m-%dT%H:%M")
-                .to_string()
-        };
         QuoteInput {
             machine_id: q.machine_id.to_string(),
             employee_id: q.employee_id.map(|e| e.to_string()).unwrap_or_default(),
@@ -168,8 +162,8 @@ impl QuoteInput {
             prepayment_percent: q.prepayment_percent.to_string(),
             postpayment_days: q.postpayment_days.to_string(),
             payment_method: q.payment_method.clone(),
-            arrival_at: local(q.arrival_at),
-            valid_until: local(q.valid_until),
+            arrival_at: local_input(Some(q.arrival_at), tz),
+            valid_until: local_input(Some(q.valid_until), tz),
             comment: q.comment.clone().unwrap_or_default(),
         }
     }
@@ -337,15 +331,7 @@ pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<Quot
                     .fetch_optional(s.db.pool())
                     .await?
                     .flatten();
-            let arrival = r
-                .wanted_from
-                .map(|t| {
-                    engine::from_db_time(t)
-                        .with_timezone(&r.tz())
-                        .format("%Y-%m-%dT%H:%M")
-                        .to_string()
-                })
-                .unwrap_or_default();
+            let arrival = local_input(r.wanted_from, r.tz());
             QuoteInput {
                 machine_id: machines
                     .iter()
@@ -480,8 +466,8 @@ async fn validate(
             e.add(field, "required");
             return None;
         }
-        match parse_local(text).and_then(|l| tz.from_local_datetime(&l).earliest()) {
-            Some(t) => Some(t.with_timezone(&Utc)),
+        match local_to_utc(text, tz) {
+            Some(t) => Some(t),
             None => {
                 e.add(field, "quote.datetime_invalid");
                 None

@@ -99,6 +99,39 @@ pub struct ValidRequest {
     pub fields: Map<String, Value>,
 }
 
+/// The time zone of a request's site (Moscow when none is known).
+pub fn site_tz(name: Option<&str>) -> Tz {
+    name.and_then(|t| t.parse().ok())
+        .unwrap_or(chrono_tz::Europe::Moscow)
+}
+
+/// A stored time at the site as a datetime-local input holds it
+/// (`YYYY-MM-DDTHH:MM`); empty for none.
+pub fn local_input(ms: Option<i64>, tz: Tz) -> String {
+    local_format(ms, tz, "%Y-%m-%dT%H:%M")
+}
+
+/// A stored time at the site as people read it (`dd.mm.yyyy HH:MM`).
+pub fn local_text(ms: Option<i64>, tz: Tz) -> String {
+    local_format(ms, tz, "%d.%m.%Y %H:%M")
+}
+
+fn local_format(ms: Option<i64>, tz: Tz, pattern: &str) -> String {
+    ms.map(|ms| {
+        engine::from_db_time(ms)
+            .with_timezone(&tz)
+            .format(pattern)
+            .to_string()
+    })
+    .unwrap_or_default()
+}
+
+/// A date-time typed by a person at the site, as an instant (`None` when it
+/// is not a date-time or does not exist there).
+pub fn local_to_utc(input: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    parse_local(input).and_then(|l| to_utc(l, tz))
+}
+
 /// Parses a local date-time typed by a person.
 pub fn parse_local(input: &str) -> Option<NaiveDateTime> {
     let s = input.trim();
@@ -138,18 +171,13 @@ impl RequestInput {
             }
         };
         let site = fields.get(&t.site);
-        let tz_name = site
-            .and_then(|a| a.get("timezone"))
-            .and_then(Value::as_str)
-            .unwrap_or("Europe/Moscow")
-            .to_string();
-        let tz: Tz = tz_name.parse().unwrap_or(chrono_tz::Europe::Moscow);
+        let tz = site_tz(site.and_then(|a| a.get("timezone")).and_then(Value::as_str));
         let wanted_from = match self.wanted_from.trim() {
             "" => {
                 e.add("wanted_from", "required");
                 None
             }
-            v => match parse_local(v).and_then(|l| to_utc(l, tz)) {
+            v => match local_to_utc(v, tz) {
                 Some(t) if t < now => {
                     e.add("wanted_from", "date.in_past");
                     None
@@ -163,7 +191,7 @@ impl RequestInput {
         };
         let wanted_to = match self.wanted_to.trim() {
             "" => None,
-            v => match parse_local(v).and_then(|l| to_utc(l, tz)) {
+            v => match local_to_utc(v, tz) {
                 Some(t) if wanted_from.is_some_and(|f| t <= f) => {
                     e.add("wanted_to", "date.before_start");
                     None
@@ -236,7 +264,7 @@ impl RequestInput {
                 .map(str::to_string),
             site_lat: site.get("lat").and_then(Value::as_f64),
             site_lon: site.get("lon").and_then(Value::as_f64),
-            site_timezone: tz_name,
+            site_timezone: tz.name().to_string(),
             fields,
         })
     }
@@ -609,22 +637,6 @@ impl RequestDetail {
         serde_json::from_str(&self.fields).unwrap_or_default()
     }
 
-    /// A local date-time at the site, as a datetime-local input shows it.
-    pub fn local_input(&self, ms: Option<i64>) -> String {
-        let tz: Tz = self
-            .site_timezone
-            .as_deref()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or(chrono_tz::Europe::Moscow);
-        ms.map(|ms| {
-            engine::from_db_time(ms)
-                .with_timezone(&tz)
-                .format("%Y-%m-%dT%H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
-    }
-
     /// The request as its form shows it (for editing).
     pub fn to_input(&self) -> RequestInput {
         let mut fields = BTreeMap::new();
@@ -664,8 +676,8 @@ impl RequestDetail {
         }
         RequestInput {
             request_type: self.request_type.clone(),
-            wanted_from: self.local_input(self.wanted_from),
-            wanted_to: self.local_input(self.wanted_to),
+            wanted_from: local_input(self.wanted_from, site_tz(self.site_timezone.as_deref())),
+            wanted_to: local_input(self.wanted_to, site_tz(self.site_timezone.as_deref())),
             duration: self.duration.map(number_text).unwrap_or_default(),
             comment: self.comment.clone().unwrap_or_default(),
             contact_name: self.contact_name.clone().unwrap_or_default(),

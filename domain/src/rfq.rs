@@ -18,9 +18,7 @@
 //! or the client's name.
 
 use chrono::{DateTime, Utc};
-use engine::{
-    ActionContext, ActionError, EngineBuilder, Sql, Tx, action_fn, from_db_time, to_db_time,
-};
+use engine::{ActionContext, ActionError, EngineBuilder, Sql, Tx, action_fn, to_db_time};
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -32,6 +30,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::matching::{self, RequestRow};
 use crate::notify::{self, RECIPIENT_COLUMNS, Recipient};
 use crate::request_types::{FieldKind, RequestType};
+use crate::requests::{local_text, site_tz};
 use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::wiring::ServicesCell;
@@ -382,16 +381,6 @@ pub(crate) async fn message(
     .await
 }
 
-fn local(ms: Option<i64>, tz: chrono_tz::Tz) -> String {
-    ms.map(|t| {
-        from_db_time(t)
-            .with_timezone(&tz)
-            .format("%d.%m.%Y %H:%M")
-            .to_string()
-    })
-    .unwrap_or_default()
-}
-
 /// Records the round's deadline and tells the suppliers not told yet (the
 /// `rfq.open_round` action; running it twice tells nobody twice).
 pub async fn open_round(
@@ -425,8 +414,8 @@ pub async fn open_round(
             "number" => rfq_id,
             "type" => t.map(|t| t.title.clone()).unwrap_or_default(),
             "area" => r.site_address.as_deref().map(area_of).unwrap_or_default(),
-            "when" => local(r.wanted_from, tz),
-            "deadline" => local(deadline.map(to_db_time), tz),
+            "when" => local_text(r.wanted_from, tz),
+            "deadline" => local_text(deadline.map(to_db_time), tz),
             "link" => format!("{}/supplier/rfqs/{rfq_id}", s.base_url),
         ];
         for person in office_people(&mut tx, *org_id).await? {
@@ -471,7 +460,7 @@ pub async fn remind(s: &Services, round_id: i64, key: &str) -> DomainResult<usiz
     for (rfq_id, org_id) in &due {
         let a = args![
             "number" => rfq_id,
-            "deadline" => local(round.deadline_at, tz),
+            "deadline" => local_text(round.deadline_at, tz),
             "link" => format!("{}/supplier/rfqs/{rfq_id}", s.base_url),
         ];
         for person in office_people(&mut tx, *org_id).await? {
@@ -630,11 +619,7 @@ pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<
     let mut out: Vec<RfqLine> = rows
         .into_iter()
         .map(|x| {
-            let tz: chrono_tz::Tz = x
-                .site_timezone
-                .as_deref()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(chrono_tz::Europe::Moscow);
+            let tz = site_tz(x.site_timezone.as_deref());
             let round_open =
                 x.round_status == "open" && x.deadline_at.is_none_or(|d| to_db_time(now) < d);
             let open = round_open && ANSWERABLE.contains(&x.status.as_str());
@@ -647,7 +632,7 @@ pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<
                     .map(|t| t.title.clone())
                     .unwrap_or(x.request_type),
                 area: x.site_address.as_deref().map(area_of).unwrap_or_default(),
-                wanted_local: local(x.wanted_from, tz),
+                wanted_local: local_text(x.wanted_from, tz),
                 sent_at: x.sent_at,
                 deadline_at: x.deadline_at,
                 open,
@@ -735,8 +720,8 @@ pub fn job_of(r: &RequestRow, t: &RequestType) -> Job {
         type_title: t.title.clone(),
         area: r.site_address.as_deref().map(area_of).unwrap_or_default(),
         timezone: tz.name().to_string(),
-        wanted_local: local(r.wanted_from, tz),
-        wanted_to_local: local(r.wanted_to, tz),
+        wanted_local: local_text(r.wanted_from, tz),
+        wanted_to_local: local_text(r.wanted_to, tz),
         duration: r.duration,
         duration_kind: t.duration,
         fields,

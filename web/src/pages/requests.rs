@@ -317,16 +317,7 @@ async fn cabinet_submit(
 
 /// A date-time at the request's site, in the site's time zone.
 fn site_time(ms: Option<i64>, tz: Option<&str>) -> String {
-    let tz: chrono_tz::Tz = tz
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(chrono_tz::Europe::Moscow);
-    ms.map(|ms| {
-        engine::from_db_time(ms)
-            .with_timezone(&tz)
-            .format("%d.%m.%Y %H:%M")
-            .to_string()
-    })
-    .unwrap_or_default()
+    requests::local_text(ms, requests::site_tz(tz))
 }
 
 async fn show(
