@@ -157,7 +157,9 @@ tokio::task_local! {
 /// is synchronous, so they cannot be queried there): for a supplier's
 /// office, the RFQs waiting for its answer.
 pub async fn nav_badges(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let actor = (req.method() == axum::http::Method::GET)
+    // Only pages show the navigation; the JSON API does not.
+    let page = req.method() == axum::http::Method::GET && !req.uri().path().starts_with("/api/");
+    let actor = page
         .then(|| {
             req.extensions()
                 .get::<RequestInfo>()

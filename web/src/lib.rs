@@ -165,7 +165,6 @@ pub fn router(state: AppState) -> Router {
     let pages = Router::new()
         .merge(pages::router())
         .merge(api::router())
-        .nest_service("/static", assets::service())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -191,8 +190,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             frame_headers,
         ));
+    // Assets need no session, no navigation counts and no error pages: they
+    // stay outside those layers, so a page's CSS and script cost no queries.
+    let assets = Router::new()
+        .nest_service("/static", assets::service())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
     Router::new()
         .merge(ops::router())
+        .merge(assets)
         .merge(pages)
         .layer(axum::middleware::from_fn(ops::track_metrics))
         .layer(TimeoutLayer::with_status_code(
