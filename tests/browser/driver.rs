@@ -80,12 +80,22 @@ impl Driver {
                 ]
             }),
         );
-        ClientBuilder::rustls()
-            .expect("tls")
-            .capabilities(caps)
-            .connect(&self.url)
-            .await
-            .expect("a browser session")
+        // Chromium now and then fails to come up on a loaded machine (the
+        // session request errors): try again before calling it a failure.
+        let mut last = None;
+        for _ in 0..3 {
+            match ClientBuilder::rustls()
+                .expect("tls")
+                .capabilities(caps.clone())
+                .connect(&self.url)
+                .await
+            {
+                Ok(client) => return client,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("a browser session: {last:?}")
     }
 }
 
