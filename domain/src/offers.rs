@@ -31,7 +31,7 @@ use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::matching::{self, RequestRow};
 use crate::notify::{RECIPIENT_COLUMNS, Recipient};
 use crate::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
-use crate::requests::{local_input, local_text, local_to_utc};
+use crate::requests::{local_input, local_text, local_to_utc, site_tz};
 use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::values::{Kopecks, VatMode};
@@ -201,25 +201,49 @@ pub struct ClientOffer {
     pub open: bool,
 }
 
-async fn client_view(s: &Services, o: &Offer) -> DomainResult<ClientOffer> {
-    let r = matching::request_by_id(s, o.request_id).await?;
-    let tz = r.tz();
-    let category: Option<String> = sqlx::query_scalar(
-        "SELECT m.category FROM supplier_quotes sq JOIN machines m ON m.id = sq.machine_id WHERE sq.id = $1",
-    )
-    .bind(o.supplier_quote_id)
-    .fetch_optional(s.db.pool())
-    .await?;
-    Ok(ClientOffer {
+/// An offer with what the client's view shows of its request and machine.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ClientOfferRow {
+    #[sqlx(flatten)]
+    offer: Offer,
+    request_number: String,
+    request_type: String,
+    site_address: Option<String>,
+    site_timezone: Option<String>,
+    category: String,
+}
+
+/// Offers as the client sees them, in one query; `narrow` adds conditions
+/// (and order) to `… WHERE 1 = 1`.
+async fn client_rows(
+    s: &Services,
+    narrow: impl FnOnce(&mut Sql),
+) -> DomainResult<Vec<ClientOffer>> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(OFFER_COLUMNS).push(
+        ", r.number AS request_number, r.request_type, r.site_address, r.site_timezone, m.category
+         FROM offers f JOIN requests r ON r.id = f.request_id
+         JOIN supplier_quotes sq ON sq.id = f.supplier_quote_id JOIN machines m ON m.id = sq.machine_id
+         WHERE 1 = 1",
+    );
+    narrow(&mut sql);
+    let rows: Vec<ClientOfferRow> = sql.query_as().fetch_all(s.db.pool()).await?;
+    Ok(rows.iter().map(|x| client_view(s, x)).collect())
+}
+
+fn client_view(s: &Services, x: &ClientOfferRow) -> ClientOffer {
+    let o = &x.offer;
+    let tz = site_tz(x.site_timezone.as_deref());
+    ClientOffer {
         id: o.id,
         status: o.status.clone(),
-        request_number: r.number.clone(),
+        request_number: x.request_number.clone(),
         type_title: s
             .request_types
-            .get(&r.request_type)
+            .get(&x.request_type)
             .map(|t| t.title.clone())
-            .unwrap_or_else(|| r.request_type.clone()),
-        site_address: r.site_address.clone(),
+            .unwrap_or_else(|| x.request_type.clone()),
+        site_address: x.site_address.clone(),
         price_unit: o.price_unit.clone(),
         quantity: quotes::centi_text(o.quantity_centi),
         vat_mode: o.vat_mode.clone(),
@@ -228,8 +252,10 @@ async fn client_view(s: &Services, o: &Offer) -> DomainResult<ClientOffer> {
         unit_gross: o.unit_gross,
         total_gross: o.total_gross,
         total_vat: o.total_vat,
-        category_title: category
-            .and_then(|c| s.equipment.category(&c).map(|c| c.title.clone()))
+        category_title: s
+            .equipment
+            .category(&x.category)
+            .map(|c| c.title.clone())
             .unwrap_or_default(),
         prepayment_percent: o.prepayment_percent,
         postpayment_days: o.postpayment_days,
@@ -239,7 +265,7 @@ async fn client_view(s: &Services, o: &Offer) -> DomainResult<ClientOffer> {
         comment: o.comment.clone(),
         decline_reason: o.decline_reason.clone(),
         open: o.status == "sent" && to_db_time(s.db.now()) < o.valid_until,
-    })
+    }
 }
 
 /// An offer the actor may see (its client; staff).
@@ -661,24 +687,24 @@ fn require_client(actor: &Actor) -> DomainResult<()> {
 /// The client's offers, newest first.
 pub async fn list_for_client(s: &Services, actor: &Actor) -> DomainResult<Vec<ClientOffer>> {
     require_client(actor)?;
-    let mut sql = Sql::new("SELECT ");
-    sql.push(OFFER_COLUMNS)
-        .push(" FROM offers f WHERE f.status <> 'withdrawn'");
-    scope(&mut sql, actor, Resource::Offer, "f");
-    sql.push(" ORDER BY f.sent_at DESC, f.id DESC LIMIT 200");
-    let rows: Vec<Offer> = sql.query_as().fetch_all(s.db.pool()).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for o in &rows {
-        out.push(client_view(s, o).await?);
-    }
-    Ok(out)
+    client_rows(s, |sql| {
+        sql.push(" AND f.status <> 'withdrawn'");
+        scope(sql, actor, Resource::Offer, "f");
+        sql.push(" ORDER BY f.sent_at DESC, f.id DESC LIMIT 200");
+    })
+    .await
 }
 
 /// One offer of the actor's client.
 pub async fn for_client(s: &Services, actor: &Actor, id: i64) -> DomainResult<ClientOffer> {
     require_client(actor)?;
-    let o = get(s, actor, id).await?;
-    client_view(s, &o).await
+    client_rows(s, |sql| {
+        sql.push(" AND f.id = ").bind(id);
+        scope(sql, actor, Resource::Offer, "f");
+    })
+    .await?
+    .pop()
+    .ok_or(DomainError::NotFound)
 }
 
 /// The offer a link's token was issued for (the token stays valid).
@@ -686,19 +712,28 @@ pub async fn by_token(s: &Services, token: &str) -> DomainResult<ClientOffer> {
     let (_, payload) = tokens::peek(s.db.pool(), s.db.now(), TOKEN_PURPOSE, token)
         .await?
         .ok_or(DomainError::NotFound)?;
-    let o = token_offer(s, &payload).await?;
-    client_view(s, &o).await
+    let (id, client) = token_ids(&payload).ok_or(DomainError::NotFound)?;
+    client_rows(s, |sql| {
+        sql.push(" AND f.id = ")
+            .bind(id)
+            .push(" AND f.client_org_id = ")
+            .bind(client);
+    })
+    .await?
+    .pop()
+    .ok_or(DomainError::NotFound)
+}
+
+/// The offer and client a link's token names.
+fn token_ids(payload: &Value) -> Option<(i64, i64)> {
+    Some((
+        payload.get("offer_id").and_then(Value::as_i64)?,
+        payload.get("client_org_id").and_then(Value::as_i64)?,
+    ))
 }
 
 async fn token_offer(s: &Services, payload: &Value) -> DomainResult<Offer> {
-    let id = payload
-        .get("offer_id")
-        .and_then(Value::as_i64)
-        .ok_or(DomainError::NotFound)?;
-    let client = payload
-        .get("client_org_id")
-        .and_then(Value::as_i64)
-        .ok_or(DomainError::NotFound)?;
+    let (id, client) = token_ids(payload).ok_or(DomainError::NotFound)?;
     let o = by_id(s, id).await?;
     if o.client_org_id != client {
         return Err(DomainError::NotFound);
