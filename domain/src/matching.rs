@@ -236,11 +236,8 @@ struct CandidateRow {
     // hundreds of suppliers.
     org_name: String,
     org_status: String,
-    st_rfqs: i64,
-    st_answered: i64,
-    st_quoted: i64,
-    st_won: i64,
-    st_answer_ms: i64,
+    #[sqlx(flatten)]
+    stats: scoring::JoinedStats,
     /// 1 when available on every day of the job (the garage's rule, in SQL).
     available: i64,
     /// 1 when a won quote books it on one of those days.
@@ -255,11 +252,10 @@ const CANDIDATE_FROM: &str = " FROM machines m JOIN organisations o ON o.id = m.
 fn push_candidate_columns(sql: &mut Sql, s: &Services, days: &[NaiveDate]) {
     sql.push(
         "m.id, m.org_id, m.category, m.make, m.model, m.plate, m.specs, m.base_lat, m.base_lon, m.service_radius_km,
-         o.name AS org_name, o.status AS org_status,
-         CAST(COALESCE(st.rfqs, 0) AS BIGINT) AS st_rfqs, CAST(COALESCE(st.answered, 0) AS BIGINT) AS st_answered,
-         CAST(COALESCE(st.quoted, 0) AS BIGINT) AS st_quoted, CAST(COALESCE(st.won, 0) AS BIGINT) AS st_won,
-         CAST(COALESCE(st.answer_ms_total, 0) AS BIGINT) AS st_answer_ms, CAST(CASE WHEN 1 = 1",
+         o.name AS org_name, o.status AS org_status, ",
     );
+    sql.push(scoring::JOINED_STATS)
+        .push(", CAST(CASE WHEN 1 = 1");
     for d in days {
         garage::push_available(sql, &s.equipment, "m", *d);
     }
@@ -316,18 +312,10 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
     let orgs: HashMap<i64, OrgInfo> = rows
         .iter()
         .map(|row| {
-            let stats = scoring::Stats {
-                org_id: row.org_id,
-                rfqs: row.st_rfqs,
-                answered: row.st_answered,
-                quoted: row.st_quoted,
-                won: row.st_won,
-                answer_ms_total: row.st_answer_ms,
-            };
             let info = OrgInfo {
                 name: row.org_name.clone(),
                 status: row.org_status.clone(),
-                score: scoring::compute(&stats),
+                score: row.stats.score(row.org_id),
             };
             (row.org_id, info)
         })

@@ -895,6 +895,8 @@ pub struct Comparison {
 
 #[derive(sqlx::FromRow)]
 struct CompareRow {
+    #[sqlx(flatten)]
+    quote: Quote,
     supplier_name: String,
     make: String,
     model: String,
@@ -902,6 +904,8 @@ struct CompareRow {
     category: String,
     employee: Option<String>,
     distance_km: Option<f64>,
+    #[sqlx(flatten)]
+    stats: scoring::JoinedStats,
 }
 
 /// Every quote of a request, compared, with the suggested best.
@@ -921,24 +925,27 @@ pub async fn compare(s: &Services, actor: &Actor, request_id: i64) -> DomainResu
         Some(i) => Weights::from_data(&i.data),
         None => Weights::default(),
     };
+    // One query for every quote with its supplier, machine, driver,
+    // distance and the supplier's figures.
     let mut sql = Sql::new("SELECT ");
     sql.push(QUOTE_COLUMNS)
-        .push(" FROM supplier_quotes sq WHERE sq.request_id = ")
+        .push(
+            ", o.name AS supplier_name, m.make, m.model, m.plate, m.category, e.full_name AS employee, q.distance_km, ",
+        )
+        .push(scoring::JOINED_STATS)
+        .push(
+            " FROM supplier_quotes sq JOIN organisations o ON o.id = sq.supplier_org_id JOIN machines m ON m.id = sq.machine_id
+             JOIN rfqs q ON q.id = sq.rfq_id LEFT JOIN employees e ON e.id = sq.employee_id
+             LEFT JOIN supplier_stats st ON st.org_id = sq.supplier_org_id
+             WHERE sq.request_id = ",
+        )
         .bind(r.id)
         .push(" ORDER BY sq.total_price, sq.id");
-    let quotes: Vec<Quote> = sql.query_as().fetch_all(s.db.pool()).await?;
-    let ids: Vec<i64> = quotes.iter().map(|q| q.supplier_org_id).collect();
-    let scores = scoring::load(s, &ids).await?;
-    let mut out = Vec::with_capacity(quotes.len());
-    for q in quotes {
-        let row: CompareRow = sqlx::query_as(
-            "SELECT o.name AS supplier_name, m.make, m.model, m.plate, m.category, e.full_name AS employee, q.distance_km
-             FROM supplier_quotes sq JOIN organisations o ON o.id = sq.supplier_org_id JOIN machines m ON m.id = sq.machine_id
-             JOIN rfqs q ON q.id = sq.rfq_id LEFT JOIN employees e ON e.id = sq.employee_id WHERE sq.id = $1",
-        )
-        .bind(q.id)
-        .fetch_one(s.db.pool())
-        .await?;
+    let rows: Vec<CompareRow> = sql.query_as().fetch_all(s.db.pool()).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let q = row.quote;
+        let score = row.stats.score(q.supplier_org_id);
         let vat = VatMode::parse(&q.vat_mode).unwrap_or(VatMode::None);
         let unit_vat = vat.vat_included_in(Kopecks(q.unit_price)).as_i64();
         let total_vat = vat.vat_included_in(Kopecks(q.total_price)).as_i64();
@@ -948,10 +955,7 @@ pub async fn compare(s: &Services, actor: &Actor, request_id: i64) -> DomainResu
             total_net: q.total_price - total_vat,
             total_vat,
             late_minutes: r.wanted_from.map(|w| (q.arrival_at - w) / 60_000),
-            supplier_score: scores
-                .get(&q.supplier_org_id)
-                .map(|x| x.value)
-                .unwrap_or(50),
+            supplier_score: score.value,
             supplier_name: row.supplier_name,
             machine: format!("{} {}", row.make, row.model),
             plate: row.plate,

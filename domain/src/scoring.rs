@@ -38,6 +38,35 @@ pub struct Stats {
     pub answer_ms_total: i64,
 }
 
+/// A supplier's figures read along with other rows: the query joins
+/// `supplier_stats st` and selects [`JOINED_STATS`] (zeros before the first
+/// RFQ).
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
+pub(crate) struct JoinedStats {
+    st_rfqs: i64,
+    st_answered: i64,
+    st_quoted: i64,
+    st_won: i64,
+    st_answer_ms: i64,
+}
+
+pub(crate) const JOINED_STATS: &str = "CAST(COALESCE(st.rfqs, 0) AS BIGINT) AS st_rfqs, CAST(COALESCE(st.answered, 0) AS BIGINT) AS st_answered,
+     CAST(COALESCE(st.quoted, 0) AS BIGINT) AS st_quoted, CAST(COALESCE(st.won, 0) AS BIGINT) AS st_won,
+     CAST(COALESCE(st.answer_ms_total, 0) AS BIGINT) AS st_answer_ms";
+
+impl JoinedStats {
+    pub(crate) fn score(&self, org_id: i64) -> Score {
+        compute(&Stats {
+            org_id,
+            rfqs: self.st_rfqs,
+            answered: self.st_answered,
+            quoted: self.st_quoted,
+            won: self.st_won,
+            answer_ms_total: self.st_answer_ms,
+        })
+    }
+}
+
 /// The score and the figures behind it, as the supplier card shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Score {
