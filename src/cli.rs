@@ -398,39 +398,7 @@ async fn bench_engine(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
         timer_probes: args.timer_probes,
         idle_seconds: args.idle_seconds,
     };
-    let suffix = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
-    let (url, cleanup): (
-        String,
-        Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()>>,
-    ) = match &args.postgres {
-        Some(admin) => {
-            let name = format!("podryad_bench_{suffix}");
-            engine::db::create_postgres_database(admin, &name).await?;
-            let admin = admin.clone();
-            let n = name.clone();
-            (
-                engine::testing::replace_db_name(&admin, &name),
-                Box::new(move || {
-                    Box::pin(async move {
-                        let _ = engine::db::drop_postgres_database(&admin, &n).await;
-                    })
-                }),
-            )
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("podryad-bench-{suffix}"));
-            std::fs::create_dir_all(&dir)?;
-            let d = dir.clone();
-            (
-                format!("sqlite://{}/bench.db", dir.display()),
-                Box::new(move || {
-                    Box::pin(async move {
-                        let _ = std::fs::remove_dir_all(d);
-                    })
-                }),
-            )
-        }
-    };
+    let (url, cleanup) = scratch_database(args.postgres.as_deref()).await?;
     let db = engine::Db::connect(
         &url,
         &engine::DbOptions {
