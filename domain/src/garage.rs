@@ -1107,7 +1107,7 @@ pub async fn documents(
 }
 
 /// The documents of several machines, scoped to what the actor may see.
-async fn documents_of(
+pub(crate) async fn documents_of(
     s: &Services,
     actor: &Actor,
     machine_ids: &[i64],
@@ -1829,7 +1829,7 @@ pub async fn clear_busy(
 }
 
 /// Busy days of machines (already scoped by the caller) between two dates.
-async fn busy_between(
+pub(crate) async fn busy_between(
     s: &Services,
     machine_ids: &[i64],
     from: NaiveDate,

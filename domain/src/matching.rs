@@ -540,20 +540,18 @@ async fn explain_unavailable(
         return Ok(());
     }
     let ids: Vec<i64> = which.iter().map(|i| out[*i].machine_id).collect();
-    let mut statuses: HashMap<i64, String> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let mut sql = Sql::new("SELECT id, status FROM machines WHERE id IN (");
-        sql.bind_list(chunk.iter().copied()).push(")");
-        let rows: Vec<(i64, String)> = sql.query_as().fetch_all(s.db.pool()).await?;
-        statuses.extend(rows);
-    }
+    // The garage's own loaders, in the system's view (staff see every
+    // supplier's garage).
+    let system = Actor::system(0);
     let mut docs_of: HashMap<i64, Vec<MachineDocument>> = HashMap::new();
-    for d in documents_of(s, &ids).await? {
+    for d in garage::documents_of(s, &system, &ids).await? {
         docs_of.entry(d.machine_id).or_default().push(d);
     }
     let mut busy_of: HashMap<i64, Vec<BusyDay>> = HashMap::new();
-    for b in busy_on(s, &ids, days).await? {
-        busy_of.entry(b.machine_id).or_default().push(b);
+    if let (Some(first), Some(last)) = (days.first(), days.last()) {
+        for b in garage::busy_between(s, &ids, *first, *last).await? {
+            busy_of.entry(b.machine_id).or_default().push(b);
+        }
     }
     for i in which {
         let m = &mut out[*i];
@@ -571,7 +569,8 @@ async fn explain_unavailable(
             base_lat: None,
             base_lon: None,
             service_radius_km: m.radius_km,
-            status: statuses.get(&m.machine_id).cloned().unwrap_or_default(),
+            // Every candidate query reads active machines only.
+            status: "active".into(),
             photo_file_id: None,
             created_at: 0,
             updated_at: 0,
@@ -771,41 +770,6 @@ struct OrgInfo {
     name: String,
     status: String,
     score: scoring::Score,
-}
-
-/// Documents of machines (the system's view; callers scoped the machines).
-async fn documents_of(s: &Services, ids: &[i64]) -> DomainResult<Vec<MachineDocument>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let mut sql = Sql::new(
-            "SELECT d.id, d.machine_id, d.org_id, d.kind, d.number, d.valid_from, d.valid_until, d.file_id, d.created_at, d.updated_at FROM machine_documents d WHERE d.machine_id IN (",
-        );
-        sql.bind_list(chunk.iter().copied()).push(")");
-        out.extend(
-            sql.query_as::<MachineDocument>()
-                .fetch_all(s.db.pool())
-                .await?,
-        );
-    }
-    Ok(out)
-}
-
-async fn busy_on(s: &Services, ids: &[i64], days: &[NaiveDate]) -> DomainResult<Vec<BusyDay>> {
-    let mut out = Vec::new();
-    if days.is_empty() {
-        return Ok(out);
-    }
-    for chunk in ids.chunks(500) {
-        let mut sql = Sql::new(
-            "SELECT b.machine_id, b.day, b.note FROM machine_busy_days b WHERE b.machine_id IN (",
-        );
-        sql.bind_list(chunk.iter().copied())
-            .push(") AND b.day IN (")
-            .bind_list(days.iter().map(|d| garage::ymd(*d)))
-            .push(")");
-        out.extend(sql.query_as::<BusyDay>().fetch_all(s.db.pool()).await?);
-    }
-    Ok(out)
 }
 
 /// Request statuses of the matching-to-offer funnel (set by the request
