@@ -50,6 +50,18 @@ impl Actor {
         self.org_kind == OrgKind::Broker
     }
 
+    /// A supplier's owner or dispatcher: who runs its garage and answers
+    /// requests for quotes.
+    pub fn is_supplier_office(&self) -> bool {
+        self.org_kind == OrgKind::Supplier && self.has_any(&[Role::Owner, Role::Dispatcher])
+    }
+
+    /// Staff who deal with clients and suppliers: admins, managers, hunters
+    /// and operators.
+    pub fn is_front_office(&self) -> bool {
+        self.is_staff() && self.has_any(&[Role::Admin, Role::Manager, Role::Hunter, Role::Operator])
+    }
+
     /// The user id for audit and history columns (`None` for the system).
     pub fn user(&self) -> Option<i64> {
         (self.user_id != 0).then_some(self.user_id)

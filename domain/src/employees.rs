@@ -12,7 +12,7 @@ use crate::access::{Actor, Resource, scope};
 use crate::accounts::{MIN_PASSWORD_LEN, NewUser, insert_user};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
-use crate::roles::{OrgKind, Role};
+use crate::roles::Role;
 use crate::services::Services;
 use crate::values::{Email, PhoneNumber};
 use crate::{args, audit, tokens};
@@ -133,7 +133,7 @@ impl EmployeeInput {
 }
 
 fn require_supplier_office(actor: &Actor) -> DomainResult<()> {
-    if actor.org_kind == OrgKind::Supplier && actor.has_any(&[Role::Owner, Role::Dispatcher]) {
+    if actor.is_supplier_office() {
         Ok(())
     } else {
         Err(DomainError::Forbidden)

@@ -19,7 +19,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::garage::{self, MachineFilter};
 use crate::imports::{self, Column};
 use crate::parties::{self, DirectoryFilter};
-use crate::roles::{OrgKind, Role};
+use crate::roles::OrgKind;
 use crate::services::Services;
 use crate::texts::Texts;
 
@@ -220,7 +220,7 @@ fn spec_cell(v: &Value, texts: &dyn Texts) -> Cell {
 
 /// A supplier's own garage, in the import template's columns.
 pub async fn garage(s: &Services, actor: &Actor) -> DomainResult<Vec<u8>> {
-    if !(actor.org_kind == OrgKind::Supplier && actor.has_any(&[Role::Owner, Role::Dispatcher])) {
+    if !actor.is_supplier_office() {
         return Err(DomainError::Forbidden);
     }
     let machines = garage::list(s, actor, actor.org_id, &MachineFilter::default()).await?;

@@ -42,7 +42,6 @@ use crate::catalogue::{DocumentKind, EquipmentCatalogue, SpecType};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::files::{Purpose, StoredFile};
 use crate::notify;
-use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::wiring::ServicesCell;
 use crate::{args, audit};
@@ -199,7 +198,7 @@ pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Machine> 
 }
 
 fn require_office(actor: &Actor) -> DomainResult<()> {
-    if actor.org_kind == OrgKind::Supplier && actor.has_any(&[Role::Owner, Role::Dispatcher]) {
+    if actor.is_supplier_office() {
         Ok(())
     } else {
         Err(DomainError::Forbidden)

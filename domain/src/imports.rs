@@ -36,7 +36,6 @@ use crate::catalogue::{EquipmentCatalogue, SpecDef};
 use crate::error::{DomainError, DomainResult};
 use crate::files::{FileKind, Purpose, StoredFile};
 use crate::garage::MachineInput;
-use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::texts::Texts;
 use crate::{args, audit};
@@ -813,7 +812,7 @@ impl From<&Import> for Progress {
 }
 
 fn require_office(actor: &Actor) -> DomainResult<()> {
-    if actor.org_kind == OrgKind::Supplier && actor.has_any(&[Role::Owner, Role::Dispatcher]) {
+    if actor.is_supplier_office() {
         Ok(())
     } else {
         Err(DomainError::Forbidden)

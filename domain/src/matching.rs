@@ -655,13 +655,13 @@ pub fn spec_reasons(
                 Some(have) if have + 1e-9 >= need => {}
                 Some(have) => out.push(Reason {
                     subject: Some(rule.spec.clone()),
-                    need: Some(fmt_number(need)),
-                    have: Some(fmt_number(have)),
+                    need: Some(crate::requests::number_text(need)),
+                    have: Some(crate::requests::number_text(have)),
                     ..Reason::code("spec_too_small")
                 }),
                 None => out.push(Reason {
                     subject: Some(rule.spec.clone()),
-                    need: Some(fmt_number(need)),
+                    need: Some(crate::requests::number_text(need)),
                     ..Reason::code("spec_missing")
                 }),
             }
@@ -687,14 +687,6 @@ pub fn spec_reasons(
         }
     }
     out
-}
-
-fn fmt_number(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v}").replace('.', ",")
-    }
 }
 
 /// Groups machines by supplier and ranks the suppliers (see the module docs).

@@ -32,7 +32,7 @@ use crate::matching::{self, RequestRow};
 use crate::notify::{RECIPIENT_COLUMNS, Recipient};
 use crate::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
 use crate::requests::{local_input, local_text, local_to_utc, site_tz};
-use crate::roles::{OrgKind, Role};
+use crate::roles::OrgKind;
 use crate::services::Services;
 use crate::values::{Kopecks, VatMode};
 use crate::wiring::ServicesCell;
@@ -317,16 +317,6 @@ pub struct Draft {
     pub pricing: Option<Pricing>,
 }
 
-fn require_front_office(actor: &Actor) -> DomainResult<()> {
-    if actor.is_staff()
-        && actor.has_any(&[Role::Admin, Role::Manager, Role::Hunter, Role::Operator])
-    {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden)
-    }
-}
-
 async fn quote_of_request(
     s: &Services,
     actor: &Actor,
@@ -349,7 +339,7 @@ pub async fn draft(
     input: Option<&OfferInput>,
     quote_id: i64,
 ) -> DomainResult<Draft> {
-    require_front_office(actor)?;
+    rfq::require_front_office(actor)?;
     let r = matching::request_for(s, actor, request_id).await?;
     let q = quote_of_request(s, actor, &r, quote_id).await?;
     let t = s.request_types.get(&r.request_type);
@@ -453,18 +443,9 @@ fn checked(
             None
         }),
     };
-    let int_in = |e: &mut FieldErrors, field: &str, v: &str, max: i64| match v.trim() {
-        "" => 0,
-        t => match t.parse::<i64>() {
-            Ok(n) if (0..=max).contains(&n) => n,
-            _ => {
-                e.add(field, "quote.number_out_of_range");
-                0
-            }
-        },
-    };
-    let prepayment_percent = int_in(&mut e, "prepayment_percent", &input.prepayment_percent, 100);
-    let postpayment_days = int_in(&mut e, "postpayment_days", &input.postpayment_days, 365);
+    let prepayment_percent =
+        quotes::int_in(&mut e, "prepayment_percent", &input.prepayment_percent, 100);
+    let postpayment_days = quotes::int_in(&mut e, "postpayment_days", &input.postpayment_days, 365);
     let payment_method = input.payment_method.trim().to_string();
     if !PAYMENT_METHODS.contains(&payment_method.as_str()) {
         e.add("payment_method", "quote.payment_method_invalid");
@@ -531,7 +512,7 @@ pub async fn send(
     request_id: i64,
     input: &OfferInput,
 ) -> DomainResult<SentOffer> {
-    require_front_office(actor)?;
+    rfq::require_front_office(actor)?;
     let r = matching::request_for(s, actor, request_id).await?;
     let quote_id = input
         .quote_id

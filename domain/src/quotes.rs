@@ -37,7 +37,6 @@ use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::matching::{self, MachineMatch, RequestRow};
 use crate::requests::{local_input, local_to_utc};
 use crate::rfq::{self, RfqView};
-use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::values::{Kopecks, VatMode};
 use crate::{audit, garage, scoring};
@@ -225,7 +224,8 @@ struct ValidQuote {
     comment: Option<String>,
 }
 
-fn int_in(e: &mut FieldErrors, field: &str, input: &str, max: i64) -> i64 {
+/// A whole number from 0 to `max`, empty meaning 0 (terms in days or percent).
+pub(crate) fn int_in(e: &mut FieldErrors, field: &str, input: &str, max: i64) -> i64 {
     match input.trim() {
         "" => 0,
         t => match t.parse::<i64>() {
@@ -286,17 +286,9 @@ pub struct EmployeeOption {
     pub fits: Vec<String>,
 }
 
-fn require_office(actor: &Actor) -> DomainResult<()> {
-    if actor.org_kind == OrgKind::Supplier && actor.has_any(&[Role::Owner, Role::Dispatcher]) {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound)
-    }
-}
-
 /// The quote form of an RFQ of the actor's supplier.
 pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<QuoteForm> {
-    require_office(actor)?;
+    rfq::require_supplier_office(actor)?;
     let view = rfq::view(s, actor, rfq_id).await?;
     let r = matching::request_by_id(s, view.rfq.request_id).await?;
     let quote = of_rfq(s, rfq_id).await?;
@@ -545,7 +537,7 @@ pub async fn submit(
     rfq_id: i64,
     input: &QuoteInput,
 ) -> DomainResult<i64> {
-    require_office(actor)?;
+    rfq::require_supplier_office(actor)?;
     let rfq = rfq::get(s, actor, rfq_id).await?;
     let (view, r) = rfq::view_of(s, rfq).await?;
     if !view.open {
@@ -686,7 +678,7 @@ async fn answer(
 /// Declines an RFQ of the actor's supplier, with a reason (an active quote
 /// is withdrawn).
 pub async fn decline(s: &Services, actor: &Actor, rfq_id: i64, reason: &str) -> DomainResult<()> {
-    require_office(actor)?;
+    rfq::require_supplier_office(actor)?;
     let reason = reason.trim();
     if reason.chars().count() < 3 {
         return Err(DomainError::field(
@@ -739,7 +731,7 @@ pub async fn decline(s: &Services, actor: &Actor, rfq_id: i64, reason: &str) -> 
 
 /// Withdraws the supplier's quote while the round is open.
 pub async fn withdraw(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<()> {
-    require_office(actor)?;
+    rfq::require_supplier_office(actor)?;
     let rfq = rfq::get(s, actor, rfq_id).await?;
     let (view, r) = rfq::view_of(s, rfq).await?;
     let now = s.db.now();
@@ -801,7 +793,7 @@ pub struct OwnQuote {
 
 /// The actor's supplier's quotes, newest first.
 pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<OwnQuote>> {
-    require_office(actor)?;
+    rfq::require_supplier_office(actor)?;
     let mut sql = Sql::new(
         "SELECT sq.id, sq.rfq_id, r.request_type, sq.price_unit, sq.unit_price, sq.total_price, sq.vat_mode, sq.arrival_at,
                 sq.valid_until, sq.status, sq.revision, sq.updated_at, m.make, m.model, m.plate

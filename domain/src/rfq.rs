@@ -31,7 +31,6 @@ use crate::matching::{self, RequestRow};
 use crate::notify::{self, RECIPIENT_COLUMNS, Recipient};
 use crate::request_types::{FieldKind, RequestType};
 use crate::requests::{local_text, site_tz};
-use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::wiring::ServicesCell;
 use crate::{args, audit, scoring};
@@ -244,10 +243,8 @@ async fn chosen(
         .collect())
 }
 
-fn require_front_office(actor: &Actor) -> DomainResult<()> {
-    if actor.is_staff()
-        && actor.has_any(&[Role::Admin, Role::Manager, Role::Hunter, Role::Operator])
-    {
+pub(crate) fn require_front_office(actor: &Actor) -> DomainResult<()> {
+    if actor.is_front_office() {
         Ok(())
     } else {
         Err(DomainError::Forbidden)
@@ -534,8 +531,8 @@ pub(crate) async fn emit_answered(
 // ---------------------------------------------------------------------------
 // The supplier's cabinet
 
-fn require_supplier_office(actor: &Actor) -> DomainResult<()> {
-    if actor.org_kind == OrgKind::Supplier && actor.has_any(&[Role::Owner, Role::Dispatcher]) {
+pub(crate) fn require_supplier_office(actor: &Actor) -> DomainResult<()> {
+    if actor.is_supplier_office() {
         Ok(())
     } else {
         Err(DomainError::NotFound)
@@ -647,7 +644,7 @@ pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<
 
 /// RFQs waiting for the supplier's answer (the badge in the navigation).
 pub async fn open_count(s: &Services, actor: &Actor) -> DomainResult<i64> {
-    if actor.org_kind != OrgKind::Supplier || !actor.has_any(&[Role::Owner, Role::Dispatcher]) {
+    if !actor.is_supplier_office() {
         return Ok(0);
     }
     let mut sql = Sql::new(
