@@ -351,11 +351,7 @@ impl Category {
                     .ok()
                     .filter(|v| v.is_finite())
                     .map(Value::from),
-                SpecType::Boolean => match raw.to_lowercase().as_str() {
-                    "1" | "true" | "on" | "да" | "yes" | "есть" => Some(Value::Bool(true)),
-                    "0" | "false" | "off" | "нет" | "no" => Some(Value::Bool(false)),
-                    _ => None,
-                },
+                SpecType::Boolean => crate::values::parse_yes_no(raw).map(Value::Bool),
                 SpecType::Choice => spec
                     .options
                     .iter()

@@ -467,10 +467,15 @@ impl RequestType {
                         continue;
                     }
                 },
-                FieldKind::Boolean => Value::Bool(matches!(
-                    raw.to_lowercase().as_str(),
-                    "1" | "true" | "on" | "да" | "yes"
-                )),
+                // An unticked checkbox sends nothing.
+                FieldKind::Boolean if raw.is_empty() => Value::Bool(false),
+                FieldKind::Boolean => match crate::values::parse_yes_no(raw) {
+                    Some(b) => Value::Bool(b),
+                    None => {
+                        e.add(&key, "boolean.invalid");
+                        continue;
+                    }
+                },
                 FieldKind::Choice => match f
                     .options
                     .iter()
@@ -701,5 +706,39 @@ mod tests {
         let e = cargo.parse_fields(&input, &c).expect_err("invalid");
         assert_eq!(e.get("f.weight_t"), Some("number.too_large"));
         assert_eq!(e.get("f.cargo"), Some("required"));
+    }
+
+    #[test]
+    fn a_yes_or_no_field_refuses_anything_else() {
+        let dir = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../workflows/request_types"
+        ));
+        let c = catalogue();
+        let types = RequestTypes::load_dir(dir, &c).expect("types");
+        let machinery = types.get("machinery").expect("machinery");
+        let mut input = BTreeMap::new();
+        input.insert("f.category".to_string(), "excavator".to_string());
+        input.insert("f.work".to_string(), "Котлован".to_string());
+        input.insert("f.site_address".to_string(), "Москва".to_string());
+        for (raw, expected) in [
+            ("да", Some(true)),
+            ("", Some(false)),
+            ("0", Some(false)),
+            ("может быть", None),
+        ] {
+            input.insert("f.with_operator".to_string(), raw.to_string());
+            match machinery.parse_fields(&input, &c) {
+                Ok(v) => assert_eq!(
+                    Some(v["with_operator"] == serde_json::json!(true)),
+                    expected,
+                    "{raw}"
+                ),
+                Err(e) => {
+                    assert_eq!(expected, None, "{raw}: {e:?}");
+                    assert_eq!(e.get("f.with_operator"), Some("boolean.invalid"));
+                }
+            }
+        }
     }
 }

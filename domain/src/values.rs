@@ -27,6 +27,16 @@ pub use ids::{Bik, CorrespondentAccount, Inn, InnKind, Kpp, Ogrn, OgrnKind, Sett
 pub use money::{Kopecks, VatMode};
 pub use vehicle::{PlateKind, StatePlate, Vin};
 
+/// A yes or no as people and forms write it (`да`, `on`, `1`, `есть`…);
+/// `None` when it is neither.
+pub fn parse_yes_no(raw: &str) -> Option<bool> {
+    match raw.trim().to_lowercase().as_str() {
+        "1" | "true" | "on" | "да" | "yes" | "есть" => Some(true),
+        "0" | "false" | "off" | "нет" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 /// Why a value was rejected. The variant (see [`ValueError::code`]) and its
 /// fields are what the message catalogue needs; `Display` is English for logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize)]
