@@ -1665,13 +1665,8 @@ pub async fn warn_about_document(
             "date" => dmy(&until),
             "link" => format!("{}/garage/{machine_id}", s.base_url)
         ];
-        let subject = s
-            .texts
-            .text(&format!("mail-machine-document-{stage}-subject"), &a);
-        let body = s
-            .texts
-            .text(&format!("mail-machine-document-{stage}-body"), &a);
-        if notify::tell(&mut tx, now, owner, &subject, &body).await? {
+        let key = format!("mail-machine-document-{stage}");
+        if notify::tell(s, &mut tx, owner, &key, &a).await? {
             sent += 1;
         }
     }

@@ -6,9 +6,12 @@
 //! there). With a channel not configured the message waits in the outbox,
 //! which admins read.
 
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
 pub use connectors::notify::{NewNotification, enqueue};
 use engine::Tx;
+
+use crate::services::Services;
 
 /// A person to tell something, as [`RECIPIENT_COLUMNS`] read them from
 /// `users u` (`id` is empty for a contact without a login).
@@ -24,15 +27,18 @@ pub struct Recipient {
 /// The columns of [`Recipient`] from `users u`.
 pub const RECIPIENT_COLUMNS: &str = "u.id, u.email, u.phone, u.full_name, u.telegram_chat_id";
 
-/// Queues `subject` and `body` for `person` (see the module docs). Returns
-/// whether any channel reaches them.
+/// Queues the message `key` (texts `<key>-subject` and `<key>-body` with
+/// `args`) for `person` (see the module docs). Returns whether any channel
+/// reaches them.
 pub async fn tell(
+    s: &Services,
     tx: &mut Tx,
-    now: DateTime<Utc>,
     person: &Recipient,
-    subject: &str,
-    body: &str,
+    key: &str,
+    args: &HashMap<&str, String>,
 ) -> Result<bool, sqlx::Error> {
+    let subject = s.texts.text(&format!("{key}-subject"), args);
+    let body = s.texts.text(&format!("{key}-body"), args);
     let mut channels: Vec<(&str, String)> = Vec::new();
     match (&person.email, &person.phone) {
         (Some(e), _) => channels.push(("email", e.clone())),
@@ -45,13 +51,13 @@ pub async fn tell(
     for (channel, recipient) in &channels {
         enqueue(
             tx,
-            now,
+            s.db.now(),
             NewNotification {
                 channel: (*channel).into(),
                 recipient: recipient.clone(),
                 user_id: person.id,
-                subject: subject.to_string(),
-                body: body.to_string(),
+                subject: subject.clone(),
+                body: body.clone(),
             },
         )
         .await?;

@@ -604,7 +604,7 @@ pub async fn send(
     let people: Vec<Recipient> = sql.query_as().fetch_all(&mut *tx).await?;
     let mut told = 0;
     for person in &people {
-        if rfq::message(s, &mut tx, person, "mail-offer", &a).await? {
+        if crate::notify::tell(s, &mut tx, person, "mail-offer", &a).await? {
             told += 1;
         }
     }
@@ -621,7 +621,7 @@ pub async fn send(
                 phone,
                 ..Recipient::default()
             };
-            rfq::message(s, &mut tx, &person, "mail-offer", &a).await?;
+            crate::notify::tell(s, &mut tx, &person, "mail-offer", &a).await?;
         }
     }
     let reports = s

@@ -360,24 +360,6 @@ pub(crate) async fn office_people(tx: &mut Tx, org_id: i64) -> Result<Vec<Recipi
     Ok(Vec::new())
 }
 
-/// Tells a person the message `key` (`<key>-subject`, `<key>-body`).
-pub(crate) async fn message(
-    s: &Services,
-    tx: &mut Tx,
-    person: &Recipient,
-    key: &str,
-    a: &std::collections::HashMap<&str, String>,
-) -> Result<bool, sqlx::Error> {
-    notify::tell(
-        tx,
-        s.db.now(),
-        person,
-        &s.texts.text(&format!("{key}-subject"), a),
-        &s.texts.text(&format!("{key}-body"), a),
-    )
-    .await
-}
-
 /// Records the round's deadline and tells the suppliers not told yet (the
 /// `rfq.open_round` action; running it twice tells nobody twice).
 pub async fn open_round(
@@ -416,7 +398,7 @@ pub async fn open_round(
             "link" => format!("{}/supplier/rfqs/{rfq_id}", s.base_url),
         ];
         for person in office_people(&mut tx, *org_id).await? {
-            if message(s, &mut tx, &person, "mail-rfq", &a).await? {
+            if notify::tell(s, &mut tx, &person, "mail-rfq", &a).await? {
                 sent += 1;
             }
         }
@@ -461,7 +443,7 @@ pub async fn remind(s: &Services, round_id: i64, key: &str) -> DomainResult<usiz
             "link" => format!("{}/supplier/rfqs/{rfq_id}", s.base_url),
         ];
         for person in office_people(&mut tx, *org_id).await? {
-            if message(s, &mut tx, &person, "mail-rfq-reminder", &a).await? {
+            if notify::tell(s, &mut tx, &person, "mail-rfq-reminder", &a).await? {
                 sent += 1;
             }
         }

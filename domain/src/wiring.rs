@@ -260,14 +260,11 @@ async fn notify_about_task(s: &Services, ctx: &ActionContext, key: &str) -> anyh
         Some(id) => format!("{}/tasks/{id}", s.base_url),
         None => format!("{}/tasks", s.base_url),
     };
-    let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let mut sent = 0;
     for person in &people {
         let a = args!["name" => person.full_name, "title" => title, "link" => link];
-        let subject = s.texts.text(&format!("{key}-subject"), &a);
-        let body = s.texts.text(&format!("{key}-body"), &a);
-        if notify::tell(&mut tx, now, person, &subject, &body).await? {
+        if notify::tell(s, &mut tx, person, key, &a).await? {
             sent += 1;
         }
     }
