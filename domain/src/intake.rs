@@ -25,13 +25,15 @@
 //! runs when a client's first order goes into work, and [`set_manager`] is
 //! an admin choosing the responsible manager instead of the least loaded.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use engine::{Sql, Tx, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::access::Actor;
+use crate::access::{Actor, Resource, scope};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::files::{Purpose, StoredFile};
 use crate::notify::{self, NewNotification};
@@ -958,11 +960,10 @@ pub async fn client_requests(
 ) -> DomainResult<Vec<RequestRow>> {
     let f = requests::RequestFilter {
         client: Some(client_id),
+        limit: Some(20),
         ..Default::default()
     };
-    let mut rows = requests::list(s, actor, &f, tz).await?;
-    rows.truncate(20);
-    Ok(rows)
+    requests::list(s, actor, &f, tz).await
 }
 
 /// A caller found by the contact centre's lookup.
@@ -1025,13 +1026,25 @@ pub async fn lookup(
     }
     sql.push(" ORDER BY o.name, o.id LIMIT 10");
     let clients: Vec<ClientOwnership> = sql.query_as().fetch_all(s.db.pool()).await?;
+    // Open requests are counted over all of them, not the 20 shown.
+    let mut open: HashMap<i64, i64> = HashMap::new();
+    if !clients.is_empty() {
+        let mut sql = Sql::new(
+            "SELECT r.client_org_id, CAST(COUNT(*) AS BIGINT) FROM requests r WHERE r.client_org_id IN (",
+        );
+        sql.bind_list(clients.iter().map(|c| c.id))
+            .push(") AND r.status NOT IN (")
+            .bind_list(requests::CLOSED_STATUSES)
+            .push(")");
+        scope(&mut sql, actor, Resource::Request, "r");
+        sql.push(" GROUP BY r.client_org_id");
+        let rows: Vec<(i64, i64)> = sql.query_as().fetch_all(s.db.pool()).await?;
+        open.extend(rows);
+    }
     let mut matches = Vec::new();
     for client in clients {
         let requests = client_requests(s, actor, client.id, tz).await?;
-        let open_requests = requests
-            .iter()
-            .filter(|r| !requests::CLOSED_STATUSES.contains(&r.status.as_str()))
-            .count();
+        let open_requests = open.get(&client.id).copied().unwrap_or(0) as usize;
         matches.push(CallerMatch {
             client,
             requests,
@@ -1054,7 +1067,6 @@ pub struct HunterClient {
     pub first_order_at: Option<i64>,
     pub requests: i64,
     pub open_requests: i64,
-    pub last_request_at: Option<i64>,
     pub created_at: i64,
 }
 
@@ -1075,7 +1087,6 @@ pub async fn hunter_clients(
     );
     sql.bind_list(requests::CLOSED_STATUSES)
         .push(")) AS open_requests,
-                (SELECT MAX(r.created_at) FROM requests r WHERE r.client_org_id = o.id) AS last_request_at,
                 o.created_at
          FROM organisations o LEFT JOIN users mu ON mu.id = o.manager_user_id
          WHERE o.kind = 'client' AND o.hunter_user_id = ")

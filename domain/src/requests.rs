@@ -494,6 +494,9 @@ pub struct RequestFilter {
     pub q: String,
     /// Only this client's requests.
     pub client: Option<i64>,
+    /// At most this many (500 when not set); not a form field.
+    #[serde(skip)]
+    pub limit: Option<u32>,
 }
 
 /// A line of a request list.
@@ -594,7 +597,8 @@ pub async fn list(
         }
         sql.push(")");
     }
-    sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT 500");
+    sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
+        .push(&f.limit.unwrap_or(500).min(500).to_string());
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
 }
 
