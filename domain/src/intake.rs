@@ -1086,10 +1086,12 @@ pub async fn hunter_clients(
                 (SELECT COUNT(*) FROM requests r WHERE r.client_org_id = o.id AND r.status NOT IN (",
     );
     sql.bind_list(requests::CLOSED_STATUSES)
-        .push(")) AS open_requests,
+        .push(
+            ")) AS open_requests,
                 o.created_at
          FROM organisations o LEFT JOIN users mu ON mu.id = o.manager_user_id
-         WHERE o.kind = 'client' AND o.hunter_user_id = ")
+         WHERE o.kind = 'client' AND o.hunter_user_id = ",
+        )
         .bind(actor.user_id);
     let q = q.trim();
     if !q.is_empty() {

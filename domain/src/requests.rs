@@ -793,6 +793,15 @@ pub fn shown_fields(
     out
 }
 
+/// Whether the actor may edit the request: staff while it is new or being
+/// qualified; a hunter only the requests they own (their clients' until the
+/// first order).
+pub fn may_edit(actor: &Actor, r: &RequestDetail) -> bool {
+    actor.is_staff()
+        && matches!(r.status.as_str(), "new" | "qualification")
+        && (!crate::access::hunter_only(actor) || r.owner_user_id == Some(actor.user_id))
+}
+
 /// A request the actor may see.
 pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<RequestDetail> {
     let mut sql = Sql::new(
@@ -849,12 +858,14 @@ pub async fn update(
         return Err(DomainError::Forbidden);
     }
     let current = get(s, actor, id).await?;
-    // A hunter edits the requests they own (their clients' until the first order).
-    if crate::access::hunter_only(actor) && current.owner_user_id != Some(actor.user_id) {
-        return Err(DomainError::Forbidden);
-    }
-    if !matches!(current.status.as_str(), "new" | "qualification") {
-        return Err(DomainError::Conflict("request.not_editable"));
+    if !may_edit(actor, &current) {
+        return Err(
+            if matches!(current.status.as_str(), "new" | "qualification") {
+                DomainError::Forbidden
+            } else {
+                DomainError::Conflict("request.not_editable")
+            },
+        );
     }
     let t = s
         .request_types

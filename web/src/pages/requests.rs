@@ -17,7 +17,6 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Reque
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use domain::access::{Actor, hunter_only};
 use domain::error::DomainError;
 use domain::intake::{self, Attachment, ClientChoice, IntakeRequest};
 use domain::request_types::{RequestType, TIMEZONES};
@@ -363,7 +362,7 @@ async fn show(
         }
         None => (Vec::new(), Vec::new(), BTreeMap::new()),
     };
-    let can_edit = may_edit(&auth.actor, &r);
+    let can_edit = requests::may_edit(&auth.actor, &r);
     Ok(state
         .page(
             &auth.info,
@@ -378,12 +377,6 @@ async fn show(
             },
         )?
         .into_response())
-}
-
-fn may_edit(actor: &Actor, r: &requests::RequestDetail) -> bool {
-    actor.is_staff()
-        && matches!(r.status.as_str(), "new" | "qualification")
-        && (!hunter_only(actor) || r.owner_user_id == Some(actor.user_id))
 }
 
 fn edit_page(
@@ -412,7 +405,7 @@ async fn edit_form(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let r = requests::get(&state.services, &auth.actor, id).await?;
-    if !may_edit(&auth.actor, &r) {
+    if !requests::may_edit(&auth.actor, &r) {
         return Err(AppError::Conflict("request.not_editable"));
     }
     let t = type_of(&state, &r.request_type)?;
