@@ -113,11 +113,9 @@ struct RawSpec {
     options: Vec<String>,
 }
 
-fn pos<T>(s: &Spanned<T>) -> Pos {
-    Pos::from(s.referenced)
-}
-
-fn valid_code(code: &str) -> bool {
+/// A code analysts may give a category, spec, document, type or field:
+/// lowercase Latin letters, digits and `_`, starting with a letter.
+pub(crate) fn valid_code(code: &str) -> bool {
     !code.is_empty()
         && code.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && code
@@ -144,13 +142,13 @@ impl EquipmentCatalogue {
             let d = d.value;
             if !valid_code(&d.code.value) {
                 err(
-                    pos(&d.code),
+                    Pos::from(&d.code),
                     format!("document code {:?} must be latin snake_case", d.code.value),
                 );
             }
             if !doc_codes.insert(d.code.value.clone()) {
                 err(
-                    pos(&d.code),
+                    Pos::from(&d.code),
                     format!("document code {:?} is defined twice", d.code.value),
                 );
             }
@@ -166,19 +164,19 @@ impl EquipmentCatalogue {
             let c = c.value;
             if !valid_code(&c.code.value) {
                 err(
-                    pos(&c.code),
+                    Pos::from(&c.code),
                     format!("category code {:?} must be latin snake_case", c.code.value),
                 );
             }
             if !category_codes.insert(c.code.value.clone()) {
                 err(
-                    pos(&c.code),
+                    Pos::from(&c.code),
                     format!("category {:?} is defined twice", c.code.value),
                 );
             }
             if c.serves.is_empty() {
                 err(
-                    pos(&c.code),
+                    Pos::from(&c.code),
                     format!(
                         "category {:?} serves no request type (add serves: [...])",
                         c.code.value
@@ -191,7 +189,7 @@ impl EquipmentCatalogue {
                         let mut list: Vec<_> = known.iter().cloned().collect();
                         list.sort();
                         err(
-                            pos(s),
+                            Pos::from(s),
                             format!(
                                 "unknown request type {:?}; known: {}",
                                 s.value,
@@ -204,7 +202,7 @@ impl EquipmentCatalogue {
             for d in &c.documents {
                 if !doc_codes.contains(&d.value) {
                     err(
-                        pos(d),
+                        Pos::from(d),
                         format!("unknown document {:?}; define it under documents:", d.value),
                     );
                 }
@@ -212,17 +210,17 @@ impl EquipmentCatalogue {
             let mut spec_codes = HashSet::new();
             let mut specs = Vec::new();
             for s in c.specs {
-                let p = pos(&s);
+                let p = Pos::from(&s);
                 let s = s.value;
                 if !valid_code(&s.code.value) {
                     err(
-                        pos(&s.code),
+                        Pos::from(&s.code),
                         format!("spec code {:?} must be latin snake_case", s.code.value),
                     );
                 }
                 if !spec_codes.insert(s.code.value.clone()) {
                     err(
-                        pos(&s.code),
+                        Pos::from(&s.code),
                         format!(
                             "spec {:?} is defined twice in {:?}",
                             s.code.value, c.code.value

@@ -186,17 +186,6 @@ struct RawWhen {
     equals: String,
 }
 
-fn pos<T>(s: &Spanned<T>) -> Pos {
-    Pos::from(s.referenced)
-}
-
-fn valid_code(code: &str) -> bool {
-    code.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
 impl RequestType {
     /// Parses and checks one request type against the equipment catalogue.
     pub fn parse(
@@ -208,26 +197,26 @@ impl RequestType {
             .map_err(|e| vec![engine::diag::from_yaml_error(file, &e)])?;
         let mut errors = Vec::new();
         let mut err = |p: Pos, m: String| errors.push(Diagnostic::new(file, p, m));
-        if !valid_code(&raw.code.value) {
+        if !crate::catalogue::valid_code(&raw.code.value) {
             err(
-                pos(&raw.code),
+                Pos::from(&raw.code),
                 format!("code {:?} must be latin snake_case", raw.code.value),
             );
         }
         let mut ids = HashSet::new();
         let mut fields = Vec::new();
         for f in raw.fields {
-            let p = pos(&f);
+            let p = Pos::from(&f);
             let f = f.value;
-            if !valid_code(&f.id.value) {
+            if !crate::catalogue::valid_code(&f.id.value) {
                 err(
-                    pos(&f.id),
+                    Pos::from(&f.id),
                     format!("field id {:?} must be latin snake_case", f.id.value),
                 );
             }
             if !ids.insert(f.id.value.clone()) {
                 err(
-                    pos(&f.id),
+                    Pos::from(&f.id),
                     format!("field {:?} is defined twice", f.id.value),
                 );
             }
@@ -268,11 +257,11 @@ impl RequestType {
         match field(&raw.site.value) {
             Some(f) if f.kind == FieldKind::Address => {}
             Some(_) => err(
-                pos(&raw.site),
+                Pos::from(&raw.site),
                 format!("site {:?} must be a field of type address", raw.site.value),
             ),
             None => err(
-                pos(&raw.site),
+                Pos::from(&raw.site),
                 format!("site {:?} is not a field of this type", raw.site.value),
             ),
         }
@@ -280,7 +269,7 @@ impl RequestType {
         for u in &raw.price_units {
             if !PRICE_UNITS.contains(&u.value.as_str()) {
                 err(
-                    pos(u),
+                    Pos::from(u),
                     format!(
                         "unknown price unit {:?}; known: {}",
                         u.value,
@@ -291,11 +280,14 @@ impl RequestType {
             units.push(u.value.clone());
         }
         if units.is_empty() {
-            err(pos(&raw.code), "price_units lists no unit".to_string());
+            err(
+                Pos::from(&raw.code),
+                "price_units lists no unit".to_string(),
+            );
         }
         if !(0.0..=500.0).contains(&raw.markup_percent) {
             err(
-                pos(&raw.code),
+                Pos::from(&raw.code),
                 format!("markup_percent {} is out of 0..500", raw.markup_percent),
             );
         }
@@ -313,7 +305,10 @@ impl RequestType {
                 let mut out = Vec::new();
                 for c in list {
                     if catalogue.category(&c.value).is_none() {
-                        err(pos(&c), format!("unknown equipment category {:?}", c.value));
+                        err(
+                            Pos::from(&c),
+                            format!("unknown equipment category {:?}", c.value),
+                        );
                     }
                     out.push(c.value);
                 }
@@ -323,7 +318,7 @@ impl RequestType {
         };
         if categories.is_empty() {
             err(
-                pos(&raw.code),
+                Pos::from(&raw.code),
                 format!(
                     "no equipment category serves {:?} (add it to a category's serves: in the catalogue)",
                     raw.code.value
@@ -341,7 +336,7 @@ impl RequestType {
             let r = r.value;
             let Some(spec_kind) = known_specs.get(r.spec.value.as_str()).copied() else {
                 err(
-                    pos(&r.spec),
+                    Pos::from(&r.spec),
                     format!("no category of this type has the spec {:?}", r.spec.value),
                 );
                 continue;
@@ -352,31 +347,34 @@ impl RequestType {
                         if matches!(d.kind, FieldKind::Integer | FieldKind::Decimal)
                             && matches!(spec_kind, SpecType::Integer | SpecType::Decimal) => {}
                     Some(_) => err(
-                        pos(f),
+                        Pos::from(f),
                         format!(
                             "at_least needs a numeric field and a numeric spec ({:?})",
                             f.value
                         ),
                     ),
-                    None => err(pos(f), format!("unknown field {:?}", f.value)),
+                    None => err(Pos::from(f), format!("unknown field {:?}", f.value)),
                 },
                 (None, Some(f)) => match field(&f.value) {
                     Some(d) if d.kind == FieldKind::Choice => {}
                     Some(_) => err(
-                        pos(f),
+                        Pos::from(f),
                         format!("equals needs a choice field ({:?})", f.value),
                     ),
-                    None => err(pos(f), format!("unknown field {:?}", f.value)),
+                    None => err(Pos::from(f), format!("unknown field {:?}", f.value)),
                 },
                 _ => err(
-                    pos(&r.spec),
+                    Pos::from(&r.spec),
                     "a rule needs exactly one of at_least: or equals:".to_string(),
                 ),
             }
             if let Some(w) = &r.when
                 && field(&w.field.value).is_none()
             {
-                err(pos(&w.field), format!("unknown field {:?}", w.field.value));
+                err(
+                    Pos::from(&w.field),
+                    format!("unknown field {:?}", w.field.value),
+                );
             }
             rules.push(MatchRule {
                 spec: r.spec.value,

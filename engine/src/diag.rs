@@ -15,6 +15,13 @@ impl Pos {
     }
 }
 
+/// Where a parsed YAML value was written.
+impl<T> From<&serde_saphyr::Spanned<T>> for Pos {
+    fn from(s: &serde_saphyr::Spanned<T>) -> Pos {
+        s.referenced.into()
+    }
+}
+
 impl From<serde_saphyr::Location> for Pos {
     fn from(l: serde_saphyr::Location) -> Pos {
         Pos {

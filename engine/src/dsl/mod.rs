@@ -155,7 +155,7 @@ pub fn check_files<P: AsRef<Path>>(paths: &[P], vocab: &Vocabulary) -> Vec<Diagn
 }
 
 fn pos<T>(s: &S<T>) -> Pos {
-    s.referenced.into()
+    Pos::from(s)
 }
 
 /// The position of `s`, or `fallback` when the parser had none for it.
