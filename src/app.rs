@@ -49,7 +49,7 @@ pub async fn prepare_db(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyho
         db = db.with_clock(clock);
     }
     db.migrate().await?;
-    domain::orgs::ensure_broker(&db).await?;
+    domain::parties::orgs::ensure_broker(&db).await?;
     domain::search::index_missing(&db).await?;
     Ok(db)
 }
@@ -68,10 +68,10 @@ impl RunningApp {
         };
         let texts = Arc::new(web::i18n::Catalogue::russian()?);
         let catalogue = crate::workflows::Catalogues::load(&config.workflows_dir)?;
-        let cell: domain::wiring::ServicesCell = Arc::new(std::sync::OnceLock::new());
-        let mut builder = domain::wiring::engine_builder(db.clone(), cell.clone());
+        let cell: domain::services::ServicesCell = Arc::new(std::sync::OnceLock::new());
+        let mut builder = domain::engine_builder(db.clone(), cell.clone());
         if config.test_actions {
-            builder = domain::test_actions::register(builder, db.clone());
+            builder = crate::test_actions::register(builder, db.clone());
         }
         let engine_config = options.engine.unwrap_or_else(|| engine::EngineConfig {
             lease: std::time::Duration::from_secs(config.action_lease_secs.max(1)),
@@ -113,17 +113,17 @@ impl RunningApp {
         let _ = cell.set(services.clone());
         // Documents written without the app (demo seed, imports) get their
         // expiry watches now.
-        domain::garage::ensure_document_watches(&services).await?;
+        domain::fleet::garage::ensure_document_watches(&services).await?;
         if config.demo {
-            domain::demo::seed_live(&services).await?;
+            crate::demo::seed_live(&services).await?;
         }
 
         let demo_accounts = if config.demo {
-            domain::demo::accounts()
+            crate::demo::accounts()
                 .into_iter()
                 .map(|a| web::DemoAccount {
                     login: a.email.to_string(),
-                    password: domain::demo::DEMO_PASSWORD.to_string(),
+                    password: crate::demo::DEMO_PASSWORD.to_string(),
                     role: a.role.as_str().to_string(),
                     name: a.full_name.to_string(),
                     org: a.org_name.to_string(),
@@ -231,7 +231,8 @@ async fn read_telegram(
 ) {
     let mut offset = 0;
     loop {
-        let step = domain::telegram::poll(&services, &inbox, offset, Duration::from_secs(25));
+        let step =
+            domain::accounts::telegram::poll(&services, &inbox, offset, Duration::from_secs(25));
         let pause = tokio::select! {
             _ = shutdown.cancelled() => return,
             result = step => match result {

@@ -202,16 +202,16 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 config.bind = bind;
             }
             let db = prepare_db(&config, None).await?;
-            let created = domain::demo::seed(&db).await?;
+            let created = crate::demo::seed(&db).await?;
             db.close().await;
             println!(
                 "Demo data ready ({created} new accounts). Password for every demo account: {}",
-                domain::demo::DEMO_PASSWORD
+                crate::demo::DEMO_PASSWORD
             );
             let app = RunningApp::start(config, AppOptions::default()).await?;
             // Deals under way for the cabinets to show; a demo without them
             // still works, so a failure is only reported.
-            if let Err(e) = domain::demo::seed_deals(&app.services).await {
+            if let Err(e) = crate::demo::seed_deals(&app.services).await {
                 tracing::warn!(error = %e, "demo deals were not created");
             }
             println!("Podryad is running at {}", app.base_url);
@@ -243,7 +243,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(false)?;
     let db = prepare_db(&config, None).await?;
-    let broker = domain::orgs::ensure_broker(&db).await?;
+    let broker = domain::parties::orgs::ensure_broker(&db).await?;
     let input = domain::accounts::UserInput {
         full_name: args.name,
         email: args.email,
@@ -251,7 +251,7 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
         roles: args.roles,
         password: args.password,
     };
-    let user = match input.validate(domain::roles::OrgKind::Broker) {
+    let user = match input.validate(domain::access::roles::OrgKind::Broker) {
         Ok(u) if u.password.is_some() => u,
         Ok(_) => {
             eprintln!(
@@ -291,8 +291,8 @@ async fn tool_engine(
 ) -> anyhow::Result<(engine::Db, engine::Engine, crate::workflows::Catalogues)> {
     let db = prepare_db(config, None).await?;
     let catalogues = crate::workflows::Catalogues::load(&config.workflows_dir)?;
-    let cell: domain::wiring::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());
-    let engine = domain::wiring::engine_builder(db.clone(), cell)
+    let cell: domain::services::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());
+    let engine = domain::engine_builder(db.clone(), cell)
         .calendars(catalogues.calendars.clone())
         .timezone(config.timezone)
         .build();
@@ -462,8 +462,8 @@ async fn bench_matching(args: MatchingBenchArgs) -> anyhow::Result<ExitCode> {
     db.migrate().await?;
     let result = async {
         let catalogue = crate::workflows::Catalogues::load(std::path::Path::new("workflows"))?;
-        let cell: domain::wiring::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());
-        let engine = domain::wiring::engine_builder(db.clone(), cell.clone()).build();
+        let cell: domain::services::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());
+        let engine = domain::engine_builder(db.clone(), cell.clone()).build();
         let files =
             std::env::temp_dir().join(format!("podryad-bench-files-{}", std::process::id()));
         let services = domain::services::Services {
@@ -478,13 +478,13 @@ async fn bench_matching(args: MatchingBenchArgs) -> anyhow::Result<ExitCode> {
             notifier: None,
         };
         let _ = cell.set(services.clone());
-        let opts = domain::matching_bench::BenchOptions {
+        let opts = crate::bench::matching::BenchOptions {
             suppliers: args.suppliers,
             machines: args.machines,
             requests: args.requests,
             towns: args.towns,
         };
-        let report = domain::matching_bench::run(&services, &opts).await?;
+        let report = crate::bench::matching::run(&services, &opts).await?;
         let _ = std::fs::remove_dir_all(files);
         anyhow::Ok(report)
     }
@@ -500,12 +500,12 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let db = prepare_db(&config, None).await?;
     match cmd {
         TokenCommand::Create { name } => {
-            let (id, secret) = domain::api_tokens::create(&db, None, &name).await?;
+            let (id, secret) = domain::accounts::api_tokens::create(&db, None, &name).await?;
             eprintln!("Token {id} created; keep it now, it is not shown again:");
             println!("{secret}");
         }
         TokenCommand::List => {
-            for t in domain::api_tokens::list(&db).await? {
+            for t in domain::accounts::api_tokens::list(&db).await? {
                 let state = if t.revoked_at.is_some() {
                     "revoked"
                 } else {
@@ -515,7 +515,7 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TokenCommand::Revoke { id } => {
-            domain::api_tokens::revoke(&db, id).await?;
+            domain::accounts::api_tokens::revoke(&db, id).await?;
             println!("Token {id} revoked.");
         }
     }

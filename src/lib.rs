@@ -5,7 +5,10 @@
 //! system and a fresh database, so what they check is what ships.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod telemetry;
+pub mod test_actions;
 pub mod workflows;

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use domain::catalogue::EquipmentCatalogue;
-use domain::request_types::RequestTypes;
+use domain::fleet::catalogue::EquipmentCatalogue;
+use domain::intake::request_types::RequestTypes;
 use engine::calendar::Calendars;
 use include_dir::{Dir, include_dir};
 

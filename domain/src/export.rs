@@ -14,12 +14,12 @@ use rust_xlsxwriter::{ExcelDateTime, Format, FormatBorder, Workbook};
 use serde_json::Value;
 
 use crate::access::Actor;
+use crate::access::roles::OrgKind;
 use crate::args;
 use crate::error::{DomainError, DomainResult};
-use crate::garage::{self, MachineFilter};
-use crate::imports::{self, Column};
+use crate::fleet::garage::{self, MachineFilter};
+use crate::fleet::imports::{self, Column};
 use crate::parties::{self, DirectoryFilter};
-use crate::roles::OrgKind;
 use crate::services::Services;
 use crate::texts::Texts;
 

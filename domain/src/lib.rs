@@ -1,5 +1,6 @@
 //! The brokerage: who the parties are, what they may see, and the rules of
-//! the business — requests, matching, quotes, orders, money.
+//! the business — requests, matching, quotes, offers (orders and money come
+//! later).
 //!
 //! The broker stands between suppliers and clients, so the rules that keep
 //! each side's identity and prices from the other live here, next to the
@@ -7,40 +8,52 @@
 //! outbox) belong to `engine`; documents and the outside world to
 //! `documents` and `connectors`. Every function that reads tenant data takes
 //! the acting [`access::Actor`] and scopes its query through [`access::scope`].
+//!
+//! # Bounded contexts (DESIGN §1.1)
+//!
+//! Each context is a folder whose `mod.rs` says what it owns and what it
+//! offers the others:
+//!
+//! - [`access`] — actors, roles, the tenancy scope, role requirements, audit;
+//! - [`accounts`] — users, sessions, tokens, invitations, Telegram linking;
+//! - [`parties`] — organisations, registration, moderation, employees;
+//! - [`fleet`] — garages: machines, specs, documents, photos, calendar,
+//!   imports, the equipment catalogue;
+//! - [`intake`] — request types, requests, channels, hunters and managers;
+//! - [`deals`] — matching, RFQ rounds, supplier quotes, offers, scoring;
+//! - [`notify`] — who is told what, through which channel.
+//!
+//! Shared, context-free modules sit at the top: [`error`], [`values`],
+//! [`services`], [`texts`], [`search`], [`files`], [`rate_limit`],
+//! [`crypto`]; and [`export`], the spreadsheet reports that read several
+//! contexts (directories and garages) the way the web does.
+//!
+//! # The dependency rule
+//!
+//! A context reaches another only through what the other's `mod.rs`
+//! exports, never through its tables where avoidable, and dependencies
+//! point one way, roughly `deals → intake, fleet → parties, accounts →
+//! access`, with `notify` usable by all. Each context registers its own
+//! workflow objects, actions and context providers in its
+//! `register_engine`; [`engine_builder`] only composes them. Demo data,
+//! benchmarks and test-only actions live in the binary crate, not here.
 
 pub mod access;
 pub mod accounts;
-pub mod api_tokens;
-pub mod audit;
-pub mod catalogue;
+mod compose;
 pub mod crypto;
-pub mod demo;
-pub mod employees;
+pub mod deals;
 pub mod error;
 pub mod export;
 pub mod files;
-pub mod garage;
-pub mod imports;
+pub mod fleet;
 pub mod intake;
-pub mod matching;
-pub mod matching_bench;
 pub mod notify;
-pub mod offers;
-pub mod orgs;
-pub mod ownership;
 pub mod parties;
-pub mod quotes;
 pub mod rate_limit;
-pub mod request_types;
-pub mod requests;
-pub mod rfq;
-pub mod roles;
-pub mod scoring;
 pub mod search;
 pub mod services;
-pub mod telegram;
-pub mod test_actions;
 pub mod texts;
-pub mod tokens;
 pub mod values;
-pub mod wiring;
+
+pub use compose::engine_builder;

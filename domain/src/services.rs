@@ -2,15 +2,16 @@
 //! the database, the workflow engine, files, the company registry, the
 //! message catalogue and the catalogues analysts edit.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use connectors::notify::SenderWaker;
 use connectors::registry::CompanyRegistry;
-use engine::{Db, Engine};
+use engine::{ActionContext, ActionError, Db, Engine};
+use serde_json::Value;
 
-use crate::catalogue::EquipmentCatalogue;
 use crate::files::Files;
-use crate::request_types::RequestTypes;
+use crate::fleet::catalogue::EquipmentCatalogue;
+use crate::intake::request_types::RequestTypes;
 use crate::texts::Texts;
 
 #[derive(Clone)]
@@ -37,4 +38,23 @@ impl Services {
         }
         self.engine.wake_workers();
     }
+}
+
+/// The services, filled in once they exist (they contain the engine, and
+/// the engine's actions need them).
+pub type ServicesCell = Arc<OnceLock<Services>>;
+
+/// The services for a workflow action; a retry while the application is
+/// still starting.
+pub(crate) fn ready(cell: &ServicesCell) -> Result<&Services, ActionError> {
+    cell.get()
+        .ok_or_else(|| ActionError::Retry("the application is still starting".into()))
+}
+
+/// A non-empty text parameter of a workflow action.
+pub(crate) fn text_param<'a>(ctx: &'a ActionContext, name: &str) -> Option<&'a str> {
+    ctx.params
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }

@@ -160,7 +160,7 @@ impl DemoApp {
         config.workflows_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/workflows").into();
         config.files_dir = std::env::temp_dir().join(format!("podryad-browser-files-{suffix}"));
         let db = podryad::app::prepare_db(&config, None).await.expect("db");
-        domain::demo::seed(&db).await.expect("demo data");
+        podryad::demo::seed(&db).await.expect("demo data");
         db.close().await;
         let app = RunningApp::start(config, AppOptions::default())
             .await

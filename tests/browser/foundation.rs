@@ -10,7 +10,7 @@ async fn every_demo_role_signs_in_with_one_click_and_sees_its_home() {
     let app = DemoApp::start().await;
     let driver = Driver::start().await;
     let b = driver.browser(1280, 900).await;
-    for account in domain::demo::accounts() {
+    for account in podryad::demo::accounts() {
         b.goto(&app.url("/login"))
             .await
             .expect("open the sign-in page");
@@ -58,7 +58,7 @@ async fn sign_in_by_typing_on_a_phone_and_use_the_menu() {
         .await
         .expect("value");
     assert_eq!(kept.as_deref(), Some("admin@podryad.test"));
-    fill(&b, "#f-password", domain::demo::DEMO_PASSWORD).await;
+    fill(&b, "#f-password", podryad::demo::DEMO_PASSWORD).await;
     click(&b, "form[action='/login'] button.primary").await;
     wait_path(&b, "/home").await;
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use domain::requests::{Channel, Placement, RequestInput};
+use domain::intake::requests::{Channel, Placement, RequestInput};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
@@ -64,7 +64,7 @@ async fn sign_in(b: &Client, app: &DemoApp, login: &str) {
     b.delete_all_cookies().await.ok();
     b.goto(&app.url("/login")).await.expect("open");
     fill(b, "#f-login", login).await;
-    fill(b, "#f-password", domain::demo::DEMO_PASSWORD).await;
+    fill(b, "#f-password", podryad::demo::DEMO_PASSWORD).await;
     click(b, "form[action='/login'] button.primary").await;
     wait_path(b, "/home").await;
 }
@@ -133,7 +133,7 @@ async fn ready_request(app: &DemoApp) -> i64 {
         hunter_user_id: None,
         created_by: None,
     };
-    let created = domain::requests::insert(s, &mut tx, &valid, &placement, t)
+    let created = domain::intake::requests::insert(s, &mut tx, &valid, &placement, t)
         .await
         .expect("request");
     tx.commit().await.expect("commit");

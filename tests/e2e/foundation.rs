@@ -327,10 +327,10 @@ async fn demo_seeding_is_idempotent() {
         "…and three clients the demo requests brought (two website visitors, a hunter's client)"
     );
     let requests = count("SELECT COUNT(*) FROM requests").await;
-    let created = domain::demo::seed(app.db()).await.expect("seed again");
+    let created = podryad::demo::seed(app.db()).await.expect("seed again");
     assert_eq!(created, 0);
     let services = &app.app.as_ref().expect("running").services;
-    domain::demo::seed_live(services)
+    podryad::demo::seed_live(services)
         .await
         .expect("seed the live part again");
     assert_eq!(count("SELECT COUNT(*) FROM users").await, users);
@@ -344,7 +344,7 @@ async fn demo_sign_in_page_lists_every_demo_account() {
     let app = TestApp::spawn_demo().await;
     let (status, body) = app.client().get_text("/login").await;
     assert_eq!(status, StatusCode::OK);
-    for a in domain::demo::accounts() {
+    for a in podryad::demo::accounts() {
         assert!(body.contains(a.email), "{} is offered", a.email);
     }
     app.stop().await;
@@ -557,7 +557,7 @@ async fn the_last_admin_cannot_be_demoted() {
 #[tokio::test]
 async fn every_demo_role_reaches_its_home_page() {
     let app = TestApp::spawn_demo().await;
-    for a in domain::demo::accounts() {
+    for a in podryad::demo::accounts() {
         let c = app.client();
         c.login(a.email, DEMO_PASSWORD).await;
         let (status, body) = c.get_text("/home").await;

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, NaiveDate};
 use domain::access::Actor;
-use domain::garage::{self, MachineFilter};
+use domain::fleet::garage::{self, MachineFilter};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 
@@ -27,7 +27,7 @@ fn day(app: &TestApp, offset: i64) -> String {
 
 /// The broker's view (sees every garage).
 async fn system(app: &TestApp) -> Actor {
-    let broker = domain::orgs::broker_id(app.db())
+    let broker = domain::parties::orgs::broker_id(app.db())
         .await
         .expect("broker")
         .expect("exists");
@@ -923,7 +923,7 @@ async fn demo_suppliers_have_machines_and_employees() {
     .expect("count");
     assert_eq!(drivers, 6);
     // Seeding again adds nothing.
-    domain::demo::seed(app.db()).await.expect("seed again");
+    podryad::demo::seed(app.db()).await.expect("seed again");
     let again: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM machines")
         .fetch_one(app.db().pool())
         .await

@@ -160,7 +160,7 @@ impl TestApp {
             let db = podryad::app::prepare_db(&config, Some(clock.clone() as Arc<dyn Clock>))
                 .await
                 .expect("database");
-            domain::demo::seed(&db).await.expect("demo data");
+            podryad::demo::seed(&db).await.expect("demo data");
             db.close().await;
         }
         let app = RunningApp::start(
@@ -303,4 +303,4 @@ pub fn location(r: &Response) -> String {
         .to_string()
 }
 
-pub const DEMO_PASSWORD: &str = domain::demo::DEMO_PASSWORD;
+pub const DEMO_PASSWORD: &str = podryad::demo::DEMO_PASSWORD;

@@ -1063,7 +1063,7 @@ async fn the_report_counts_requests_first_orders_and_conversion_per_channel_and_
     let app = TestApp::spawn_demo().await;
     let services = app.app.as_ref().expect("running").services.clone();
     let admin = domain::access::Actor::system(
-        domain::orgs::broker_id(app.db())
+        domain::parties::orgs::broker_id(app.db())
             .await
             .expect("db")
             .expect("broker"),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use domain::requests::{Channel, Placement, RequestInput};
+use domain::intake::requests::{Channel, Placement, RequestInput};
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, DEMO_PASSWORD, TestApp};
@@ -84,7 +84,7 @@ async fn ready_request(app: &TestApp) -> (i64, String) {
         .unwrap_or_else(|e| panic!("{e:?}"));
     let client = org_id(app, CLIENT).await;
     let mut tx = s.db.begin().await.expect("tx");
-    let created = domain::requests::insert(
+    let created = domain::intake::requests::insert(
         s,
         &mut tx,
         &valid,
@@ -224,7 +224,7 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
         "the job's day as dd.mm.yyyy ({day}): {page}"
     );
     // Unavailable machines carry their reason (Fedorov's tipper with expired ОСАГО).
-    let result = domain::matching::run(services(&app), &result_request(&app, request).await)
+    let result = domain::deals::matching::run(services(&app), &result_request(&app, request).await)
         .await
         .expect("matching");
     let fitting: Vec<&str> = result.fitting().map(|s| s.name.as_str()).collect();
@@ -537,7 +537,7 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
         .await;
     assert_eq!(r.status(), StatusCode::GONE);
     // The machine is now booked for that day.
-    let booked = domain::matching::machines_of_supplier(
+    let booked = domain::deals::matching::machines_of_supplier(
         services(&app),
         &result_request(&app, request).await,
         org_id(&app, GRUZAVTO).await,
@@ -560,7 +560,7 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     app.stop().await;
 }
 
-async fn result_request(app: &TestApp, id: i64) -> domain::matching::RequestRow {
+async fn result_request(app: &TestApp, id: i64) -> domain::deals::matching::RequestRow {
     sqlx::query_as(
         "SELECT id, number, request_type, client_org_id, owner_user_id, status, site_address, site_lat, site_lon, site_timezone, wanted_from, wanted_to, duration, fields FROM requests WHERE id = $1",
     )
@@ -614,7 +614,7 @@ async fn a_round_without_quotes_ends_at_the_deadline_with_a_task() {
     .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     // The score counts the silence.
-    let score = domain::scoring::load(services(&app), &[org_id(&app, GRUZAVTO).await])
+    let score = domain::deals::scoring::load(services(&app), &[org_id(&app, GRUZAVTO).await])
         .await
         .expect("score");
     assert!(score.values().all(|s| s.rfqs == 1 && s.answered == 0));
@@ -904,7 +904,7 @@ async fn the_automatic_mode_asks_the_best_suppliers_at_once() {
     app.run_due().await;
     assert_eq!(request_status(&app, request).await, "rfq");
     // The two best of the three fitting suppliers, as matching ranks them.
-    let result = domain::matching::run(services(&app), &result_request(&app, request).await)
+    let result = domain::deals::matching::run(services(&app), &result_request(&app, request).await)
         .await
         .expect("matching");
     let best: Vec<i64> = result.fitting().take(2).map(|s| s.org_id).collect();
@@ -924,7 +924,7 @@ async fn the_automatic_mode_asks_the_best_suppliers_at_once() {
 #[tokio::test]
 async fn the_demo_has_deals_under_way_in_every_cabinet() {
     let app = TestApp::spawn_demo().await;
-    domain::demo::seed_deals(services(&app))
+    podryad::demo::seed_deals(services(&app))
         .await
         .expect("deals");
     let pool = app.db().pool().clone();
@@ -960,7 +960,7 @@ async fn the_demo_has_deals_under_way_in_every_cabinet() {
     let (_, home) = fed.get_text("/home").await;
     assert!(home.contains("Ждут вашего ответа"), "{home}");
     // Seeding again adds nothing.
-    domain::demo::seed_deals(services(&app))
+    podryad::demo::seed_deals(services(&app))
         .await
         .expect("again");
     assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 2);
@@ -1056,9 +1056,10 @@ async fn a_person_links_telegram_by_pressing_start_in_the_bot() {
     bot.push_message(111_222_333, "/start not-a-token");
     // The dispatcher presses Start.
     bot.push_message(555_000_111, &format!("/start {token}"));
-    let offset = domain::telegram::poll(services(&app), &inbox, 0, std::time::Duration::ZERO)
-        .await
-        .expect("poll");
+    let offset =
+        domain::accounts::telegram::poll(services(&app), &inbox, 0, std::time::Duration::ZERO)
+            .await
+            .expect("poll");
     let linked: Option<String> = sqlx::query_scalar(
         "SELECT telegram_chat_id FROM users WHERE email = 'dispatcher@gruzavto.test'",
     )
@@ -1083,7 +1084,7 @@ async fn a_person_links_telegram_by_pressing_start_in_the_bot() {
     );
     // The same link a second time (or forwarded) is spent.
     bot.push_message(999_999_999, &format!("/start {token}"));
-    domain::telegram::poll(services(&app), &inbox, offset, std::time::Duration::ZERO)
+    domain::accounts::telegram::poll(services(&app), &inbox, offset, std::time::Duration::ZERO)
         .await
         .expect("poll");
     let others: i64 =
@@ -1128,7 +1129,7 @@ async fn a_supplier_who_declined_may_still_quote_while_the_round_is_open() {
         .await
         .expect("rfq");
     assert_eq!(status, "quoted");
-    let score = domain::scoring::load(services(&app), &[org_id(&app, STROYTECH).await])
+    let score = domain::deals::scoring::load(services(&app), &[org_id(&app, STROYTECH).await])
         .await
         .expect("score");
     assert!(

@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for ApiActor {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(AppError::Unauthorized)?;
-        match domain::api_tokens::authenticate(&state.db, token.trim()).await? {
+        match domain::accounts::api_tokens::authenticate(&state.db, token.trim()).await? {
             Some(actor) => Ok(ApiActor(actor)),
             None => Err(AppError::Unauthorized),
         }

@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::access::Actor;
-use domain::roles::Role;
+use domain::access::roles::Role;
 
 use crate::AppState;
 use crate::error::AppError;

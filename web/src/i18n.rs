@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn every_request_status_has_a_text() {
         let c = Catalogue::russian().expect("catalogue");
-        for status in domain::requests::STATUSES {
+        for status in domain::intake::requests::STATUSES {
             for key in [
                 "request-status",
                 "request-client-label",

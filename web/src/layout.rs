@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use domain::access::Actor;
-use domain::roles::Role;
+use domain::access::roles::Role;
 use minijinja::{Value, context};
 use serde::Serialize;
 
@@ -168,8 +168,8 @@ pub async fn nav_badges(State(state): State<AppState>, req: Request, next: Next)
         .flatten();
     let mut badges = Vec::new();
     if let Some(a) = actor
-        && a.org_kind == domain::roles::OrgKind::Supplier
-        && let Ok(n) = domain::rfq::open_count(&state.services, &a).await
+        && a.org_kind == domain::access::roles::OrgKind::Supplier
+        && let Ok(n) = domain::deals::rfq::open_count(&state.services, &a).await
         && n > 0
     {
         badges.push(("/supplier/rfqs", n));

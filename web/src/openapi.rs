@@ -4,11 +4,11 @@
 //! change. Written by hand with `serde_json`: the API is small, and the
 //! document follows the types, not Rust structs.
 
-use domain::catalogue::EquipmentCatalogue;
-use domain::rate_limit::Limit;
-use domain::request_types::{
+use domain::fleet::catalogue::EquipmentCatalogue;
+use domain::intake::request_types::{
     DurationKind, FieldDef, FieldKind, RequestType, RequestTypes, TIMEZONES,
 };
+use domain::rate_limit::Limit;
 use serde_json::{Map, Value, json};
 
 /// The largest body the public endpoint reads.

@@ -106,7 +106,7 @@ async fn telegram_link(State(state): State<AppState>, auth: Auth<AnyUser>) -> Ap
     let Some(bot) = state.config.telegram_bot.clone() else {
         return page(&state, &auth, None, Value::UNDEFINED, StatusCode::NOT_FOUND).await;
     };
-    let link = domain::telegram::link_url(&state.services, &auth.actor, &bot).await?;
+    let link = domain::accounts::telegram::link_url(&state.services, &auth.actor, &bot).await?;
     render(
         &state,
         &auth,

@@ -5,9 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use domain::access::roles::Role;
 use domain::accounts::{UserFilter, UserInput};
 use domain::error::DomainError;
-use domain::roles::Role;
 use minijinja::context;
 
 use crate::render::ser;

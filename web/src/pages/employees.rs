@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use domain::employees::{self, EmployeeInput};
 use domain::error::DomainError;
 use domain::files::Purpose;
+use domain::parties::employees::{self, EmployeeInput};
 use minijinja::context;
 use serde::Deserialize;
 

@@ -1,4 +1,4 @@
-//! A supplier's garage (see `domain::garage`): the list with availability,
+//! A supplier's garage (see `domain::fleet::garage`): the list with availability,
 //! adding and editing machines with category-specific specifications,
 //! photos, documents with expiry dates and the calendar of busy days.
 //!
@@ -17,9 +17,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::Duration;
+use domain::access::roles::Role;
 use domain::error::DomainError;
-use domain::garage::{self, BusyInput, DocumentInput, MachineFilter, MachineInput, Upload};
-use domain::roles::Role;
+use domain::fleet::garage::{self, BusyInput, DocumentInput, MachineFilter, MachineInput, Upload};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 

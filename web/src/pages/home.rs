@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use domain::roles::{OrgKind, Role};
+use domain::access::roles::{OrgKind, Role};
 use minijinja::context;
 
 use crate::render::ser;
@@ -29,19 +29,19 @@ async fn landing(State(state): State<AppState>, info: RequestInfo) -> AppResult<
 }
 
 async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
-    let org = domain::orgs::get(&state.db, &auth.actor, auth.actor.org_id).await?;
+    let org = domain::parties::orgs::get(&state.db, &auth.actor, auth.actor.org_id).await?;
     if auth.actor.org_kind == OrgKind::Supplier
         && auth.actor.has_any(&[Role::Owner, Role::Dispatcher])
     {
         let s = &state.services;
-        let machines = domain::garage::list(s, &auth.actor, org.id, &Default::default())
+        let machines = domain::fleet::garage::list(s, &auth.actor, org.id, &Default::default())
             .await?
             .len();
-        let employees = domain::employees::list(s, &auth.actor, org.id, false)
+        let employees = domain::parties::employees::list(s, &auth.actor, org.id, false)
             .await?
             .len();
         let party = domain::parties::get(s, &auth.actor, org.id).await?;
-        let open_rfqs = domain::rfq::open_count(s, &auth.actor).await?;
+        let open_rfqs = domain::deals::rfq::open_count(s, &auth.actor).await?;
         return Ok(state
             .page(
                 &auth.info,
@@ -52,7 +52,7 @@ async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<R
     }
     if auth.actor.org_kind == OrgKind::Client {
         // Offers waiting for the client's answer come first: they expire.
-        let offers = domain::offers::list_for_client(&state.services, &auth.actor).await?;
+        let offers = domain::deals::offers::list_for_client(&state.services, &auth.actor).await?;
         let waiting: Vec<_> = offers.into_iter().filter(|o| o.open).collect();
         return Ok(state
             .page(
@@ -64,7 +64,7 @@ async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<R
     }
     let template = match auth.actor.org_kind {
         OrgKind::Broker => "home/staff.html",
-        OrgKind::Supplier if auth.actor.roles == [domain::roles::Role::Driver] => {
+        OrgKind::Supplier if auth.actor.roles == [domain::access::roles::Role::Driver] => {
             "home/driver.html"
         }
         OrgKind::Supplier => "home/supplier.html",

@@ -1,4 +1,4 @@
-//! Bulk import of a supplier's fleet (see `domain::imports`) and lists
+//! Bulk import of a supplier's fleet (see `domain::fleet::imports`) and lists
 //! exported to XLSX (see `domain::export`): the staff's directories and a
 //! supplier's garage.
 
@@ -9,12 +9,12 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::NaiveDate;
+use domain::access::roles::OrgKind;
 use domain::error::{DomainError, FieldErrors};
 use domain::export;
 use domain::files::Purpose;
-use domain::imports::{self, Column, Import, ImportRow};
+use domain::fleet::imports::{self, Column, Import, ImportRow};
 use domain::parties::DirectoryFilter;
-use domain::roles::OrgKind;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 

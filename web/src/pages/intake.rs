@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, Duration};
 use domain::access::Actor;
+use domain::access::roles::Role;
 use domain::error::DomainError;
+use domain::intake::requests::{self, Channel, RequestInput};
 use domain::intake::{self, ClientChoice, ClientInput, IntakeRequest};
-use domain::requests::{self, Channel, RequestInput};
-use domain::roles::Role;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
@@ -121,7 +121,7 @@ async fn staff_form_page(
                 channel => channel.as_str(),
                 form => ser(form),
                 client_form => ser(client_form),
-                legal_forms => ser(&domain::orgs::LEGAL_FORMS),
+                legal_forms => ser(&domain::parties::orgs::LEGAL_FORMS),
                 errors,
                 types => types_list(state),
                 ..type_context(state, t)
@@ -309,7 +309,7 @@ fn hunter_client_page(
         state.page(
             &auth.info,
             "requests/hunter_client_form.html",
-            context! { form => ser(form), errors, legal_forms => ser(&domain::orgs::LEGAL_FORMS) },
+            context! { form => ser(form), errors, legal_forms => ser(&domain::parties::orgs::LEGAL_FORMS) },
         )?,
     )
         .into_response())

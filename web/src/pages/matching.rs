@@ -1,4 +1,4 @@
-//! The staff's matching (see `domain::matching`): the board of requests in
+//! The staff's matching (see `domain::deals::matching`): the board of requests in
 //! matching and quoting, the ranked suppliers of one request with the reason
 //! for every match and non-match, and sending the RFQ round to the chosen
 //! suppliers (add one by INN, leave one out by unticking it).
@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn board(State(state): State<AppState>, auth: Auth<FrontOffice>) -> AppResult<Response> {
-    let rows = domain::matching::board(&state.services, &auth.actor).await?;
+    let rows = domain::deals::matching::board(&state.services, &auth.actor).await?;
     let types: std::collections::BTreeMap<&str, &str> = state
         .services
         .request_types
@@ -55,8 +55,8 @@ async fn render(
     status: StatusCode,
 ) -> AppResult<Response> {
     let s = &state.services;
-    let (request, result) = domain::matching::for_request(s, &auth.actor, id).await?;
-    let rfqs = domain::rfq::for_request(s, &auth.actor, id).await?;
+    let (request, result) = domain::deals::matching::for_request(s, &auth.actor, id).await?;
+    let rfqs = domain::deals::rfq::for_request(s, &auth.actor, id).await?;
     let chosen =
         chosen.unwrap_or_else(|| result.fitting().take(PRESELECT).map(|x| x.org_id).collect());
     let t = s.request_types.get(&request.request_type);
@@ -104,9 +104,9 @@ async fn send(
     let s = &state.services;
     let result = async {
         if !add.trim().is_empty() {
-            chosen.push(domain::rfq::approved_supplier_by_inn(s, &add).await?);
+            chosen.push(domain::deals::rfq::approved_supplier_by_inn(s, &add).await?);
         }
-        domain::rfq::send(s, &auth.actor, id, &chosen).await
+        domain::deals::rfq::send(s, &auth.actor, id, &chosen).await
     }
     .await;
     match result {

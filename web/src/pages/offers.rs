@@ -1,4 +1,4 @@
-//! The client's side (see `domain::offers`): our offers in the cabinet, and
+//! The client's side (see `domain::deals::offers`): our offers in the cabinet, and
 //! the link from the e-mail that opens one without a password. Accept, or
 //! decline with a reason. Nothing here names the supplier or its price.
 //!
@@ -10,8 +10,8 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use domain::deals::offers::{self, Decision};
 use domain::error::DomainError;
-use domain::offers::{self, Decision};
 use minijinja::{Value, context};
 use serde::Deserialize;
 

@@ -82,7 +82,7 @@ fn form_view(
     state: &AppState,
     info: &RequestInfo,
     code: &str,
-    form: &domain::requests::RequestInput,
+    form: &domain::intake::requests::RequestInput,
     company: (&str, &str),
     errors: Value,
     status: StatusCode,

@@ -34,7 +34,7 @@ async fn org_card(
 }
 
 async fn show(state: &AppState, auth: &Auth<AnyUser>, id: i64) -> AppResult<Response> {
-    let org = domain::orgs::get(&state.db, &auth.actor, id).await?;
+    let org = domain::parties::orgs::get(&state.db, &auth.actor, id).await?;
     let people = domain::accounts::list_users(
         &state.db,
         &auth.actor,

@@ -7,11 +7,11 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use domain::access::roles::OrgKind;
 use domain::error::DomainError;
 use domain::parties::{
     self, CompanyInput, ContactInput, DirectoryFilter, Lookup, RegistrationInput,
 };
-use domain::roles::OrgKind;
 use minijinja::context;
 use serde::Deserialize;
 
@@ -217,9 +217,10 @@ async fn profile(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResul
     }
     let party = parties::get(&state.services, &auth.actor, auth.actor.org_id).await?;
     let history = parties::changes(&state.services, &auth.actor, party.id).await?;
-    let can_edit = auth
-        .actor
-        .has_any(&[domain::roles::Role::Owner, domain::roles::Role::Client]);
+    let can_edit = auth.actor.has_any(&[
+        domain::access::roles::Role::Owner,
+        domain::access::roles::Role::Client,
+    ]);
     Ok(state
         .page(
             &auth.info,
@@ -231,7 +232,10 @@ async fn profile(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResul
 
 /// Who may edit their company's details: the supplier's owner, a client user.
 fn may_edit(actor: &domain::access::Actor) -> bool {
-    actor.has_any(&[domain::roles::Role::Owner, domain::roles::Role::Client])
+    actor.has_any(&[
+        domain::access::roles::Role::Owner,
+        domain::access::roles::Role::Client,
+    ])
 }
 
 async fn edit_form(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
@@ -499,12 +503,12 @@ async fn card(
     )
     .await?;
     let employees = if party.kind == "supplier" {
-        domain::employees::list(s, &auth.actor, id, false).await?
+        domain::parties::employees::list(s, &auth.actor, id, false).await?
     } else {
         Vec::new()
     };
     let machines = if party.kind == "supplier" {
-        domain::garage::list(s, &auth.actor, id, &Default::default()).await?
+        domain::fleet::garage::list(s, &auth.actor, id, &Default::default()).await?
     } else {
         Vec::new()
     };
@@ -515,7 +519,7 @@ async fn card(
     };
     let instances = s.engine.instances_for_object(&party.kind, id).await?;
     let score = if party.kind == "supplier" {
-        Some(domain::scoring::for_supplier(s, &auth.actor, id).await?)
+        Some(domain::deals::scoring::for_supplier(s, &auth.actor, id).await?)
     } else {
         None
     };

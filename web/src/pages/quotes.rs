@@ -1,4 +1,4 @@
-//! The manager's side of quoting (see `domain::quotes`, `domain::offers`):
+//! The manager's side of quoting (see `domain::deals::quotes`, `domain::deals::offers`):
 //! the comparison of every supplier quote of a request with the suggested
 //! best and why, and our offer to the client built on the chosen one (with
 //! the price recomputed on the server before sending, margin shown to staff).
@@ -8,8 +8,8 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use domain::deals::offers::{self, OfferInput};
 use domain::error::DomainError;
-use domain::offers::{self, OfferInput};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -32,9 +32,9 @@ async fn compare(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let s = &state.services;
-    let request = domain::matching::staff_request(s, &auth.actor, id).await?;
-    let comparison = domain::quotes::compare(s, &auth.actor, id).await?;
-    let rfqs = domain::rfq::for_request(s, &auth.actor, id).await?;
+    let request = domain::deals::matching::staff_request(s, &auth.actor, id).await?;
+    let comparison = domain::deals::quotes::compare(s, &auth.actor, id).await?;
+    let rfqs = domain::deals::rfq::for_request(s, &auth.actor, id).await?;
     let offers = offers::for_request(s, &auth.actor, id).await?;
     let t = s.request_types.get(&request.request_type);
     Ok(state
@@ -70,7 +70,7 @@ fn offer_page(
             "quotes/offer.html",
             context! {
                 d => ser(draft), input => ser(&draft.input), errors,
-                methods => ser(&domain::quotes::PAYMENT_METHODS),
+                methods => ser(&domain::deals::quotes::PAYMENT_METHODS),
             },
         )?,
     )

@@ -18,9 +18,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use domain::error::DomainError;
+use domain::intake::request_types::{RequestType, TIMEZONES};
+use domain::intake::requests::{self, Channel, RequestFilter, RequestInput};
 use domain::intake::{self, Attachment, ClientChoice, IntakeRequest};
-use domain::request_types::{RequestType, TIMEZONES};
-use domain::requests::{self, Channel, RequestFilter, RequestInput};
 use minijinja::{Value, context};
 use serde_json::Value as Json;
 
@@ -217,7 +217,7 @@ async fn list(
                 rows => ser(&rows),
                 f => ser(&f),
                 mine,
-                is_admin => auth.actor.has(domain::roles::Role::Admin),
+                is_admin => auth.actor.has(domain::access::roles::Role::Admin),
                 types => types_list(&state),
                 options => filter_options(),
             },

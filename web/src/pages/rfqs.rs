@@ -1,4 +1,4 @@
-//! The supplier's side of quoting (see `domain::rfq`, `domain::quotes`):
+//! The supplier's side of quoting (see `domain::deals::rfq`, `domain::deals::quotes`):
 //! incoming requests for quotes, the quote form (revise, withdraw, decline),
 //! and the supplier's own quotes. A supplier sees the job, never the client.
 //!
@@ -10,8 +10,8 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use domain::deals::quotes::{self, QuoteInput};
 use domain::error::DomainError;
-use domain::quotes::{self, QuoteInput};
 use minijinja::{Value, context};
 use serde::Deserialize;
 
@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
-    let rfqs = domain::rfq::list_for_supplier(&state.services, &auth.actor).await?;
+    let rfqs = domain::deals::rfq::list_for_supplier(&state.services, &auth.actor).await?;
     Ok(state
         .page(
             &auth.info,

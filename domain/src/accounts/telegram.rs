@@ -17,7 +17,7 @@ use crate::access::Actor;
 use crate::error::{DomainError, DomainResult};
 use crate::notify::{self, NewNotification};
 use crate::services::Services;
-use crate::{args, audit, tokens};
+use crate::{access::audit, accounts::tokens, args};
 
 /// The purpose of the linking tokens.
 pub const TOKEN_PURPOSE: &str = "telegram_link";

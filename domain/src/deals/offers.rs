@@ -17,7 +17,7 @@
 //! # The client's link
 //!
 //! Sending the offer e-mails (or texts) the client a link that works without
-//! a password: a one-time token ([`crate::tokens`], stored hashed) issued to
+//! a password: a one-time token ([`crate::accounts::tokens`], stored hashed) issued to
 //! the client organisation for this offer, expiring with it. Viewing keeps
 //! it; accepting or declining consumes it in the same transaction.
 
@@ -26,17 +26,17 @@ use engine::{ActionContext, ActionError, EngineBuilder, Sql, action_fn, to_db_ti
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::access::roles::OrgKind;
 use crate::access::{Actor, Resource, scope};
+use crate::deals::matching::{self, RequestRow};
+use crate::deals::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
 use crate::error::{DomainError, DomainResult, FieldErrors};
-use crate::matching::{self, RequestRow};
+use crate::intake::requests::{local_input, local_text, local_to_utc, site_tz};
 use crate::notify::{RECIPIENT_COLUMNS, Recipient};
-use crate::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
-use crate::requests::{local_input, local_text, local_to_utc, site_tz};
-use crate::roles::OrgKind;
 use crate::services::Services;
+use crate::services::ServicesCell;
 use crate::values::{Kopecks, VatMode};
-use crate::wiring::ServicesCell;
-use crate::{args, audit, rfq, scoring, tokens};
+use crate::{access::audit, accounts::tokens, args, deals::rfq, deals::scoring};
 
 /// The purpose of the client's one-time link.
 pub const TOKEN_PURPOSE: &str = "offer";
@@ -922,16 +922,14 @@ pub async fn expire(s: &Services, offer_id: i64) -> DomainResult<bool> {
 }
 
 /// Registers `offer.expire`.
-pub fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
+pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
     b.action(
         "offer.expire",
         Some(&["offer_id"]),
         action_fn(move |ctx: ActionContext| {
             let cell = cell.clone();
             async move {
-                let s = cell.get().ok_or_else(|| {
-                    ActionError::Retry("the application is still starting".into())
-                })?;
+                let s = crate::services::ready(&cell)?;
                 let id = ctx
                     .params
                     .get("offer_id")

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use crate::catalogue::{EquipmentCatalogue, SpecType};
 use crate::error::FieldErrors;
+use crate::fleet::catalogue::{EquipmentCatalogue, SpecType};
 
 /// The type of a request field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,7 +197,7 @@ impl RequestType {
             .map_err(|e| vec![engine::diag::from_yaml_error(file, &e)])?;
         let mut errors = Vec::new();
         let mut err = |p: Pos, m: String| errors.push(Diagnostic::new(file, p, m));
-        if !crate::catalogue::valid_code(&raw.code.value) {
+        if !crate::fleet::catalogue::valid_code(&raw.code.value) {
             err(
                 Pos::from(&raw.code),
                 format!("code {:?} must be latin snake_case", raw.code.value),
@@ -208,7 +208,7 @@ impl RequestType {
         for f in raw.fields {
             let p = Pos::from(&f);
             let f = f.value;
-            if !crate::catalogue::valid_code(&f.id.value) {
+            if !crate::fleet::catalogue::valid_code(&f.id.value) {
                 err(
                     Pos::from(&f.id),
                     format!("field id {:?} must be latin snake_case", f.id.value),

@@ -8,15 +8,15 @@ use engine::{Db, Sql, Tx, from_db_time, to_db_time};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::access::roles::{OrgKind, Role};
 use crate::access::{Actor, Resource, scope};
 use crate::crypto::{hash_password, random_token, sha256_hex, verify_password};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
-use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::texts::Texts;
 use crate::values::{Email, PhoneNumber};
-use crate::{args, audit, tokens};
+use crate::{access::audit, accounts::tokens, args};
 
 /// How long a session lives without use.
 pub const SESSION_TTL: Duration = Duration::days(14);

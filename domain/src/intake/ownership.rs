@@ -10,7 +10,7 @@ use chrono::Utc;
 use engine::{Sql, Tx, to_db_time};
 
 use crate::error::DomainResult;
-use crate::requests::{Channel, ENDED_STATUSES};
+use crate::intake::requests::{Channel, ENDED_STATUSES};
 
 /// The owner of a new request of `client_org_id`, recording who brought the
 /// client or assigning its manager as the rule says.

@@ -11,12 +11,12 @@
 use chrono::{Duration, NaiveDate};
 use engine::{Db, Tx, to_db_time};
 
-use crate::accounts::{NewUser, insert_user};
-use crate::catalogue::EquipmentCatalogue;
-use crate::error::{DomainError, DomainResult};
-use crate::garage::{self, MachineInput, ValidDocument};
-use crate::orgs::{self, NewOrganisation};
-use crate::roles::{OrgKind, Role};
+use domain::access::roles::{OrgKind, Role};
+use domain::accounts::{NewUser, insert_user};
+use domain::error::{DomainError, DomainResult};
+use domain::fleet::catalogue::EquipmentCatalogue;
+use domain::fleet::garage::{self, MachineInput, ValidDocument};
+use domain::parties::orgs::{self, NewOrganisation};
 
 /// The password of every demo account (shown on the demo sign-in page).
 pub const DEMO_PASSWORD: &str = "demo12345";
@@ -247,7 +247,7 @@ pub async fn seed(db: &Db) -> DomainResult<usize> {
             .bind(broker_id)
             .execute(&mut *tx)
             .await?;
-            crate::search::index_organisation(&mut tx, broker_id).await?;
+            domain::search::index_organisation(&mut tx, broker_id).await?;
             broker_id
         } else {
             let existing: Option<i64> = sqlx::query_scalar(
@@ -649,7 +649,7 @@ async fn seed_garage(tx: &mut Tx, db: &Db, org_id: i64, org_name: &str) -> Domai
 /// Demo data that needs the running services (workflows): a supplier
 /// application waiting for a manager's check, so the inbox has work in it,
 /// and requests of every type through every channel. Idempotent.
-pub async fn seed_live(s: &crate::services::Services) -> DomainResult<()> {
+pub async fn seed_live(s: &domain::services::Services) -> DomainResult<()> {
     seed_pending_supplier(s).await?;
     seed_requests(s).await?;
     Ok(())
@@ -663,11 +663,11 @@ pub async fn seed_live(s: &crate::services::Services) -> DomainResult<()> {
 ///
 /// Not part of [`seed_live`]: `podryad demo` calls it, while the tests that
 /// start from the demo data drive their own rounds from a clean slate.
-pub async fn seed_deals(s: &crate::services::Services) -> DomainResult<()> {
-    use crate::intake::{self, ClientChoice, IntakeRequest};
-    use crate::offers::{self, OfferInput};
-    use crate::quotes::{self, QuoteInput};
-    use crate::requests::Channel;
+pub async fn seed_deals(s: &domain::services::Services) -> DomainResult<()> {
+    use domain::deals::offers::{self, OfferInput};
+    use domain::deals::quotes::{self, QuoteInput};
+    use domain::intake::requests::Channel;
+    use domain::intake::{self, ClientChoice, IntakeRequest};
     let rounds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rfq_rounds")
         .fetch_one(s.db.pool())
         .await?;
@@ -754,8 +754,8 @@ pub async fn seed_deals(s: &crate::services::Services) -> DomainResult<()> {
     }
     let (first, first_day) = requests[0];
     let (second, second_day) = requests[1];
-    crate::rfq::send(s, &manager, first, &suppliers).await?;
-    crate::rfq::send(s, &manager, second, &suppliers[..1]).await?;
+    domain::deals::rfq::send(s, &manager, first, &suppliers).await?;
+    domain::deals::rfq::send(s, &manager, second, &suppliers[..1]).await?;
     step().await?;
 
     let quote = |request: i64,
@@ -860,8 +860,8 @@ pub async fn seed_deals(s: &crate::services::Services) -> DomainResult<()> {
 }
 
 /// A supplier application waiting for a manager's check.
-async fn seed_pending_supplier(s: &crate::services::Services) -> DomainResult<()> {
-    use crate::parties::{CompanyInput, RegistrationInput};
+async fn seed_pending_supplier(s: &domain::services::Services) -> DomainResult<()> {
+    use domain::parties::{CompanyInput, RegistrationInput};
     const INN: &str = "7814056781";
     let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organisations WHERE inn = $1")
         .bind(INN)
@@ -894,12 +894,12 @@ async fn seed_pending_supplier(s: &crate::services::Services) -> DomainResult<()
         confirm: DEMO_PASSWORD.into(),
         consent: "1".into(),
     };
-    crate::parties::register_confirmed_supplier(s, &input).await?;
+    domain::parties::register_confirmed_supplier(s, &input).await?;
     Ok(())
 }
 
 /// A demo person acting, as a session would give them.
-async fn demo_actor(db: &Db, email: &str) -> DomainResult<crate::access::Actor> {
+async fn demo_actor(db: &Db, email: &str) -> DomainResult<domain::access::Actor> {
     let row: Option<(i64, i64, String, String)> = sqlx::query_as(
         "SELECT u.id, u.org_id, o.kind, u.full_name FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.email = $1",
     )
@@ -912,7 +912,7 @@ async fn demo_actor(db: &Db, email: &str) -> DomainResult<crate::access::Actor> 
         .bind(user_id)
         .fetch_all(db.pool())
         .await?;
-    Ok(crate::access::Actor {
+    Ok(domain::access::Actor {
         user_id,
         org_id,
         org_kind: OrgKind::parse(&kind).unwrap_or(OrgKind::Client),
@@ -924,20 +924,20 @@ async fn demo_actor(db: &Db, email: &str) -> DomainResult<crate::access::Actor> 
 /// A demo request: the type, its own fields, days from today and the hour
 /// (local) it starts, and how long.
 fn demo_request(
-    s: &crate::services::Services,
+    s: &domain::services::Services,
     code: &str,
     fields: &[(&str, &str)],
     days: i64,
     hour: u32,
     duration: &str,
     comment: &str,
-) -> crate::requests::RequestInput {
+) -> domain::intake::requests::RequestInput {
     let day =
         s.db.now()
             .with_timezone(&chrono_tz::Europe::Moscow)
             .date_naive()
             + Duration::days(days);
-    crate::requests::RequestInput {
+    domain::intake::requests::RequestInput {
         request_type: code.into(),
         wanted_from: format!("{}T{hour:02}:00", day.format("%Y-%m-%d")),
         duration: duration.into(),
@@ -954,16 +954,16 @@ fn demo_request(
 /// private person and a company), two calls to the contact centre from the
 /// demo clients, a hunter's new client with two requests, and a request a
 /// client placed in its cabinet. Skipped once any request exists.
-async fn seed_requests(s: &crate::services::Services) -> DomainResult<()> {
-    use crate::intake::{self, ClientChoice, ClientInput, IntakeRequest, PublicSubmission};
-    use crate::requests::Channel;
+async fn seed_requests(s: &domain::services::Services) -> DomainResult<()> {
+    use domain::intake::requests::Channel;
+    use domain::intake::{self, ClientChoice, ClientInput, IntakeRequest, PublicSubmission};
     let any: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests")
         .fetch_one(s.db.pool())
         .await?;
     if any > 0 {
         return Ok(());
     }
-    let place_public = |input: crate::requests::RequestInput,
+    let place_public = |input: domain::intake::requests::RequestInput,
                         name: &str,
                         phone: &str,
                         email: &str,

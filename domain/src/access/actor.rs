@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use crate::roles::{OrgKind, Role};
+use crate::access::roles::{OrgKind, Role};
 use engine::Sql;
 
 /// Who is acting: a signed-in user of one organisation, with their roles.

@@ -1,6 +1,6 @@
 //! `podryad bench matching`: fills a scratch database with suppliers and
 //! machines spread over Russia's cities (documents, busy days, scores) and
-//! times [`crate::matching::run`] per request.
+//! times [`domain::deals::matching::run`] per request.
 
 use std::fmt;
 use std::time::Instant;
@@ -9,11 +9,11 @@ use chrono::Duration;
 use engine::{Sql, to_db_time};
 use serde_json::{Map, Value, json};
 
-use crate::catalogue::SpecType;
-use crate::error::DomainResult;
-use crate::garage;
-use crate::matching::{self, RequestRow};
-use crate::services::Services;
+use domain::deals::matching::{self, RequestRow};
+use domain::error::DomainResult;
+use domain::fleet::catalogue::SpecType;
+use domain::fleet::garage;
+use domain::services::Services;
 
 /// Cities the generated bases and sites gather around (lat, lon).
 const CITIES: [(f64, f64); 24] = [
@@ -137,7 +137,7 @@ async fn insert_rows(
     Ok(())
 }
 
-fn specs_for(rng: &mut Rng, category: &crate::catalogue::Category) -> Map<String, Value> {
+fn specs_for(rng: &mut Rng, category: &domain::fleet::catalogue::Category) -> Map<String, Value> {
     let mut m = Map::new();
     for spec in &category.specs {
         let v = match spec.kind {
@@ -343,20 +343,20 @@ pub async fn run(s: &Services, o: &BenchOptions) -> DomainResult<BenchReport> {
         let mut fields = Map::new();
         for f in &t.fields {
             let v = match f.kind {
-                crate::request_types::FieldKind::Decimal
-                | crate::request_types::FieldKind::Integer => match (f.min, f.max) {
+                domain::intake::request_types::FieldKind::Decimal
+                | domain::intake::request_types::FieldKind::Integer => match (f.min, f.max) {
                     (Some(a), Some(b)) if f.required => {
                         json!((rng.range(a, (a + b) / 10.0) * 10.0).round() / 10.0)
                     }
                     _ => continue,
                 },
-                crate::request_types::FieldKind::Category => {
+                domain::intake::request_types::FieldKind::Category => {
                     match t.categories.get(rng.below(t.categories.len())) {
                         Some(c) => json!(c),
                         None => continue,
                     }
                 }
-                crate::request_types::FieldKind::Choice if f.required => {
+                domain::intake::request_types::FieldKind::Choice if f.required => {
                     json!(f.options[rng.below(f.options.len())])
                 }
                 _ => continue,

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use engine::{Db, Sql, Tx, to_db_time};
 use serde::Serialize;
 
+use crate::access::roles::OrgKind;
 use crate::access::{Actor, Resource, scope};
 use crate::error::{DomainError, DomainResult};
-use crate::roles::OrgKind;
 
 /// Legal forms we deal with.
 pub const LEGAL_FORMS: [&str; 6] = ["ooo", "ao", "pao", "ip", "self_employed", "person"];

@@ -8,14 +8,14 @@ use engine::{Sql, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::access::roles::Role;
 use crate::access::{Actor, Resource, scope};
 use crate::accounts::{MIN_PASSWORD_LEN, NewUser, insert_user};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
-use crate::roles::Role;
 use crate::services::Services;
 use crate::values::{Email, PhoneNumber};
-use crate::{args, audit, tokens};
+use crate::{access::audit, accounts::tokens, args};
 
 /// Driving licence categories (ПДД) a driver may hold.
 pub const LICENCE_CATEGORIES: [&str; 16] = [

@@ -1,7 +1,7 @@
 //! Requests: what a client asks for. Whatever the channel — the website,
 //! the contact centre, a hunter, the client's cabinet or the API — a request
 //! is created here: checked against its type, numbered, given an owner by
-//! the hunter → manager rule (see [`crate::ownership`]), and started on its
+//! the hunter → manager rule (see [`crate::intake::ownership`]), and started on its
 //! workflow in the same transaction.
 
 use std::collections::BTreeMap;
@@ -12,14 +12,14 @@ use engine::{ObjectRef, Param, Sql, Tx, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::access::roles::Role;
 use crate::access::{Actor, Resource, scope};
-use crate::catalogue::EquipmentCatalogue;
 use crate::error::{DomainError, DomainResult, FieldErrors};
-use crate::request_types::{DurationKind, FieldKind, RequestType};
-use crate::roles::Role;
+use crate::fleet::catalogue::EquipmentCatalogue;
+use crate::intake::request_types::{DurationKind, FieldKind, RequestType};
 use crate::services::Services;
 use crate::values::{Email, PhoneNumber};
-use crate::{audit, ownership};
+use crate::{access::audit, intake::ownership};
 
 /// How a request came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

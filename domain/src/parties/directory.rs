@@ -10,18 +10,18 @@ use engine::{ObjectRef, Sql, Tx, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::access::roles::{OrgKind, Role};
 use crate::access::{Actor, Resource, scope};
 use crate::accounts::{MIN_PASSWORD_LEN, NewUser, insert_user};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
-use crate::orgs::{self, NewOrganisation};
-use crate::roles::{OrgKind, Role};
+use crate::parties::orgs::{self, NewOrganisation};
 use crate::services::Services;
 use crate::values::{
     Bik, CorrespondentAccount, Email, Inn, InnKind, Kpp, Ogrn, OgrnKind, PhoneNumber,
     SettlementAccount, VatMode,
 };
-use crate::{args, audit, tokens};
+use crate::{access::audit, accounts::tokens, args};
 
 /// The workflow that moderates suppliers.
 pub const ONBOARDING: &str = "supplier_onboarding";

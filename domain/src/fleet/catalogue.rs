@@ -294,7 +294,7 @@ impl EquipmentCatalogue {
     pub fn builtin() -> Result<EquipmentCatalogue, Vec<Diagnostic>> {
         Self::parse(
             EQUIPMENT_FILE,
-            include_str!("../../workflows/catalogue/equipment.yaml"),
+            include_str!("../../../workflows/catalogue/equipment.yaml"),
             None,
         )
     }

@@ -26,14 +26,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::access::{Actor, Resource, scope};
+use crate::deals::matching::{self, RequestRow};
 use crate::error::{DomainError, DomainResult};
-use crate::matching::{self, RequestRow};
+use crate::intake::request_types::{FieldKind, RequestType};
+use crate::intake::requests::{local_text, site_tz};
 use crate::notify::{self, RECIPIENT_COLUMNS, Recipient};
-use crate::request_types::{FieldKind, RequestType};
-use crate::requests::{local_text, site_tz};
 use crate::services::Services;
-use crate::wiring::ServicesCell;
-use crate::{args, audit, scoring};
+use crate::services::ServicesCell;
+use crate::{access::audit, args, deals::scoring};
 
 /// Suppliers one round may ask at most.
 pub const MAX_SUPPLIERS: usize = 30;
@@ -658,7 +658,7 @@ pub struct Job {
     pub wanted_local: String,
     pub wanted_to_local: String,
     pub duration: Option<f64>,
-    pub duration_kind: crate::request_types::DurationKind,
+    pub duration_kind: crate::intake::request_types::DurationKind,
     pub fields: Vec<FieldView>,
     pub price_units: Vec<String>,
 }
@@ -793,11 +793,6 @@ pub async fn for_request(
 // ---------------------------------------------------------------------------
 // The engine's actions
 
-fn services(cell: &ServicesCell) -> Result<&Services, ActionError> {
-    cell.get()
-        .ok_or_else(|| ActionError::Retry("the application is still starting".into()))
-}
-
 fn int_param(ctx: &ActionContext, name: &str) -> Option<i64> {
     ctx.params.get(name).and_then(|v| {
         v.as_i64()
@@ -814,7 +809,7 @@ fn retry(e: DomainError) -> ActionError {
 
 /// Registers `rfq.send_top`, `rfq.open_round`, `rfq.remind` and
 /// `rfq.close_round`.
-pub fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
+pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
     let c = cell.clone();
     let b = b.action(
         "rfq.send_top",
@@ -822,7 +817,7 @@ pub fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
         action_fn(move |ctx: ActionContext| {
             let c = c.clone();
             async move {
-                let s = services(&c)?;
+                let s = crate::services::ready(&c)?;
                 let top = int_param(&ctx, "top").unwrap_or(3).max(1);
                 let sent = send_top(s, ctx.object.id, usize::try_from(top).unwrap_or(3))
                     .await
@@ -838,7 +833,7 @@ pub fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
         action_fn(move |ctx: ActionContext| {
             let c = c.clone();
             async move {
-                let s = services(&c)?;
+                let s = crate::services::ready(&c)?;
                 let round_id = int_param(&ctx, "round_id")
                     .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
                 let deadline = ctx
@@ -858,7 +853,7 @@ pub fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
         action_fn(move |ctx: ActionContext| {
             let c = c.clone();
             async move {
-                let s = services(&c)?;
+                let s = crate::services::ready(&c)?;
                 let round_id = int_param(&ctx, "round_id")
                     .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
                 let n = remind(s, round_id, &ctx.idempotency_key)
@@ -875,7 +870,7 @@ pub fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
         action_fn(move |ctx: ActionContext| {
             let c = c.clone();
             async move {
-                let s = services(&c)?;
+                let s = crate::services::ready(&c)?;
                 let round_id = int_param(&ctx, "round_id")
                     .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
                 let n = close_round(s, round_id).await.map_err(retry)?;

@@ -20,7 +20,7 @@
 //! request, its workflow, its files and the confirmation in one
 //! transaction: a refused or failed request leaves nothing behind.
 //!
-//! Ownership (DESIGN §4) is decided by [`crate::ownership`] when the request
+//! Ownership (DESIGN §4) is decided by [`crate::intake::ownership`] when the request
 //! is stored; [`hand_over`] is what the workflow action `client.first_order`
 //! runs when a client's first order goes into work, and [`set_manager`] is
 //! an admin choosing the responsible manager instead of the least loaded.
@@ -33,18 +33,20 @@ use engine::{Sql, Tx, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::access::roles::{OrgKind, Role};
 use crate::access::{Actor, Resource, scope};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::files::{Purpose, StoredFile};
+use crate::intake::request_types::{FieldKind, RequestType, RequestTypes};
+use crate::intake::requests::{
+    self, Channel, Created, Placement, RequestInput, RequestRow, ValidRequest,
+};
 use crate::notify::{self, NewNotification};
-use crate::orgs::{self, NewOrganisation};
+use crate::parties::orgs::{self, NewOrganisation};
 use crate::rate_limit::{self, Limit};
-use crate::request_types::{FieldKind, RequestType, RequestTypes};
-use crate::requests::{self, Channel, Created, Placement, RequestInput, RequestRow, ValidRequest};
-use crate::roles::{OrgKind, Role};
 use crate::services::Services;
 use crate::values::{Email, Inn, InnKind, PhoneNumber};
-use crate::{args, audit, ownership};
+use crate::{access::audit, args, intake::ownership};
 
 /// At most this many files per request.
 pub const MAX_ATTACHMENTS: usize = 10;
@@ -1277,7 +1279,7 @@ pub async fn set_manager(
         .bind(client_id)
         .execute(&mut *tx)
         .await?;
-        crate::ownership::move_requests(&mut tx, client_id, m).await?;
+        crate::intake::ownership::move_requests(&mut tx, client_id, m).await?;
         owners_changed(s, &mut tx, &before, Some(m), actor.user()).await?;
         ManagerSet::Assigned
     };
@@ -1447,7 +1449,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../workflows/request_types"
         ));
-        let c = crate::catalogue::EquipmentCatalogue::builtin().expect("catalogue");
+        let c = crate::fleet::catalogue::EquipmentCatalogue::builtin().expect("catalogue");
         let types = RequestTypes::load_dir(dir, &c).expect("types");
         let body = json!({
             "request_type": "machinery",

@@ -32,13 +32,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access::{Actor, Resource, scope};
-use crate::catalogue::{EquipmentCatalogue, SpecDef};
 use crate::error::{DomainError, DomainResult};
 use crate::files::{FileKind, Purpose, StoredFile};
-use crate::garage::MachineInput;
+use crate::fleet::catalogue::{EquipmentCatalogue, SpecDef};
+use crate::fleet::garage::MachineInput;
 use crate::services::Services;
 use crate::texts::Texts;
-use crate::{args, audit};
+use crate::{access::audit, args};
 
 /// The `imports.kind` of a fleet import.
 pub const KIND_FLEET: &str = "fleet";
@@ -586,7 +586,7 @@ pub struct ImportRow {
     pub input: MachineInput,
     #[serde(default)]
     pub errors: Vec<RowError>,
-    /// The normalised machine (a [`crate::garage::ValidMachine`] as JSON)
+    /// The normalised machine (a [`crate::fleet::garage::ValidMachine`] as JSON)
     /// when the row has no errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<Value>,
@@ -1108,7 +1108,7 @@ pub async fn confirm(s: &Services, actor: &Actor, id: i64) -> DomainResult<usize
         return Err(DomainError::Conflict("import.not_ready"));
     }
     for m in &machines {
-        match crate::garage::insert_machine(&mut tx, now, imp.org_id, m).await {
+        match crate::fleet::garage::insert_machine(&mut tx, now, imp.org_id, m).await {
             Ok(_) => {}
             // A plate taken since the preview: nothing is saved.
             Err(DomainError::Invalid(_)) => {

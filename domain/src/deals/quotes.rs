@@ -31,15 +31,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access::{Actor, Resource, scope};
-use crate::catalogue::EquipmentCatalogue;
-use crate::employees::Employee;
+use crate::deals::matching::{self, MachineMatch, RequestRow};
+use crate::deals::rfq::{self, RfqView};
 use crate::error::{DomainError, DomainResult, FieldErrors};
-use crate::matching::{self, MachineMatch, RequestRow};
-use crate::requests::{local_input, local_to_utc};
-use crate::rfq::{self, RfqView};
+use crate::fleet::catalogue::EquipmentCatalogue;
+use crate::intake::requests::{local_input, local_to_utc};
+use crate::parties::employees::Employee;
 use crate::services::Services;
 use crate::values::{Kopecks, VatMode};
-use crate::{audit, garage, scoring};
+use crate::{access::audit, deals::scoring, fleet::garage};
 
 /// Payment methods.
 pub const PAYMENT_METHODS: [&str; 3] = ["cash", "card", "bank"];
@@ -297,7 +297,7 @@ pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<Quot
         .into_iter()
         .filter(|m| m.suits)
         .collect();
-    let people = crate::employees::list(s, actor, actor.org_id, false).await?;
+    let people = crate::parties::employees::list(s, actor, actor.org_id, false).await?;
     let employees = people
         .into_iter()
         .filter(|e| e.role == "driver")
@@ -393,7 +393,7 @@ async fn validate(
     let employee_id = match input.employee_id.trim() {
         "" => None,
         t => match t.parse::<i64>() {
-            Ok(id) => match crate::employees::get(s, actor, id).await {
+            Ok(id) => match crate::parties::employees::get(s, actor, id).await {
                 Ok(emp) if emp.org_id == actor.org_id && emp.status == "active" => {
                     if let Some(m) = &machine
                         && !licence_fits(&s.equipment, &m.category, &emp)

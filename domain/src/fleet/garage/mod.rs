@@ -38,13 +38,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::access::{Actor, Resource, scope};
-use crate::catalogue::{DocumentKind, EquipmentCatalogue, SpecType};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::files::{Purpose, StoredFile};
+use crate::fleet::catalogue::{DocumentKind, EquipmentCatalogue, SpecType};
 use crate::notify;
 use crate::services::Services;
-use crate::wiring::ServicesCell;
-use crate::{args, audit};
+use crate::services::ServicesCell;
+use crate::{access::audit, args};
 
 /// The workflow that watches a document's expiry, and its object kind.
 pub const WORKFLOW: &str = "machine_document";
@@ -372,7 +372,7 @@ impl MachineInput {
     /// (`spec_<code>` for specifications).
     pub fn validate(
         &self,
-        catalogue: &crate::catalogue::EquipmentCatalogue,
+        catalogue: &crate::fleet::catalogue::EquipmentCatalogue,
         this_year: i32,
     ) -> Result<ValidMachine, crate::error::FieldErrors> {
         use crate::values::{StatePlate, Vin};
@@ -1238,7 +1238,7 @@ impl DocumentInput {
 }
 
 /// Stores a checked document inside the caller's transaction (no watch).
-pub(crate) async fn insert_document(
+pub async fn insert_document(
     tx: &mut Tx,
     now: chrono::DateTime<Utc>,
     machine_id: i64,
@@ -1540,16 +1540,14 @@ pub async fn ensure_document_watches(s: &Services) -> DomainResult<usize> {
 }
 
 /// Registers the `machine_document.warn` action with the engine.
-pub fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
+pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
     b.action(
         "machine_document.warn",
         Some(&["stage", "valid_until"]),
         action_fn(move |ctx: ActionContext| {
             let cell = cell.clone();
             async move {
-                let s = cell.get().ok_or_else(|| {
-                    ActionError::Retry("the application is still starting".into())
-                })?;
+                let s = crate::services::ready(&cell)?;
                 let stage = ctx
                     .params
                     .get("stage")

@@ -15,7 +15,7 @@
 //! 5. its supplier is approved (not pending, rejected or suspended).
 //!
 //! Suppliers are ranked by their best fitting machine: fitting first, then
-//! `0.7 × score + 30 × proximity` (score 0–100 from [`crate::scoring`],
+//! `0.7 × score + 30 × proximity` (score 0–100 from [`crate::deals::scoring`],
 //! proximity 1 at the base and 0 at the edge of the radius), then distance.
 //!
 //! # Speed
@@ -36,10 +36,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::access::{Actor, Resource, scope};
+use crate::deals::scoring::{self, Score};
 use crate::error::{DomainError, DomainResult};
-use crate::garage::{self, BusyDay, Machine, MachineDocument};
-use crate::request_types::RequestType;
-use crate::scoring::{self, Score};
+use crate::fleet::garage::{self, BusyDay, Machine, MachineDocument};
+use crate::intake::request_types::RequestType;
 use crate::services::Services;
 
 /// Mean Earth radius, km.
@@ -88,7 +88,7 @@ impl RequestRow {
     }
 
     pub fn tz(&self) -> Tz {
-        crate::requests::site_tz(self.site_timezone.as_deref())
+        crate::intake::requests::site_tz(self.site_timezone.as_deref())
     }
 
     /// The calendar days of the job at the site: from the wanted day to the
@@ -270,7 +270,7 @@ pub fn categories_for(t: &RequestType, fields: &Map<String, Value>) -> Vec<Strin
     let wanted = t
         .fields
         .iter()
-        .find(|f| f.kind == crate::request_types::FieldKind::Category)
+        .find(|f| f.kind == crate::intake::request_types::FieldKind::Category)
         .and_then(|f| fields.get(&f.id))
         .and_then(Value::as_str);
     t.categories
@@ -655,13 +655,13 @@ pub fn spec_reasons(
                 Some(have) if have + 1e-9 >= need => {}
                 Some(have) => out.push(Reason {
                     subject: Some(rule.spec.clone()),
-                    need: Some(crate::requests::number_text(need)),
-                    have: Some(crate::requests::number_text(have)),
+                    need: Some(crate::intake::requests::number_text(need)),
+                    have: Some(crate::intake::requests::number_text(have)),
                     ..Reason::code("spec_too_small")
                 }),
                 None => out.push(Reason {
                     subject: Some(rule.spec.clone()),
-                    need: Some(crate::requests::number_text(need)),
+                    need: Some(crate::intake::requests::number_text(need)),
                     ..Reason::code("spec_missing")
                 }),
             }
@@ -827,8 +827,8 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../workflows/request_types"
         ));
-        let cat = crate::catalogue::EquipmentCatalogue::builtin().expect("catalogue");
-        let types = crate::request_types::RequestTypes::load_dir(dir, &cat).expect("types");
+        let cat = crate::fleet::catalogue::EquipmentCatalogue::builtin().expect("catalogue");
+        let types = crate::intake::request_types::RequestTypes::load_dir(dir, &cat).expect("types");
         let cargo = types.get("cargo").expect("cargo");
         let fields: Map<String, Value> =
             serde_json::from_value(serde_json::json!({"weight_t": 12.5, "body_type": "тент"}))

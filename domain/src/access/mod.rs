@@ -1,0 +1,23 @@
+//! Access: who is acting and what they may see — actors, roles, the tenancy
+//! scope every tenant query goes through, the role requirements of
+//! operations, and the audit trail of who did what.
+//!
+//! Offers the others [`Actor`], [`scope`] and [`Resource`] (one mechanism for
+//! tenancy), [`roles`] (the roles and organisation kinds) and [`audit`].
+//! Depends on no other context. `audit` sits here rather than in its own
+//! context because it records *who* acted, which is what this context knows.
+
+mod actor;
+pub mod audit;
+pub mod roles;
+
+pub use actor::*;
+
+use engine::EngineBuilder;
+
+use roles::Role;
+
+/// Registers the roles workflow tasks may name.
+pub(crate) fn register_engine(b: EngineBuilder) -> EngineBuilder {
+    b.roles(Role::ALL.iter().map(|r| r.as_str()))
+}

@@ -1,0 +1,48 @@
+//! Parties: the organisations the brokerage deals with — the broker itself,
+//! suppliers and clients — their registration, company details, moderation
+//! of suppliers, contacts and a supplier's employees.
+//!
+//! Offers the others [`orgs`] (organisations, the broker's id), the
+//! directory and registration functions re-exported here, and
+//! [`employees`]. Registers the `supplier` and `client` objects with the
+//! engine, the onboarding funnel's `supplier.set_status` action and what
+//! that funnel reads about an application (`object.*`).
+
+mod directory;
+pub mod employees;
+pub mod orgs;
+mod workflow;
+
+pub use directory::*;
+
+use std::sync::Arc;
+
+use engine::{ActionContext, ActionError, EngineBuilder, action_fn};
+use serde_json::json;
+
+use crate::services::{ServicesCell, ready, text_param};
+
+/// Registers the parties' objects, context provider and actions.
+pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
+    let b = b
+        .object_kind("supplier")
+        .object_kind("client")
+        .context("supplier", Arc::new(workflow::SupplierContext));
+    let c = cell.clone();
+    b.action(
+        "supplier.set_status",
+        Some(&["status", "reason"]),
+        action_fn(move |ctx: ActionContext| {
+            let c = c.clone();
+            async move {
+                let s = ready(&c)?;
+                let status = text_param(&ctx, "status")
+                    .ok_or_else(|| ActionError::Fail("status is missing".into()))?;
+                apply_moderation_status(s, ctx.object.id, status, text_param(&ctx, "reason"))
+                    .await
+                    .map_err(|e| ActionError::Retry(e.to_string()))?;
+                Ok(json!({"status": status}))
+            }
+        }),
+    )
+}

@@ -1,0 +1,4 @@
+//! Benchmarks run from the command line (`podryad bench …`), outside the
+//! domain's production code.
+
+pub mod matching;
