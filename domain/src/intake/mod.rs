@@ -8,13 +8,13 @@
 //! reads about it (`object.*`), `request.set_status` and
 //! `client.first_order`.
 
-mod hunting;
+mod channels;
 pub mod ownership;
 pub mod request_types;
 pub mod requests;
 mod workflow;
 
-pub use hunting::*;
+pub use channels::*;
 
 use std::sync::Arc;
 

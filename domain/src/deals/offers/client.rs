@@ -1,0 +1,291 @@
+use super::*;
+
+// ---------------------------------------------------------------------------
+// The client's side
+
+fn require_client(actor: &Actor) -> DomainResult<()> {
+    if actor.org_kind == OrgKind::Client {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound)
+    }
+}
+
+/// The client's offers, newest first.
+pub async fn list_for_client(s: &Services, actor: &Actor) -> DomainResult<Vec<ClientOffer>> {
+    require_client(actor)?;
+    client_rows(s, |sql| {
+        sql.push(" AND f.status <> 'withdrawn'");
+        scope(sql, actor, Resource::Offer, "f");
+        sql.push(" ORDER BY f.sent_at DESC, f.id DESC LIMIT 200");
+    })
+    .await
+}
+
+/// One offer of the actor's client.
+pub async fn for_client(s: &Services, actor: &Actor, id: i64) -> DomainResult<ClientOffer> {
+    require_client(actor)?;
+    client_rows(s, |sql| {
+        sql.push(" AND f.id = ").bind(id);
+        scope(sql, actor, Resource::Offer, "f");
+    })
+    .await?
+    .pop()
+    .ok_or(DomainError::NotFound)
+}
+
+/// The offer a link's token was issued for (the token stays valid).
+pub async fn by_token(s: &Services, token: &str) -> DomainResult<ClientOffer> {
+    let (_, payload) = tokens::peek(s.db.pool(), s.db.now(), TOKEN_PURPOSE, token)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let (id, client) = token_ids(&payload).ok_or(DomainError::NotFound)?;
+    client_rows(s, |sql| {
+        sql.push(" AND f.id = ")
+            .bind(id)
+            .push(" AND f.client_org_id = ")
+            .bind(client);
+    })
+    .await?
+    .pop()
+    .ok_or(DomainError::NotFound)
+}
+
+/// The offer and client a link's token names.
+fn token_ids(payload: &Value) -> Option<(i64, i64)> {
+    Some((
+        payload.get("offer_id").and_then(Value::as_i64)?,
+        payload.get("client_org_id").and_then(Value::as_i64)?,
+    ))
+}
+
+async fn token_offer(s: &Services, payload: &Value) -> DomainResult<Offer> {
+    let (id, client) = token_ids(payload).ok_or(DomainError::NotFound)?;
+    let o = by_id(s, id).await?;
+    if o.client_org_id != client {
+        return Err(DomainError::NotFound);
+    }
+    Ok(o)
+}
+
+/// The client's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Accept,
+    Decline,
+}
+
+async fn decide(
+    s: &Services,
+    tx: &mut engine::Tx,
+    o: &Offer,
+    decision: Decision,
+    reason: Option<&str>,
+    user: Option<i64>,
+) -> DomainResult<()> {
+    let now = s.db.now();
+    if o.status != "sent" {
+        return Err(DomainError::Conflict("offer.decided"));
+    }
+    if to_db_time(now) >= o.valid_until {
+        return Err(DomainError::Conflict("offer.expired"));
+    }
+    let status = match decision {
+        Decision::Accept => "accepted",
+        Decision::Decline => "declined",
+    };
+    let n = sqlx::query(
+        "UPDATE offers SET status = $1, decline_reason = $2, decided_at = $3, decided_by = $4 WHERE id = $5 AND status = 'sent'",
+    )
+    .bind(status)
+    .bind(reason)
+    .bind(to_db_time(now))
+    .bind(user)
+    .bind(o.id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(DomainError::Conflict("offer.decided"));
+    }
+    match decision {
+        Decision::Accept => {
+            sqlx::query("UPDATE supplier_quotes SET status = 'won', updated_at = $1 WHERE id = $2")
+                .bind(to_db_time(now))
+                .bind(o.supplier_quote_id)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "UPDATE supplier_quotes SET status = 'lost', updated_at = $1 WHERE request_id = $2 AND id <> $3 AND status IN ('active', 'selected')",
+            )
+            .bind(to_db_time(now))
+            .bind(o.request_id)
+            .bind(o.supplier_quote_id)
+            .execute(&mut **tx)
+            .await?;
+            let winner: i64 =
+                sqlx::query_scalar("SELECT supplier_org_id FROM supplier_quotes WHERE id = $1")
+                    .bind(o.supplier_quote_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            scoring::record(tx, now, winner, scoring::Event::Won).await?;
+            s.engine
+                .emit_to_object_in_tx(
+                    tx,
+                    "request",
+                    o.request_id,
+                    "offer.accepted",
+                    json!({"offer_id": o.id}),
+                    user,
+                )
+                .await
+                .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        }
+        Decision::Decline => {
+            sqlx::query("UPDATE supplier_quotes SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'selected'")
+                .bind(to_db_time(now))
+                .bind(o.supplier_quote_id)
+                .execute(&mut **tx)
+                .await?;
+            s.engine
+                .emit_to_object_in_tx(
+                    tx,
+                    "request",
+                    o.request_id,
+                    "offer.declined",
+                    json!({"offer_id": o.id, "reason": reason.unwrap_or_default()}),
+                    user,
+                )
+                .await
+                .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        }
+    }
+    audit::record(
+        tx,
+        now,
+        None,
+        &format!("offer.{status}"),
+        "offer",
+        Some(o.id),
+        json!({"by": user, "reason": reason}),
+    )
+    .await?;
+    Ok(())
+}
+
+fn checked_reason(decision: Decision, reason: &str) -> DomainResult<Option<String>> {
+    let reason = reason.trim();
+    match decision {
+        Decision::Accept => Ok(None),
+        Decision::Decline if reason.chars().count() < 3 => Err(DomainError::field(
+            "reason",
+            if reason.is_empty() {
+                "required"
+            } else {
+                "quote.reason_too_short"
+            },
+        )),
+        Decision::Decline if reason.chars().count() > 2000 => {
+            Err(DomainError::field("reason", "text.too_long"))
+        }
+        Decision::Decline => Ok(Some(reason.to_string())),
+    }
+}
+
+/// The signed-in client accepts or declines (with a reason) an offer.
+pub async fn answer(
+    s: &Services,
+    actor: &Actor,
+    id: i64,
+    decision: Decision,
+    reason: &str,
+) -> DomainResult<()> {
+    require_client(actor)?;
+    let reason = checked_reason(decision, reason)?;
+    let o = get(s, actor, id).await?;
+    let mut tx = s.db.begin().await?;
+    // The e-mailed link then shows the decision and offers none.
+    decide(s, &mut tx, &o, decision, reason.as_deref(), actor.user()).await?;
+    tx.commit().await?;
+    s.after_commit();
+    Ok(())
+}
+
+/// Accepts or declines through the e-mailed link (no password): the token
+/// is consumed in the same transaction.
+pub async fn answer_by_token(
+    s: &Services,
+    token: &str,
+    decision: Decision,
+    reason: &str,
+) -> DomainResult<i64> {
+    let reason = checked_reason(decision, reason)?;
+    let now = s.db.now();
+    let mut tx = s.db.begin().await?;
+    let (_, payload) = tokens::consume(&mut tx, now, TOKEN_PURPOSE, token)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let o = token_offer(s, &payload).await?;
+    decide(s, &mut tx, &o, decision, reason.as_deref(), None).await?;
+    tx.commit().await?;
+    s.after_commit();
+    Ok(o.id)
+}
+
+/// Marks an offer expired when its validity ends unanswered (the
+/// `offer.expire` action of the workflow's validity timer).
+pub async fn expire(s: &Services, offer_id: i64) -> DomainResult<bool> {
+    let now = s.db.now();
+    let mut tx = s.db.begin().await?;
+    let n = sqlx::query(
+        "UPDATE offers SET status = 'expired', decided_at = $1 WHERE id = $2 AND status = 'sent'",
+    )
+    .bind(to_db_time(now))
+    .bind(offer_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        sqlx::query(
+            "UPDATE supplier_quotes SET status = 'active' WHERE id = (SELECT supplier_quote_id FROM offers WHERE id = $1) AND status = 'selected'",
+        )
+        .bind(offer_id)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            now,
+            None,
+            "offer.expired",
+            "offer",
+            Some(offer_id),
+            json!({}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n > 0)
+}
+
+/// Registers `offer.expire`.
+pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
+    b.action(
+        "offer.expire",
+        Some(&["offer_id"]),
+        action_fn(move |ctx: ActionContext| {
+            let cell = cell.clone();
+            async move {
+                let s = crate::services::ready(&cell)?;
+                let id = ctx
+                    .params
+                    .get("offer_id")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| ActionError::Fail("offer_id is missing".into()))?;
+                let expired = expire(s, id)
+                    .await
+                    .map_err(|e| ActionError::Retry(e.to_string()))?;
+                Ok(json!({"expired": expired}))
+            }
+        }),
+    )
+}

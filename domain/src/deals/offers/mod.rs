@@ -1,0 +1,114 @@
+//! Our quote to the client (исходящее КП), built by the manager on one
+//! supplier's quote, and the client's answer.
+//!
+//! # Price and VAT
+//!
+//! Our price = our cost + markup (a percentage, by default the request
+//! type's `markup_percent`, or an amount per unit). The cost is what the
+//! supplier's price costs us: when we are a VAT payer we reclaim the VAT in
+//! the supplier's invoice, so the cost is the supplier's price without VAT;
+//! when we are not, the cost is the supplier's whole price. Our VAT (our
+//! mode: `organisations.vat_mode` of the broker; `vat22` when not filled in)
+//! is then added on top of our net price. So a `none` supplier and a `vat22`
+//! broker give cost = price, a `vat22` supplier and a `vat22` broker give
+//! cost = price − 22/122. The margin (our net − cost, for the whole
+//! quantity) is shown to the staff only.
+//!
+//! # The client's link
+//!
+//! Sending the offer e-mails (or texts) the client a link that works without
+//! a password: a one-time token ([`crate::accounts::tokens`], stored hashed) issued to
+//! the client organisation for this offer, expiring with it. Viewing keeps
+//! it; accepting or declining consumes it in the same transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use engine::{ActionContext, ActionError, EngineBuilder, Sql, action_fn, to_db_time};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::access::roles::OrgKind;
+use crate::access::{Actor, Resource, scope};
+use crate::deals::matching::{self, RequestRow};
+use crate::deals::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
+use crate::error::{DomainError, DomainResult, FieldErrors};
+use crate::intake::requests::{local_input, local_text, local_to_utc, site_tz};
+use crate::notify::{RECIPIENT_COLUMNS, Recipient};
+use crate::services::Services;
+use crate::services::ServicesCell;
+use crate::values::{Kopecks, VatMode};
+use crate::{access::audit, accounts::tokens, args, deals::rfq, deals::scoring};
+
+/// The purpose of the client's one-time link.
+pub const TOKEN_PURPOSE: &str = "offer";
+/// The broker's VAT mode when its details do not say.
+pub const DEFAULT_BROKER_VAT: VatMode = VatMode::Vat22;
+
+mod client;
+mod offer;
+mod pricing;
+mod send;
+
+pub use client::*;
+pub use offer::*;
+pub use pricing::*;
+pub use send::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vat_payer_reclaims_the_suppliers_vat() {
+        // 12 200 ₽ with 22 % VAT from the supplier: cost 10 000 ₽; 15 % markup
+        // → 11 500 ₽ net, + 22 % = 14 030 ₽ for the client.
+        let p = price(
+            Kopecks(1_220_000),
+            VatMode::Vat22,
+            VatMode::Vat22,
+            Markup::Percent(1500),
+            200,
+        )
+        .expect("fits");
+        assert_eq!(p.unit_cost, 1_000_000);
+        assert_eq!(p.unit_net, 1_150_000);
+        assert_eq!(p.unit_gross, 1_403_000);
+        assert_eq!(p.total_gross, 2_806_000);
+        assert_eq!(p.margin_total, 300_000);
+        assert_eq!(p.margin_bp, 1500);
+    }
+
+    #[test]
+    fn a_supplier_without_vat_costs_its_whole_price() {
+        let p = price(
+            Kopecks(1_000_000),
+            VatMode::None,
+            VatMode::Vat22,
+            Markup::Percent(1500),
+            100,
+        )
+        .expect("fits");
+        assert_eq!(p.unit_cost, 1_000_000);
+        assert_eq!(p.unit_gross, 1_403_000);
+        // A broker without VAT cannot reclaim: cost = the supplier's gross.
+        let p = price(
+            Kopecks(1_220_000),
+            VatMode::Vat22,
+            VatMode::None,
+            Markup::Amount(Kopecks(100_000)),
+            100,
+        )
+        .expect("fits");
+        assert_eq!(p.unit_cost, 1_220_000);
+        assert_eq!(p.unit_gross, 1_320_000);
+        assert_eq!(p.unit_vat, 0);
+        assert_eq!(p.margin_total, 100_000);
+    }
+
+    #[test]
+    fn percentages_parse_to_basis_points() {
+        assert_eq!(parse_percent_bp("15"), Some(1500));
+        assert_eq!(parse_percent_bp("12,5 %"), Some(1250));
+        assert_eq!(parse_percent_bp("-5"), Some(-500));
+        assert_eq!(parse_percent_bp("abc"), None);
+    }
+}

@@ -1,0 +1,375 @@
+use super::*;
+
+/// The offer as typed by the manager.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OfferInput {
+    pub quote_id: String,
+    /// `percent` or `amount`.
+    pub markup_kind: String,
+    pub markup: String,
+    pub quantity: String,
+    pub prepayment_percent: String,
+    pub postpayment_days: String,
+    pub payment_method: String,
+    /// Site-local `YYYY-MM-DDTHH:MM`.
+    pub valid_until: String,
+    pub comment: String,
+}
+
+/// An offer as stored (staff view: with cost and margin).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Offer {
+    pub id: i64,
+    pub request_id: i64,
+    pub client_org_id: i64,
+    pub supplier_quote_id: i64,
+    pub status: String,
+    pub price_unit: String,
+    pub quantity_centi: i64,
+    pub vat_mode: String,
+    pub unit_net: i64,
+    pub unit_vat: i64,
+    pub unit_gross: i64,
+    pub total_gross: i64,
+    pub total_vat: i64,
+    pub unit_cost: i64,
+    pub markup_bp: Option<i64>,
+    pub markup_amount: Option<i64>,
+    pub margin_total: i64,
+    pub prepayment_percent: i64,
+    pub postpayment_days: i64,
+    pub payment_method: String,
+    pub arrival_at: i64,
+    pub valid_until: i64,
+    pub comment: Option<String>,
+    pub decline_reason: Option<String>,
+    pub sent_at: i64,
+    pub decided_at: Option<i64>,
+}
+
+const OFFER_COLUMNS: &str = "f.id, f.request_id, f.client_org_id, f.supplier_quote_id, f.status, f.price_unit, f.quantity_centi, f.vat_mode, f.unit_net, f.unit_vat, f.unit_gross, f.total_gross, f.total_vat, f.unit_cost, f.markup_bp, f.markup_amount, f.margin_total, f.prepayment_percent, f.postpayment_days, f.payment_method, f.arrival_at, f.valid_until, f.comment, f.decline_reason, f.sent_at, f.decided_at";
+
+/// What the client sees of an offer: our price and terms, the job, and
+/// nothing of the supplier (no name, machine, plate, price or cost).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientOffer {
+    pub id: i64,
+    pub status: String,
+    pub request_number: String,
+    pub type_title: String,
+    pub site_address: Option<String>,
+    pub price_unit: String,
+    pub quantity: String,
+    pub vat_mode: String,
+    pub unit_net: i64,
+    pub unit_vat: i64,
+    pub unit_gross: i64,
+    pub total_gross: i64,
+    pub total_vat: i64,
+    pub category_title: String,
+    pub prepayment_percent: i64,
+    pub postpayment_days: i64,
+    pub payment_method: String,
+    pub arrival_local: String,
+    pub valid_until_local: String,
+    pub comment: Option<String>,
+    pub decline_reason: Option<String>,
+    /// The client may still accept or decline.
+    pub open: bool,
+}
+
+/// An offer with what the client's view shows of its request and machine.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ClientOfferRow {
+    #[sqlx(flatten)]
+    offer: Offer,
+    request_number: String,
+    request_type: String,
+    site_address: Option<String>,
+    site_timezone: Option<String>,
+    category: String,
+}
+
+/// Offers as the client sees them, in one query; `narrow` adds conditions
+/// (and order) to `… WHERE 1 = 1`.
+pub(super) async fn client_rows(
+    s: &Services,
+    narrow: impl FnOnce(&mut Sql),
+) -> DomainResult<Vec<ClientOffer>> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(OFFER_COLUMNS).push(
+        ", r.number AS request_number, r.request_type, r.site_address, r.site_timezone, m.category
+         FROM offers f JOIN requests r ON r.id = f.request_id
+         JOIN supplier_quotes sq ON sq.id = f.supplier_quote_id JOIN machines m ON m.id = sq.machine_id
+         WHERE 1 = 1",
+    );
+    narrow(&mut sql);
+    let rows: Vec<ClientOfferRow> = sql.query_as().fetch_all(s.db.pool()).await?;
+    Ok(rows.iter().map(|x| client_view(s, x)).collect())
+}
+
+fn client_view(s: &Services, x: &ClientOfferRow) -> ClientOffer {
+    let o = &x.offer;
+    let tz = site_tz(x.site_timezone.as_deref());
+    ClientOffer {
+        id: o.id,
+        status: o.status.clone(),
+        request_number: x.request_number.clone(),
+        type_title: s
+            .request_types
+            .get(&x.request_type)
+            .map(|t| t.title.clone())
+            .unwrap_or_else(|| x.request_type.clone()),
+        site_address: x.site_address.clone(),
+        price_unit: o.price_unit.clone(),
+        quantity: quotes::centi_text(o.quantity_centi),
+        vat_mode: o.vat_mode.clone(),
+        unit_net: o.unit_net,
+        unit_vat: o.unit_vat,
+        unit_gross: o.unit_gross,
+        total_gross: o.total_gross,
+        total_vat: o.total_vat,
+        category_title: s
+            .equipment
+            .category(&x.category)
+            .map(|c| c.title.clone())
+            .unwrap_or_default(),
+        prepayment_percent: o.prepayment_percent,
+        postpayment_days: o.postpayment_days,
+        payment_method: o.payment_method.clone(),
+        arrival_local: local_text(Some(o.arrival_at), tz),
+        valid_until_local: local_text(Some(o.valid_until), tz),
+        comment: o.comment.clone(),
+        decline_reason: o.decline_reason.clone(),
+        open: o.status == "sent" && to_db_time(s.db.now()) < o.valid_until,
+    }
+}
+
+/// An offer the actor may see (its client; staff).
+pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Offer> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(OFFER_COLUMNS)
+        .push(" FROM offers f WHERE f.id = ")
+        .bind(id);
+    scope(&mut sql, actor, Resource::Offer, "f");
+    sql.query_as()
+        .fetch_optional(s.db.pool())
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+pub(super) async fn by_id(s: &Services, id: i64) -> DomainResult<Offer> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(OFFER_COLUMNS)
+        .push(" FROM offers f WHERE f.id = ")
+        .bind(id);
+    sql.query_as()
+        .fetch_optional(s.db.pool())
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+/// Offers of a request, for the staff (with margins).
+pub async fn for_request(s: &Services, actor: &Actor, request_id: i64) -> DomainResult<Vec<Offer>> {
+    if !actor.is_staff() {
+        return Err(DomainError::NotFound);
+    }
+    let r = matching::request_for(s, actor, request_id).await?;
+    let mut sql = Sql::new("SELECT ");
+    sql.push(OFFER_COLUMNS)
+        .push(" FROM offers f WHERE f.request_id = ")
+        .bind(r.id)
+        .push(" ORDER BY f.id DESC");
+    Ok(sql.query_as().fetch_all(s.db.pool()).await?)
+}
+
+/// The offer form, prefilled from a quote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft {
+    pub request: RequestRow,
+    pub quote: quotes::Quote,
+    pub supplier_name: String,
+    pub input: OfferInput,
+    pub broker_vat: VatMode,
+    pub pricing: Option<Pricing>,
+}
+
+pub(super) async fn quote_of_request(
+    s: &Services,
+    actor: &Actor,
+    r: &RequestRow,
+    quote_id: i64,
+) -> DomainResult<quotes::Quote> {
+    let q = quotes::get(s, actor, quote_id).await?;
+    if q.request_id != r.id {
+        return Err(DomainError::NotFound);
+    }
+    Ok(q)
+}
+
+/// The offer form for a quote of a request, with the request type's
+/// default markup.
+pub async fn draft(
+    s: &Services,
+    actor: &Actor,
+    request_id: i64,
+    input: Option<&OfferInput>,
+    quote_id: i64,
+) -> DomainResult<Draft> {
+    rfq::require_front_office(actor)?;
+    let r = matching::request_for(s, actor, request_id).await?;
+    let q = quote_of_request(s, actor, &r, quote_id).await?;
+    let t = s.request_types.get(&r.request_type);
+    let ours = broker_vat(s).await?;
+    let supplier_name: String = sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
+        .bind(q.supplier_org_id)
+        .fetch_one(s.db.pool())
+        .await?;
+    let input = match input {
+        Some(i) => OfferInput {
+            quote_id: q.id.to_string(),
+            ..i.clone()
+        },
+        None => {
+            let bp = t.map(|t| t.markup_bp).unwrap_or(0);
+            OfferInput {
+                quote_id: q.id.to_string(),
+                markup_kind: "percent".into(),
+                markup: format!("{},{:02}", bp / 100, bp % 100),
+                quantity: quotes::centi_text(q.quantity_centi),
+                prepayment_percent: q.prepayment_percent.to_string(),
+                postpayment_days: q.postpayment_days.to_string(),
+                payment_method: q.payment_method.clone(),
+                valid_until: local_input(
+                    Some(
+                        q.valid_until
+                            .min(to_db_time(s.db.now() + Duration::hours(24))),
+                    ),
+                    r.tz(),
+                ),
+                comment: String::new(),
+            }
+        }
+    };
+    let pricing = checked(&input, &q, ours, &r, s.db.now())
+        .ok()
+        .map(|v| v.pricing);
+    Ok(Draft {
+        request: r,
+        quote: q,
+        supplier_name,
+        input,
+        broker_vat: ours,
+        pricing,
+    })
+}
+
+pub(super) struct ValidOffer {
+    pub(super) markup: Markup,
+    pub(super) quantity_centi: i64,
+    pub(super) pricing: Pricing,
+    pub(super) prepayment_percent: i64,
+    pub(super) postpayment_days: i64,
+    pub(super) payment_method: String,
+    pub(super) valid_until: DateTime<Utc>,
+    pub(super) comment: Option<String>,
+}
+
+/// Percent with up to two decimals, as basis points: `15` → 1500, `12,5` → 1250.
+pub fn parse_percent_bp(input: &str) -> Option<i64> {
+    let t = input.trim().trim_end_matches('%').trim();
+    let negative = t.starts_with('-');
+    let digits = t.trim_start_matches('-').trim();
+    let v = if digits.chars().all(|c| c == '0' || c == ',' || c == '.') && !digits.is_empty() {
+        0
+    } else {
+        parse_centi(digits)?
+    };
+    Some(if negative { -v } else { v })
+}
+
+pub(super) fn checked(
+    input: &OfferInput,
+    q: &quotes::Quote,
+    ours: VatMode,
+    r: &RequestRow,
+    now: DateTime<Utc>,
+) -> Result<ValidOffer, FieldErrors> {
+    let mut e = FieldErrors::new();
+    let markup = match input.markup_kind.as_str() {
+        "amount" => match Kopecks::parse(&input.markup) {
+            Ok(k) => Some(Markup::Amount(k)),
+            Err(_) => {
+                e.add("markup", "quote.money_invalid");
+                None
+            }
+        },
+        _ => match parse_percent_bp(&input.markup) {
+            Some(bp) if (-5000..=50_000).contains(&bp) => Some(Markup::Percent(bp)),
+            _ if input.markup.trim().is_empty() => Some(Markup::Percent(0)),
+            _ => {
+                e.add("markup", "offer.markup_invalid");
+                None
+            }
+        },
+    };
+    let quantity_centi = match input.quantity.trim() {
+        "" => Some(q.quantity_centi),
+        t => parse_centi(t).or_else(|| {
+            e.add("quantity", "quote.quantity_invalid");
+            None
+        }),
+    };
+    let prepayment_percent =
+        quotes::int_in(&mut e, "prepayment_percent", &input.prepayment_percent, 100);
+    let postpayment_days = quotes::int_in(&mut e, "postpayment_days", &input.postpayment_days, 365);
+    let payment_method = input.payment_method.trim().to_string();
+    if !PAYMENT_METHODS.contains(&payment_method.as_str()) {
+        e.add("payment_method", "quote.payment_method_invalid");
+    }
+    let valid_until = match local_to_utc(&input.valid_until, r.tz()) {
+        Some(t) if t > now => Some(t),
+        Some(_) => {
+            e.add("valid_until", "quote.in_past");
+            None
+        }
+        None if input.valid_until.trim().is_empty() => {
+            e.add("valid_until", "required");
+            None
+        }
+        None => {
+            e.add("valid_until", "quote.datetime_invalid");
+            None
+        }
+    };
+    if input.comment.chars().count() > 2000 {
+        e.add("comment", "text.too_long");
+    }
+    let supplier_vat = VatMode::parse(&q.vat_mode).unwrap_or(VatMode::None);
+    let pricing = match (markup, quantity_centi) {
+        (Some(m), Some(c)) => match price(Kopecks(q.unit_price), supplier_vat, ours, m, c) {
+            Some(p) if p.unit_gross > 0 => Some(p),
+            _ => {
+                e.add("markup", "offer.markup_invalid");
+                None
+            }
+        },
+        _ => None,
+    };
+    match (markup, quantity_centi, pricing, valid_until) {
+        (Some(markup), Some(quantity_centi), Some(pricing), Some(valid_until)) if e.is_empty() => {
+            Ok(ValidOffer {
+                markup,
+                quantity_centi,
+                pricing,
+                prepayment_percent,
+                postpayment_days,
+                payment_method,
+                valid_until,
+                comment: Some(input.comment.trim().to_string()).filter(|c| !c.is_empty()),
+            })
+        }
+        _ => Err(e),
+    }
+}

@@ -1,0 +1,80 @@
+use super::*;
+
+/// How the markup is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    /// Basis points (15 % = 1500).
+    Percent(i64),
+    /// Kopecks per unit.
+    Amount(Kopecks),
+}
+
+/// Our price for one supplier price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pricing {
+    pub unit_cost: i64,
+    pub unit_net: i64,
+    pub unit_vat: i64,
+    pub unit_gross: i64,
+    pub total_net: i64,
+    pub total_vat: i64,
+    pub total_gross: i64,
+    pub total_cost: i64,
+    pub margin_total: i64,
+    /// Margin over cost, basis points.
+    pub margin_bp: i64,
+}
+
+/// Prices our offer (see the module docs). `None` on overflow.
+pub fn price(
+    supplier_unit: Kopecks,
+    supplier_vat: VatMode,
+    ours: VatMode,
+    markup: Markup,
+    quantity_centi: i64,
+) -> Option<Pricing> {
+    let reclaim = ours.rate_percent().is_some_and(|r| r > 0);
+    let cost = if reclaim {
+        supplier_vat.net_from_gross(supplier_unit)
+    } else {
+        supplier_unit
+    };
+    let net = match markup {
+        Markup::Percent(bp) => cost.with_markup_bp(bp)?,
+        Markup::Amount(a) => cost.checked_add(a)?,
+    };
+    let gross = ours.gross_from_net(net)?;
+    let total_gross = times_centi(gross, quantity_centi)?;
+    let total_net = times_centi(net, quantity_centi)?;
+    let total_cost = times_centi(cost, quantity_centi)?;
+    let margin = total_net.checked_sub(total_cost)?;
+    Some(Pricing {
+        unit_cost: cost.as_i64(),
+        unit_net: net.as_i64(),
+        unit_vat: gross.as_i64() - net.as_i64(),
+        unit_gross: gross.as_i64(),
+        total_net: total_net.as_i64(),
+        total_vat: total_gross.as_i64() - total_net.as_i64(),
+        total_gross: total_gross.as_i64(),
+        total_cost: total_cost.as_i64(),
+        margin_total: margin.as_i64(),
+        margin_bp: if total_cost.as_i64() > 0 {
+            i64::try_from(i128::from(margin.as_i64()) * 10_000 / i128::from(total_cost.as_i64()))
+                .unwrap_or(0)
+        } else {
+            0
+        },
+    })
+}
+
+/// The broker's VAT mode (`vat22` when its details leave it empty).
+pub async fn broker_vat(s: &Services) -> DomainResult<VatMode> {
+    let v: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT vat_mode FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(s.db.pool())
+    .await?;
+    Ok(v.flatten()
+        .and_then(|m| VatMode::parse(&m).ok())
+        .unwrap_or(DEFAULT_BROKER_VAT))
+}

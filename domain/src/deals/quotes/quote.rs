@@ -1,0 +1,306 @@
+use super::*;
+
+/// Whether an employee may drive or operate a machine of `category`:
+/// a bus needs licence D (or D1, DE, D1E); any other road vehicle C (or
+/// C1, CE, C1E); machinery that is not a road vehicle, and lifting machines
+/// (whose category requires Rostekhnadzor registration), an operator's
+/// licence (машинист) as well.
+pub fn licence_fits(catalogue: &EquipmentCatalogue, category: &str, e: &Employee) -> bool {
+    let Some(c) = catalogue.category(category) else {
+        return false;
+    };
+    let held: Vec<String> = e
+        .licence_categories
+        .as_deref()
+        .unwrap_or_default()
+        .split([',', ' '])
+        .map(|x| x.trim().to_uppercase())
+        .filter(|x| !x.is_empty())
+        .collect();
+    let has = |family: &[&str]| held.iter().any(|h| family.contains(&h.as_str()));
+    let operator = e
+        .operator_licence
+        .as_deref()
+        .is_some_and(|o| !o.trim().is_empty());
+    let lifting = c.documents.iter().any(|d| d == "rtn_registration");
+    if !c.road_vehicle {
+        return operator;
+    }
+    let driving = if c.code == "bus" {
+        has(&["D", "D1", "DE", "D1E"])
+    } else {
+        has(&["C", "C1", "CE", "C1E"])
+    };
+    driving && (!lifting || operator)
+}
+
+/// A supplier's quote as stored.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Quote {
+    pub id: i64,
+    pub rfq_id: i64,
+    pub request_id: i64,
+    pub supplier_org_id: i64,
+    pub machine_id: i64,
+    pub employee_id: Option<i64>,
+    pub price_unit: String,
+    pub unit_price: i64,
+    pub quantity_centi: i64,
+    pub total_price: i64,
+    pub vat_mode: String,
+    pub prepayment_percent: i64,
+    pub postpayment_days: i64,
+    pub payment_method: String,
+    pub arrival_at: i64,
+    pub work_day: String,
+    pub valid_until: i64,
+    pub comment: Option<String>,
+    pub status: String,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub(super) const QUOTE_COLUMNS: &str = "sq.id, sq.rfq_id, sq.request_id, sq.supplier_org_id, sq.machine_id, sq.employee_id, sq.price_unit, sq.unit_price, sq.quantity_centi, sq.total_price, sq.vat_mode, sq.prepayment_percent, sq.postpayment_days, sq.payment_method, sq.arrival_at, sq.work_day, sq.valid_until, sq.comment, sq.status, sq.revision, sq.created_at, sq.updated_at";
+
+/// A quote the actor may see (its supplier; staff).
+pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Quote> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(QUOTE_COLUMNS)
+        .push(" FROM supplier_quotes sq WHERE sq.id = ")
+        .bind(id);
+    scope(&mut sql, actor, Resource::SupplierQuote, "sq");
+    sql.query_as()
+        .fetch_optional(s.db.pool())
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+async fn of_rfq(s: &Services, rfq_id: i64) -> DomainResult<Option<Quote>> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(QUOTE_COLUMNS)
+        .push(" FROM supplier_quotes sq WHERE sq.rfq_id = ")
+        .bind(rfq_id);
+    Ok(sql.query_as().fetch_optional(s.db.pool()).await?)
+}
+
+/// A quote as typed into the form.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QuoteInput {
+    pub machine_id: String,
+    pub employee_id: String,
+    pub price_unit: String,
+    pub unit_price: String,
+    pub quantity: String,
+    pub vat_mode: String,
+    pub prepayment_percent: String,
+    pub postpayment_days: String,
+    pub payment_method: String,
+    /// Site-local `YYYY-MM-DDTHH:MM`.
+    pub arrival_at: String,
+    pub valid_until: String,
+    pub comment: String,
+}
+
+impl QuoteInput {
+    pub fn from_quote(q: &Quote, tz: chrono_tz::Tz) -> QuoteInput {
+        QuoteInput {
+            machine_id: q.machine_id.to_string(),
+            employee_id: q.employee_id.map(|e| e.to_string()).unwrap_or_default(),
+            price_unit: q.price_unit.clone(),
+            unit_price: Kopecks(q.unit_price).format_number(),
+            quantity: centi_text(q.quantity_centi),
+            vat_mode: q.vat_mode.clone(),
+            prepayment_percent: q.prepayment_percent.to_string(),
+            postpayment_days: q.postpayment_days.to_string(),
+            payment_method: q.payment_method.clone(),
+            arrival_at: local_input(Some(q.arrival_at), tz),
+            valid_until: local_input(Some(q.valid_until), tz),
+            comment: q.comment.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Hundredths as people type them: `2`, `1,5`.
+pub fn centi_text(c: i64) -> String {
+    if c % 100 == 0 {
+        (c / 100).to_string()
+    } else {
+        format!("{},{:02}", c / 100, c % 100)
+            .trim_end_matches('0')
+            .to_string()
+    }
+}
+
+/// A positive quantity with at most two decimals, in hundredths.
+pub fn parse_centi(input: &str) -> Option<i64> {
+    let t = input.trim().replace([' ', '\u{a0}'], "").replace(',', ".");
+    let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 2 {
+        return None;
+    }
+    let w: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let f: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<2}").parse().ok()?
+    };
+    let v = w.checked_mul(100)?.checked_add(f)?;
+    (v > 0 && v <= 1_000_000).then_some(v)
+}
+
+/// `amount × hundredths / 100`, rounded half away from zero.
+pub fn times_centi(amount: Kopecks, centi: i64) -> Option<Kopecks> {
+    amount.percent_bp(centi.checked_mul(100)?)
+}
+
+/// A checked quote.
+#[derive(Debug, Clone)]
+pub(super) struct ValidQuote {
+    pub(super) machine: MachineMatch,
+    pub(super) employee_id: Option<i64>,
+    pub(super) price_unit: String,
+    pub(super) unit_price: Kopecks,
+    pub(super) quantity_centi: i64,
+    pub(super) total: Kopecks,
+    pub(super) vat_mode: VatMode,
+    pub(super) prepayment_percent: i64,
+    pub(super) postpayment_days: i64,
+    pub(super) payment_method: String,
+    pub(super) arrival_at: DateTime<Utc>,
+    pub(super) work_day: String,
+    pub(super) valid_until: DateTime<Utc>,
+    pub(super) comment: Option<String>,
+}
+
+/// A whole number from 0 to `max`, empty meaning 0 (terms in days or percent).
+pub(crate) fn int_in(e: &mut FieldErrors, field: &str, input: &str, max: i64) -> i64 {
+    match input.trim() {
+        "" => 0,
+        t => match t.parse::<i64>() {
+            Ok(v) if (0..=max).contains(&v) => v,
+            _ => {
+                e.add(field, "quote.number_out_of_range");
+                0
+            }
+        },
+    }
+}
+
+/// Estimated units of a request, for the form's default quantity.
+pub fn estimated_quantity(r: &RequestRow, unit: &str) -> i64 {
+    let f = r.field_map();
+    let num = |k: &str| f.get(k).and_then(Value::as_f64);
+    let centi = |v: f64| ((v * 100.0).round() as i64).max(100);
+    match unit {
+        "hour" => r.duration.map(centi).unwrap_or(100),
+        "shift" | "day" => r.duration.map(|d| centi(d.ceil())).unwrap_or(100),
+        "tonne" => num("weight_t")
+            .or_else(|| num("quantity"))
+            .map(centi)
+            .unwrap_or(100),
+        "m3" => num("volume_m3")
+            .or_else(|| num("quantity"))
+            .map(centi)
+            .unwrap_or(100),
+        "trip" => f
+            .get("vehicles")
+            .and_then(Value::as_i64)
+            .map(|v| v.max(1) * 100)
+            .unwrap_or(100),
+        _ => 100,
+    }
+}
+
+/// What the quote form offers: the RFQ with its job, the supplier's
+/// machines that suit it (each with its availability), its drivers and
+/// operators (each marked whether their licence fits), and the choices.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuoteForm {
+    pub view: RfqView,
+    pub quote: Option<Quote>,
+    pub machines: Vec<MachineMatch>,
+    pub employees: Vec<EmployeeOption>,
+    pub vat_modes: Vec<&'static str>,
+    pub input: QuoteInput,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EmployeeOption {
+    pub id: i64,
+    pub full_name: String,
+    pub licence_categories: Option<String>,
+    pub operator_licence: bool,
+    /// Categories of the offered machines this person may drive or operate.
+    pub fits: Vec<String>,
+}
+
+/// The quote form of an RFQ of the actor's supplier.
+pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<QuoteForm> {
+    rfq::require_supplier_office(actor)?;
+    let view = rfq::view(s, actor, rfq_id).await?;
+    let r = matching::request_by_id(s, view.rfq.request_id).await?;
+    let quote = of_rfq(s, rfq_id).await?;
+    let machines: Vec<MachineMatch> = matching::machines_of_supplier(s, &r, actor.org_id)
+        .await?
+        .into_iter()
+        .filter(|m| m.suits)
+        .collect();
+    let people = crate::parties::employees::list(s, actor, actor.org_id, false).await?;
+    let employees = people
+        .into_iter()
+        .filter(|e| e.role == "driver")
+        .map(|e| EmployeeOption {
+            fits: machines
+                .iter()
+                .filter(|m| licence_fits(&s.equipment, &m.category, &e))
+                .map(|m| m.category.clone())
+                .collect(),
+            id: e.id,
+            full_name: e.full_name.clone(),
+            licence_categories: e.licence_categories.clone(),
+            operator_licence: e.operator_licence.is_some(),
+        })
+        .collect();
+    let input = match &quote {
+        Some(q) => QuoteInput::from_quote(q, r.tz()),
+        None => {
+            let unit = view.job.price_units.first().cloned().unwrap_or_default();
+            let own_vat: Option<String> =
+                sqlx::query_scalar("SELECT vat_mode FROM organisations WHERE id = $1")
+                    .bind(actor.org_id)
+                    .fetch_optional(s.db.pool())
+                    .await?
+                    .flatten();
+            let arrival = local_input(r.wanted_from, r.tz());
+            QuoteInput {
+                machine_id: machines
+                    .iter()
+                    .find(|m| m.fits)
+                    .map(|m| m.machine_id.to_string())
+                    .unwrap_or_default(),
+                quantity: centi_text(estimated_quantity(&r, &unit)),
+                price_unit: unit,
+                vat_mode: own_vat.unwrap_or_else(|| "none".into()),
+                prepayment_percent: "0".into(),
+                postpayment_days: "0".into(),
+                payment_method: "bank".into(),
+                arrival_at: arrival,
+                ..Default::default()
+            }
+        }
+    };
+    Ok(QuoteForm {
+        view,
+        quote,
+        machines,
+        employees,
+        vat_modes: VatMode::CURRENT.iter().map(|m| m.as_str()).collect(),
+        input,
+    })
+}
