@@ -3,15 +3,18 @@
 //! operations, and the audit trail of who did what.
 //!
 //! Offers the others [`Actor`], [`scope`] and [`Resource`] (one mechanism for
-//! tenancy), [`roles`] (the roles and organisation kinds) and [`audit`].
+//! tenancy), [`require`] with a [`Rule`] (the role requirements of
+//! operations, once), [`roles`] (the roles and organisation kinds) and [`audit`].
 //! Depends on no other context. `audit` sits here rather than in its own
 //! context because it records *who* acted, which is what this context knows.
 
 mod actor;
 pub mod audit;
 pub mod roles;
+mod rules;
 
 pub use actor::*;
+pub use rules::{Rule, require, require_or_hide};
 
 use engine::EngineBuilder;
 

@@ -243,14 +243,6 @@ async fn chosen(
         .collect())
 }
 
-pub(crate) fn require_front_office(actor: &Actor) -> DomainResult<()> {
-    if actor.is_front_office() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden)
-    }
-}
-
 /// The manager sends RFQs to the chosen suppliers: a new round. The request
 /// must be waiting for matching (its workflow refuses otherwise).
 pub async fn send(
@@ -259,7 +251,7 @@ pub async fn send(
     request_id: i64,
     supplier_ids: &[i64],
 ) -> DomainResult<Sent> {
-    require_front_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::FrontOffice)?;
     let r = matching::request_for(s, actor, request_id).await?;
     let suppliers = chosen(s, &r, supplier_ids).await?;
     let now = s.db.now();
@@ -513,14 +505,6 @@ pub(crate) async fn emit_answered(
 // ---------------------------------------------------------------------------
 // The supplier's cabinet
 
-pub(crate) fn require_supplier_office(actor: &Actor) -> DomainResult<()> {
-    if actor.is_supplier_office() {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound)
-    }
-}
-
 /// An RFQ row as stored.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Rfq {
@@ -584,7 +568,7 @@ pub struct RfqLine {
 
 /// The supplier's RFQs: open ones first, newest first.
 pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<RfqLine>> {
-    require_supplier_office(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let mut sql = Sql::new(
         "SELECT q.id, q.status, r.request_type, r.wanted_from, r.site_timezone, r.site_address, q.sent_at, rr.deadline_at,
                 rr.status AS round_status, q.distance_km, sq.status AS quote_status
@@ -719,7 +703,7 @@ pub struct RfqView {
 
 /// An RFQ of the actor's supplier, with the job; marks it viewed.
 pub async fn view(s: &Services, actor: &Actor, id: i64) -> DomainResult<RfqView> {
-    require_supplier_office(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let rfq = get(s, actor, id).await?;
     let (view, _) = view_of(s, rfq).await?;
     sqlx::query("UPDATE rfqs SET viewed_at = $1 WHERE id = $2 AND viewed_at IS NULL")

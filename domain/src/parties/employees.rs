@@ -132,14 +132,6 @@ impl EmployeeInput {
     }
 }
 
-fn require_supplier_office(actor: &Actor) -> DomainResult<()> {
-    if actor.is_supplier_office() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden)
-    }
-}
-
 /// Employees of `org_id` the actor may see (a supplier sees only its own).
 pub async fn list(
     s: &Services,
@@ -178,7 +170,7 @@ pub async fn create(
     input: &EmployeeInput,
     photo: Option<i64>,
 ) -> DomainResult<i64> {
-    require_supplier_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let v = input.validate().map_err(DomainError::Invalid)?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
@@ -220,7 +212,7 @@ pub async fn update(
     input: &EmployeeInput,
     photo: Option<i64>,
 ) -> DomainResult<()> {
-    require_supplier_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let current = get(s, actor, id).await?;
     if current.org_id != actor.org_id {
         return Err(DomainError::NotFound);
@@ -269,7 +261,7 @@ pub async fn update(
 
 /// Archives an employee; their login, if any, is disabled.
 pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
-    require_supplier_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let current = get(s, actor, id).await?;
     if current.org_id != actor.org_id {
         return Err(DomainError::NotFound);
@@ -312,7 +304,7 @@ pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
 /// Sends the employee a link to create their own login. Returns the link
 /// (the owner may also pass it on by hand).
 pub async fn invite(s: &Services, actor: &Actor, id: i64) -> DomainResult<String> {
-    require_supplier_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let e = get(s, actor, id).await?;
     if e.org_id != actor.org_id {
         return Err(DomainError::NotFound);

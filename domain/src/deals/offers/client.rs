@@ -3,17 +3,9 @@ use super::*;
 // ---------------------------------------------------------------------------
 // The client's side
 
-fn require_client(actor: &Actor) -> DomainResult<()> {
-    if actor.org_kind == OrgKind::Client {
-        Ok(())
-    } else {
-        Err(DomainError::NotFound)
-    }
-}
-
 /// The client's offers, newest first.
 pub async fn list_for_client(s: &Services, actor: &Actor) -> DomainResult<Vec<ClientOffer>> {
-    require_client(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::Client)?;
     client_rows(s, |sql| {
         sql.push(" AND f.status <> 'withdrawn'");
         scope(sql, actor, Resource::Offer, "f");
@@ -24,7 +16,7 @@ pub async fn list_for_client(s: &Services, actor: &Actor) -> DomainResult<Vec<Cl
 
 /// One offer of the actor's client.
 pub async fn for_client(s: &Services, actor: &Actor, id: i64) -> DomainResult<ClientOffer> {
-    require_client(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::Client)?;
     client_rows(s, |sql| {
         sql.push(" AND f.id = ").bind(id);
         scope(sql, actor, Resource::Offer, "f");
@@ -200,7 +192,7 @@ pub async fn answer(
     decision: Decision,
     reason: &str,
 ) -> DomainResult<()> {
-    require_client(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::Client)?;
     let reason = checked_reason(decision, reason)?;
     let o = get(s, actor, id).await?;
     let mut tx = s.db.begin().await?;

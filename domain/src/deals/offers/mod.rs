@@ -26,7 +26,6 @@ use engine::{ActionContext, ActionError, EngineBuilder, Sql, action_fn, to_db_ti
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::access::roles::OrgKind;
 use crate::access::{Actor, Resource, scope};
 use crate::deals::matching::{self, RequestRow};
 use crate::deals::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
@@ -36,7 +35,7 @@ use crate::notify::{RECIPIENT_COLUMNS, Recipient};
 use crate::services::Services;
 use crate::services::ServicesCell;
 use crate::values::{Kopecks, VatMode};
-use crate::{access::audit, accounts::tokens, args, deals::rfq, deals::scoring};
+use crate::{access::audit, accounts::tokens, args, deals::scoring};
 
 /// The purpose of the client's one-time link.
 pub const TOKEN_PURPOSE: &str = "offer";

@@ -217,7 +217,7 @@ pub async fn draft(
     input: Option<&OfferInput>,
     quote_id: i64,
 ) -> DomainResult<Draft> {
-    rfq::require_front_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::FrontOffice)?;
     let r = matching::request_for(s, actor, request_id).await?;
     let q = quote_of_request(s, actor, &r, quote_id).await?;
     let t = s.request_types.get(&r.request_type);

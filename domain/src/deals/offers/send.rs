@@ -16,7 +16,7 @@ pub async fn send(
     request_id: i64,
     input: &OfferInput,
 ) -> DomainResult<SentOffer> {
-    rfq::require_front_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::FrontOffice)?;
     let r = matching::request_for(s, actor, request_id).await?;
     let quote_id = input
         .quote_id

@@ -186,7 +186,7 @@ pub async fn submit(
     rfq_id: i64,
     input: &QuoteInput,
 ) -> DomainResult<i64> {
-    rfq::require_supplier_office(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let rfq = rfq::get(s, actor, rfq_id).await?;
     let (view, r) = rfq::view_of(s, rfq).await?;
     if !view.open {
@@ -327,7 +327,7 @@ async fn answer(
 /// Declines an RFQ of the actor's supplier, with a reason (an active quote
 /// is withdrawn).
 pub async fn decline(s: &Services, actor: &Actor, rfq_id: i64, reason: &str) -> DomainResult<()> {
-    rfq::require_supplier_office(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let reason = reason.trim();
     if reason.chars().count() < 3 {
         return Err(DomainError::field(
@@ -380,7 +380,7 @@ pub async fn decline(s: &Services, actor: &Actor, rfq_id: i64, reason: &str) -> 
 
 /// Withdraws the supplier's quote while the round is open.
 pub async fn withdraw(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<()> {
-    rfq::require_supplier_office(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let rfq = rfq::get(s, actor, rfq_id).await?;
     let (view, r) = rfq::view_of(s, rfq).await?;
     let now = s.db.now();
@@ -442,7 +442,7 @@ pub struct OwnQuote {
 
 /// The actor's supplier's quotes, newest first.
 pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<OwnQuote>> {
-    rfq::require_supplier_office(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let mut sql = Sql::new(
         "SELECT sq.id, sq.rfq_id, r.request_type, sq.price_unit, sq.unit_price, sq.total_price, sq.vat_mode, sq.arrival_at,
                 sq.valid_until, sq.status, sq.revision, sq.updated_at, m.make, m.model, m.plate

@@ -242,7 +242,7 @@ pub struct EmployeeOption {
 
 /// The quote form of an RFQ of the actor's supplier.
 pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<QuoteForm> {
-    rfq::require_supplier_office(actor)?;
+    crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let view = rfq::view(s, actor, rfq_id).await?;
     let r = matching::request_by_id(s, view.rfq.request_id).await?;
     let quote = of_rfq(s, rfq_id).await?;

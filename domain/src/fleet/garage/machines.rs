@@ -335,7 +335,7 @@ pub async fn create(
     input: &MachineInput,
     photo: Option<Upload<'_>>,
 ) -> DomainResult<i64> {
-    require_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let mut errors = FieldErrors::new();
     let valid = match input.validate(&s.equipment, this_year(s)) {
         Ok(v) => Some(v),

@@ -197,23 +197,16 @@ pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Machine> 
         .ok_or(DomainError::NotFound)
 }
 
-fn require_office(actor: &Actor) -> DomainResult<()> {
-    if actor.is_supplier_office() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden)
-    }
-}
-
 /// Whether the actor may change the machine: its own supplier's office.
 /// The broker's staff see every garage but change none.
 pub fn can_edit(actor: &Actor, m: &Machine) -> bool {
-    require_office(actor).is_ok() && m.org_id == actor.org_id
+    crate::access::require(actor, crate::access::Rule::SupplierOffice).is_ok()
+        && m.org_id == actor.org_id
 }
 
 /// A machine the actor may change.
 async fn owned(s: &Services, actor: &Actor, id: i64) -> DomainResult<Machine> {
-    require_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let m = get(s, actor, id).await?;
     if m.org_id != actor.org_id {
         return Err(DomainError::NotFound);

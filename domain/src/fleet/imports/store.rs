@@ -69,18 +69,10 @@ impl From<&Import> for Progress {
     }
 }
 
-fn require_office(actor: &Actor) -> DomainResult<()> {
-    if actor.is_supplier_office() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden)
-    }
-}
-
 /// An import of the actor's organisation (another organisation's is "not
 /// found"). A check interrupted by a restart is reported as failed.
 pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Import> {
-    require_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let mut sql = Sql::new("SELECT ");
     sql.push(COLUMNS)
         .push(" FROM imports i WHERE i.id = ")
@@ -119,7 +111,7 @@ pub async fn rows(
 
 /// The organisation's latest imports.
 pub async fn list(s: &Services, actor: &Actor, limit: i64) -> DomainResult<Vec<Import>> {
-    require_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let mut sql = Sql::new("SELECT ");
     sql.push(COLUMNS)
         .push(" FROM imports i WHERE i.org_id = ")
@@ -140,7 +132,7 @@ pub async fn start(
     file_name: &str,
     bytes: Vec<u8>,
 ) -> DomainResult<i64> {
-    require_office(actor)?;
+    crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let stored = s
         .files
         .accept("file", Purpose::Import, file_name, &bytes)
