@@ -119,3 +119,99 @@ impl DomainError {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// A workflow's refusal is the caller's problem, not a server fault: a
+/// missing task or instance is "not found", a step the workflow does not
+/// accept now (task already done, transition not allowed, instance
+/// finished or busy) is a conflict with a machine code, a refused form
+/// becomes field errors; only the database and broken definitions are
+/// internal errors.
+impl From<engine::EngineError> for DomainError {
+    fn from(e: engine::EngineError) -> Self {
+        use engine::{EngineError as E, StepError as S};
+        match e {
+            E::TaskNotFound(_) | E::InstanceNotFound(_) | E::DefinitionNotFound(_) => {
+                DomainError::NotFound
+            }
+            E::NotAllowed(_) => DomainError::Conflict("workflow.not_allowed"),
+            E::Conflict(_) => DomainError::Conflict("workflow.busy"),
+            E::Step(S::TaskNotOpen(_)) => DomainError::Conflict("task.closed"),
+            E::Step(S::NotAccepted { .. }) => DomainError::Conflict("workflow.not_accepted"),
+            E::Step(S::Finished) => DomainError::Conflict("workflow.finished"),
+            E::Step(S::UnknownOutcome { .. }) => DomainError::field("outcome", "unknown"),
+            E::Step(S::Form(errors)) => {
+                let mut e = FieldErrors::new();
+                for (field, error) in errors {
+                    e.add(&field, &error.code);
+                }
+                DomainError::Invalid(e)
+            }
+            E::Step(S::BadData { field, code }) => DomainError::field(&field, &code),
+            E::Step(S::UnknownField(field)) => DomainError::field(&field, "unknown"),
+            E::Db(e) => DomainError::Database(e),
+            other => DomainError::Other(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::{EngineError, StepError};
+
+    use super::*;
+
+    #[test]
+    fn workflow_refusals_are_not_server_faults() {
+        assert!(matches!(
+            DomainError::from(EngineError::TaskNotFound(1)),
+            DomainError::NotFound
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::InstanceNotFound(1)),
+            DomainError::NotFound
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::Step(StepError::TaskNotOpen(1))),
+            DomainError::Conflict("task.closed")
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::Step(StepError::NotAccepted {
+                state: "new".into(),
+                event: "rfq.sent".into(),
+            })),
+            DomainError::Conflict("workflow.not_accepted")
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::Step(StepError::Finished)),
+            DomainError::Conflict("workflow.finished")
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::Conflict(3)),
+            DomainError::Conflict("workflow.busy")
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::NotAllowed("claimed_by_other")),
+            DomainError::Conflict("workflow.not_allowed")
+        ));
+        let mut form = engine::FieldErrors::new();
+        form.insert(
+            "reason".into(),
+            engine::FieldError {
+                code: "required".into(),
+                limit: None,
+            },
+        );
+        match DomainError::from(EngineError::Step(StepError::Form(form))) {
+            DomainError::Invalid(e) => assert_eq!(e.get("reason"), Some("required")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            DomainError::from(EngineError::Db(sqlx::Error::RowNotFound)),
+            DomainError::Database(_)
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::Step(StepError::Loop)),
+            DomainError::Other(_)
+        ));
+    }
+}

@@ -267,8 +267,7 @@ pub async fn send(
             json!({"round_id": sent.round_id, "count": sent.count}),
             actor.user(),
         )
-        .await
-        .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        .await?;
     if reports.is_empty() || reports.iter().all(|x| x.ignored) {
         return Err(DomainError::Conflict("rfq.not_ready"));
     }
@@ -497,8 +496,7 @@ pub(crate) async fn emit_answered(
             json!({"round_id": round_id, "quotes": quotes, "pending": pending}),
             actor,
         )
-        .await
-        .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        .await?;
     Ok(())
 }
 

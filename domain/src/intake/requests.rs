@@ -396,8 +396,7 @@ pub async fn insert(
             data,
             p.created_by,
         )
-        .await
-        .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        .await?;
     audit::record(
         tx,
         now,

@@ -44,6 +44,7 @@ error-task-unknown-outcome = Неизвестный результат зада�
 error-workflow-not-accepted = Процесс сейчас не может принять это действие.
 error-workflow-finished = Процесс уже завершён.
 error-workflow-busy = Процесс одновременно изменяют; повторите действие.
+error-workflow-not-allowed = Задачу сейчас ведёт другой сотрудник или она назначена не вам.
 
 error-form-required = Обязательное поле.
 error-form-too-small = Значение меньше допустимого ({ $limit }).

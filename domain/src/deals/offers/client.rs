@@ -130,8 +130,7 @@ async fn decide(
                     json!({"offer_id": o.id}),
                     user,
                 )
-                .await
-                .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+                .await?;
         }
         Decision::Decline => {
             sqlx::query("UPDATE supplier_quotes SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'selected'")
@@ -148,8 +147,7 @@ async fn decide(
                     json!({"offer_id": o.id, "reason": reason.unwrap_or_default()}),
                     user,
                 )
-                .await
-                .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+                .await?;
         }
     }
     audit::record(

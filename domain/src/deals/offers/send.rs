@@ -138,8 +138,7 @@ pub async fn send(
             json!({"offer_id": offer_id, "valid_until": engine::expr::format_time(v.valid_until)}),
             actor.user(),
         )
-        .await
-        .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        .await?;
     if reports.is_empty() || reports.iter().all(|x| x.ignored) {
         return Err(DomainError::Conflict("offer.not_ready"));
     }

@@ -105,8 +105,7 @@ pub async fn compare(s: &Services, actor: &Actor, request_id: i64) -> DomainResu
     let weights = match s
         .engine
         .instances_for_object("request", r.id)
-        .await
-        .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?
+        .await?
         .into_iter()
         .last()
     {

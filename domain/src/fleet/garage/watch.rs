@@ -3,10 +3,6 @@ use super::*;
 // ---------------------------------------------------------------------------
 // Watching expiry with the workflow engine
 
-fn engine_error(e: engine::EngineError) -> DomainError {
-    DomainError::Other(anyhow::anyhow!("{e}"))
-}
-
 async fn is_watched(tx: &mut Tx, document_id: i64) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM wf_instances WHERE object_kind = $1 AND object_id = $2 AND finished_at IS NULL",
@@ -34,8 +30,7 @@ pub(super) async fn unwatch(
             json!({}),
             user,
         )
-        .await
-        .map_err(engine_error)?;
+        .await?;
     Ok(())
 }
 
@@ -88,13 +83,11 @@ pub(super) async fn rewatch_kind(
                 data,
                 user,
             )
-            .await
-            .map_err(engine_error)?;
+            .await?;
     } else if changed == Some(latest) {
         s.engine
             .emit_to_object_in_tx(tx, OBJECT_KIND, latest, "document.renewed", payload, user)
-            .await
-            .map_err(engine_error)?;
+            .await?;
     }
     Ok(())
 }

@@ -301,8 +301,7 @@ async fn owners_changed(
                     json!({"owner_user_id": owner}),
                     actor,
                 )
-                .await
-                .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+                .await?;
         }
     }
     Ok(())

@@ -22,8 +22,7 @@ pub(super) async fn start_moderation(
             data,
             actor,
         )
-        .await
-        .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        .await?;
     Ok(())
 }
 
@@ -234,8 +233,7 @@ pub async fn resubmit(s: &Services, actor: &Actor) -> DomainResult<()> {
             json!({"company_name": party.details.name, "inn": party.details.inn}),
             actor.user(),
         )
-        .await
-        .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))?;
+        .await?;
     audit::record(
         &mut tx,
         now,
