@@ -44,9 +44,9 @@ async fn a_visitor_orders_through_the_website_form_and_gets_a_number() {
     let app = DemoApp::start().await;
     let driver = Driver::start().await;
     let b = driver.browser(1280, 1000).await;
-    b.goto(&app.url("/order")).await.expect("open");
+    b.goto(&app.url("/request")).await.expect("open");
     click(&b, "a[data-type=cargo]").await;
-    wait_path(&b, "/order/cargo").await;
+    wait_path(&b, "/request/cargo").await;
     fill(&b, "#rf-cargo", "Паллеты с плиткой").await;
     fill(&b, "#rf-weight_t", "8,5").await;
     fill(&b, "#rf-loading_address", "Москва, ул. Складочная, 1").await;

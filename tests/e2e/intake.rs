@@ -165,7 +165,7 @@ async fn the_website_form_and_its_json_twin_create_requests_for_new_and_returnin
     let app = TestApp::spawn_demo().await;
     let manager = user_id(&app, "manager@podryad.test").await;
     let visitor = app.client();
-    let (status, page) = visitor.get_text("/order").await;
+    let (status, page) = visitor.get_text("/request").await;
     assert_eq!(status, StatusCode::OK);
     for title in [
         "Перевозка грузов",
@@ -175,7 +175,7 @@ async fn the_website_form_and_its_json_twin_create_requests_for_new_and_returnin
     ] {
         assert!(page.contains(title), "{title} is offered");
     }
-    let (status, page) = visitor.get_text("/order/cargo").await;
+    let (status, page) = visitor.get_text("/request/cargo").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         page.contains("name=\"f.weight_t\"") && page.contains("Вес груза, т"),
@@ -193,7 +193,7 @@ async fn the_website_form_and_its_json_twin_create_requests_for_new_and_returnin
     let mut bad = cargo_form(&local(&app, 2, 10), "+7 916 555-01-01", "petr@example.test");
     bad.retain(|(k, _)| *k != "f.cargo");
     bad.push(("f.weight_t", "много".into()));
-    let r = post(&visitor, "/order/cargo", &bad).await;
+    let r = post(&visitor, "/request/cargo", &bad).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body = r.text().await.expect("body");
     assert!(body.contains("id=\"e-rf-cargo\""), "{body}");
@@ -207,7 +207,7 @@ async fn the_website_form_and_its_json_twin_create_requests_for_new_and_returnin
     )
     .await;
     let form = cargo_form(&local(&app, 2, 10), "+7 916 555-01-01", "petr@example.test");
-    let r = post(&visitor, "/order/cargo", &form).await;
+    let r = post(&visitor, "/request/cargo", &form).await;
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.expect("body");
     let number = regex::Regex::new(r#"id="request-number">([^<]+)<"#)
@@ -346,7 +346,7 @@ async fn the_website_form_and_its_json_twin_create_requests_for_new_and_returnin
 async fn the_embeddable_form_may_be_framed_and_works_without_our_cookies() {
     let app = TestApp::spawn_demo().await;
     let outside = app.client();
-    let r = outside.get("/embed/order/cargo").await;
+    let r = outside.get("/embed/request/cargo").await;
     assert_eq!(r.status(), StatusCode::OK);
     let csp = r
         .headers()
@@ -358,8 +358,8 @@ async fn the_embeddable_form_may_be_framed_and_works_without_our_cookies() {
     assert!(r.headers().get("x-frame-options").is_none());
     let page = r.text().await.expect("body");
     assert!(!page.contains("class=\"topbar\""), "a minimal layout");
-    assert!(page.contains("action=\"/embed/order/cargo\""));
-    let r = outside.get("/order/cargo").await;
+    assert!(page.contains("action=\"/embed/request/cargo\""));
+    let r = outside.get("/request/cargo").await;
     assert_eq!(
         r.headers()
             .get("x-frame-options")
@@ -377,7 +377,7 @@ async fn the_embeddable_form_may_be_framed_and_works_without_our_cookies() {
     let form = cargo_form(&local(&app, 3, 9), "+7 903 700-00-01", "");
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = reqwest::Client::new()
-        .post(format!("{}/embed/order/cargo", app.base))
+        .post(format!("{}/embed/request/cargo", app.base))
         .form(&pairs)
         .send()
         .await
@@ -389,7 +389,7 @@ async fn the_embeddable_form_may_be_framed_and_works_without_our_cookies() {
     assert_eq!(row.channel, "website");
     // Outside /embed/ the token is still required.
     let r = reqwest::Client::new()
-        .post(format!("{}/order/cargo", app.base))
+        .post(format!("{}/request/cargo", app.base))
         .form(&pairs)
         .send()
         .await
@@ -1286,9 +1286,9 @@ async fn a_fifth_request_type_defined_only_in_yaml_works_on_every_channel() {
 
     // Website page.
     let visitor = app.client();
-    let (_, page) = visitor.get_text("/order").await;
-    assert!(page.contains("Эвакуация автомобиля") && page.contains("/order/towing"));
-    let (status, page) = visitor.get_text("/order/towing").await;
+    let (_, page) = visitor.get_text("/request").await;
+    assert!(page.contains("Эвакуация автомобиля") && page.contains("/request/towing"));
+    let (status, page) = visitor.get_text("/request/towing").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Масса автомобиля, т") && page.contains("Марка и модель"));
     assert!(page.contains("сдвижная платформа"));
@@ -1296,7 +1296,7 @@ async fn a_fifth_request_type_defined_only_in_yaml_works_on_every_channel() {
         !page.contains("name=\"duration\""),
         "this type asks no duration"
     );
-    let r = post(&visitor, "/order/towing", &fields("+7 913 000-00-01")).await;
+    let r = post(&visitor, "/request/towing", &fields("+7 913 000-00-01")).await;
     assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
     let row = request_by(&app, "contact_phone", "+79130000001").await;
     assert_eq!(
@@ -1580,5 +1580,53 @@ async fn attachments_are_kept_with_the_request_and_refused_files_leave_nothing()
     other.login("client@belova.test", DEMO_PASSWORD).await;
     let (status, _) = other.get_text(&format!("/files/{}", files[1].0)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_old_order_addresses_redirect_permanently_to_request() {
+    let app = TestApp::spawn_demo().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for (old, new) in [
+        ("/order", "/request"),
+        ("/order/cargo", "/request/cargo"),
+        ("/order/cargo?utm=x", "/request/cargo?utm=x"),
+        ("/embed/order", "/embed/request"),
+        ("/embed/order/cargo", "/embed/request/cargo"),
+    ] {
+        let r = http
+            .get(format!("{}{old}", app.base))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT, "{old}");
+        assert_eq!(
+            r.headers().get("location").and_then(|v| v.to_str().ok()),
+            Some(new),
+            "{old}"
+        );
+    }
+    // A form posted to an old address is posted again (308 keeps the method).
+    let r = http
+        .post(format!("{}/embed/order/cargo", app.base))
+        .form(&[("contact_phone", "+7 903 700-00-02")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/embed/request/cargo")
+    );
+    // The new addresses answer themselves.
+    let r = http
+        .get(format!("{}/request/cargo", app.base))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::OK);
     app.stop().await;
 }

@@ -10,9 +10,9 @@ pub mod imports;
 pub mod intake;
 pub mod matching;
 pub mod offers;
-pub mod order;
 pub mod org;
 pub mod parties;
+pub mod public_request;
 pub mod quotes;
 pub mod requests;
 pub mod rfqs;
@@ -45,7 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(offers::router())
         .merge(requests::router())
         .merge(intake::router())
-        .merge(order::router())
+        .merge(public_request::router())
 }
 
 pub async fn not_found() -> AppError {

@@ -1,5 +1,5 @@
-//! The public request form of the website: `/order` lists the request
-//! types, `/order/{type}` is a type's form; `/embed/order…` is the same in a
+//! The public request form of the website: `/request` lists the request
+//! types, `/request/{type}` is a type's form; `/embed/request…` is the same in a
 //! minimal layout for other sites' iframes (framing allowed there only, see
 //! `frame_headers` in the crate root; no CSRF token, since third-party
 //! iframes do not send our cookies). The JSON twin is
@@ -8,12 +8,16 @@
 //! Every submission first counts against the per-address rate limit, then
 //! the domain checks the honeypot, the captcha and the form, and stores the
 //! visitor's request — or nothing at all.
+//!
+//! The form used to live under `/order`; an order is now what follows an
+//! accepted offer, so the old addresses answer with permanent redirects
+//! (308, so a form posted to an old address is posted again, not lost).
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get};
 use domain::error::DomainError;
 use domain::intake::{self, PublicSubmission};
 use minijinja::{Value, context};
@@ -29,11 +33,32 @@ use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/order", get(types_page))
-        .route("/order/{code}", get(form_page).post(submit))
-        .route("/embed/order", get(types_page))
-        .route("/embed/order/{code}", get(form_page).post(submit))
+        .route("/request", get(types_page))
+        .route("/request/{code}", get(form_page).post(submit))
+        .route("/embed/request", get(types_page))
+        .route("/embed/request/{code}", get(form_page).post(submit))
         .layer(DefaultBodyLimit::max(MAX_FORM))
+        .route("/order", any(moved))
+        .route("/order/{*rest}", any(moved))
+        .route("/embed/order", any(moved))
+        .route("/embed/order/{*rest}", any(moved))
+}
+
+/// The form's old addresses (`/order…`, `/embed/order…`): a permanent
+/// redirect to the same place under `/request`, query included.
+async fn moved(uri: Uri) -> Redirect {
+    let path = uri.path();
+    let new = match path.strip_prefix("/embed/order") {
+        Some(rest) => format!("/embed/request{rest}"),
+        None => format!(
+            "/request{}",
+            path.strip_prefix("/order").unwrap_or_default()
+        ),
+    };
+    match uri.query() {
+        Some(q) => Redirect::permanent(&format!("{new}?{q}")),
+        None => Redirect::permanent(&new),
+    }
 }
 
 /// Which face of the form a path is: the site's page or the embeddable one.
@@ -49,7 +74,11 @@ impl Face {
     }
 
     fn base_path(&self) -> &'static str {
-        if self.embed { "/embed/order" } else { "/order" }
+        if self.embed {
+            "/embed/request"
+        } else {
+            "/request"
+        }
     }
 
     fn layout(&self) -> &'static str {
@@ -66,7 +95,7 @@ async fn types_page(State(state): State<AppState>, info: RequestInfo) -> AppResu
     Ok(state
         .page(
             &info,
-            "public/order_types.html",
+            "public/request_types.html",
             context! {
                 types => types_list(&state),
                 base_path => face.base_path(),
@@ -93,7 +122,7 @@ fn form_view(
         status,
         state.page(
             info,
-            "public/order_form.html",
+            "public/request_form.html",
             context! {
                 form => ser(form),
                 company_name => company.0,
@@ -158,7 +187,7 @@ async fn submit(
             Ok(state
                 .page(
                     &info,
-                    "public/order_done.html",
+                    "public/request_done.html",
                     context! {
                         number => created.number,
                         email => sub.input.contact_email.trim(),
