@@ -6,7 +6,8 @@
 //! works with no account (so the demo runs offline and a fresh install is
 //! usable: messages stay in an outbox an admin can read, company details are
 //! typed by hand), a real adapter speaking the provider's documented HTTP
-//! API, and a fake server ([`fake`]) on loopback against which the tests
+//! API, and a fake server (the `fakes` crate, a dev-dependency) on loopback
+//! against which the tests
 //! check the adapter, including the provider's failures (timeouts, 5xx,
 //! rejected keys, rate limits). Nothing in this crate knows about requests,
 //! quotes or orders; the domain decides what to say and to whom.
@@ -21,7 +22,6 @@
 //!   the `PODRYAD_*` environment variables listed there.
 
 pub mod config;
-pub mod fake;
 pub mod notify;
 pub mod registry;
 

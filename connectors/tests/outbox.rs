@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
-use connectors::fake::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 use connectors::notify::sms::SmsGatewayTransport;
 use connectors::notify::smtp::SmtpTransport;
 use connectors::notify::telegram::TelegramTransport;
@@ -17,6 +16,7 @@ use connectors::notify::{
 };
 use engine::testing::TestDb;
 use engine::{Db, DbOptions, ManualClock, to_db_time};
+use fakes::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 use tokio_util::sync::CancellationToken;
 
 fn clock() -> Arc<ManualClock> {

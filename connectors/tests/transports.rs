@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use connectors::fake::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 use connectors::notify::sms::SmsGatewayTransport;
 use connectors::notify::smtp::SmtpTransport;
 use connectors::notify::telegram::TelegramTransport;
 use connectors::notify::{Channel, DeliveryError, OutgoingMessage, Transport};
+use fakes::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 
 fn message(channel: Channel, recipient: &str) -> OutgoingMessage {
     OutgoingMessage {

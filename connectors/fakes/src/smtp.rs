@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::ServerTask;
-use crate::config::{SmtpConfig, SmtpSecurity};
+use crate::ServerTask;
+use connectors::config::{SmtpConfig, SmtpSecurity};
 
 /// One accepted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
