@@ -12,10 +12,9 @@
 //! rejected keys, rate limits). Nothing in this crate knows about requests,
 //! quotes or orders; the domain decides what to say and to whom.
 //!
-//! - [`notify`]: the notification outbox. Messages are written in the
-//!   transaction that causes them ([`notify::enqueue`]) and delivered by a
-//!   background [`notify::NotificationSender`] through [`Transports`]
-//!   (SMTP, an SMS gateway, a Telegram bot), with retries and backoff.
+//! - [`notify`]: delivering one message through [`Transports`] (SMTP, an
+//!   SMS gateway, a Telegram bot). The notification outbox that queues and
+//!   retries them is our own database and lives in `domain::notify`.
 //! - [`registry`]: company and bank lookup by INN / BIK
 //!   ([`registry::CompanyRegistry`]), DaData or manual entry.
 //! - [`Connectors`] assembles both from a [`ConnectorsConfig`], which reads

@@ -1,4 +1,6 @@
-//! Messages to people go through the notification outbox of `connectors`.
+//! Messages to people go through the notification outbox ([`outbox`]),
+//! which the [`NotificationSender`] ([`sender`]) delivers through the
+//! transports of `connectors`.
 //!
 //! [`tell`] is the one rule of how a person is reached: by e-mail, or by SMS
 //! when they have no e-mail; and in Telegram as well when they linked a chat
@@ -8,8 +10,16 @@
 
 use std::collections::HashMap;
 
-pub use connectors::notify::{NewNotification, enqueue};
 use engine::Tx;
+
+pub mod outbox;
+pub mod sender;
+
+pub use outbox::{
+    NewNotification, NotificationRow, OutboxFilter, count, enqueue, get, list, list_filtered,
+    requeue,
+};
+pub use sender::{NO_TRANSPORT, NotificationSender, SenderConfig, SenderWaker};
 
 use crate::services::Services;
 

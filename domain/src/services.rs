@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use connectors::notify::SenderWaker;
 use connectors::registry::CompanyRegistry;
 use engine::{Db, Engine};
 
 use crate::catalogue::EquipmentCatalogue;
 use crate::files::Files;
+use crate::notify::SenderWaker;
 use crate::request_types::RequestTypes;
 use crate::texts::Texts;
 

@@ -24,12 +24,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::{Db, Dialect, to_db_time};
+use connectors::notify::{Channel, DeliveryError, OutgoingMessage, Transports};
+use engine::{CancellationToken, Db, Dialect, to_db_time};
 use sqlx::Row;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-
-use super::{Channel, DeliveryError, OutgoingMessage, Transports};
 
 /// The error recorded for a channel without a transport.
 pub const NO_TRANSPORT: &str = "no transport configured";

@@ -1,23 +1,22 @@
 //! The notification outbox and its sender, on the suite's database (SQLite,
-//! or PostgreSQL with `PODRYAD_TEST_DATABASE=postgres://…`).
+//! or PostgreSQL with `PODRYAD_TEST_DATABASE=postgres://…`), delivering
+//! through the real adapters of `connectors` to the fake providers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use connectors::notify::sms::SmsGatewayTransport;
 use connectors::notify::smtp::SmtpTransport;
 use connectors::notify::telegram::TelegramTransport;
-use connectors::notify::{
-    self, Channel, DeliveryError, NewNotification, NotificationRow, NotificationSender,
-    OutboxFilter, OutgoingMessage, SenderConfig, Transport, Transports,
+use connectors::notify::{Channel, DeliveryError, OutgoingMessage, Transport, Transports};
+use domain::notify::{
+    self, NewNotification, NotificationRow, NotificationSender, OutboxFilter, SenderConfig,
 };
 use engine::testing::TestDb;
-use engine::{Db, DbOptions, ManualClock, to_db_time};
+use engine::{CancellationToken, Db, DbOptions, ManualClock, async_trait, to_db_time};
 use fakes::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
-use tokio_util::sync::CancellationToken;
 
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
