@@ -19,7 +19,7 @@ pub use outbox::{
     NewNotification, NotificationRow, OutboxFilter, count, enqueue, get, list, list_filtered,
     requeue,
 };
-pub use sender::{NO_TRANSPORT, NotificationSender, SenderConfig, SenderWaker};
+pub use sender::{NO_TRANSPORT, NotificationSender, SenderConfig, SenderWaker, idempotency_key};
 
 use crate::services::Services;
 

@@ -268,6 +268,54 @@ async fn smtp_4xx_is_retried_with_exponential_backoff() {
 }
 
 #[tokio::test]
+async fn a_retried_delivery_carries_the_same_message_id() {
+    let clock = clock();
+    let t = TestDb::with_clock(clock.clone()).await;
+    let db = &t.db;
+    let server = FakeSmtp::start().await.unwrap();
+    // The relay takes the message and hangs up before confirming it.
+    server.lose_reply_after_data(1);
+    let smtp = SmtpTransport::new(&server.config("noreply@podryad.test")).unwrap();
+    let sender = NotificationSender::new(
+        db.clone(),
+        Transports::none().with(Channel::Email, Arc::new(smtp)),
+    );
+    let id = enqueue(db, note("email", "ivan@example.ru", "Заявка принята")).await;
+    let created_at = row(db, id).await.created_at;
+
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    assert_eq!(row(db, id).await.status, "queued", "for us, not delivered");
+    clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    let r = row(db, id).await;
+    assert_eq!((r.status.as_str(), r.attempts), ("sent", 2));
+
+    let mails = server.messages();
+    assert_eq!(mails.len(), 2, "the relay got it twice");
+    let expected = format!("<notification-{id}-{created_at}@podryad.test>");
+    assert_eq!(mails[0].message_id(), Some(expected.clone()));
+    assert_eq!(
+        mails[1].message_id(),
+        Some(expected),
+        "the same on the retry"
+    );
+    assert_eq!(
+        notify::idempotency_key(id, created_at),
+        format!("notification-{id}-{created_at}")
+    );
+
+    // Another message gets another one.
+    let other = enqueue(db, note("email", "ivan@example.ru", "Ещё")).await;
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    assert_eq!(row(db, other).await.status, "sent");
+    let third = server.messages()[2].message_id().unwrap();
+    assert!(
+        third.starts_with(&format!("<notification-{other}-")),
+        "{third}"
+    );
+}
+
+#[tokio::test]
 async fn permanent_errors_fail_at_once() {
     let t = TestDb::new().await;
     let db = &t.db;

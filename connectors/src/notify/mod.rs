@@ -8,6 +8,15 @@
 //! and the record of what was sent belong to the caller — Podryad's
 //! notification outbox lives in the domain (`domain::notify`), because it is
 //! our own database, not the outside world.
+//!
+//! Delivery through a provider is *at least once*: when a provider's reply
+//! is lost, the caller cannot know whether the message went out and sends it
+//! again. Every [`OutgoingMessage`] therefore carries an idempotency key that
+//! stays the same across retries of one message, and each adapter passes it
+//! to its provider where the provider can deduplicate by it: SMTP as the
+//! `Message-ID` header ([`smtp`]). The SMS gateway ([`sms`]) and the
+//! Telegram Bot API ([`telegram`]) have no such parameter; their module docs
+//! say what that means.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,10 +68,15 @@ impl std::fmt::Display for Channel {
 /// A message on its way out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
+    /// The caller's id of the message (for logs).
     pub id: i64,
-    /// When it was queued (UTC milliseconds); with `id`, a stable identity
-    /// across retries.
-    pub created_at: i64,
+    /// The same on every attempt to deliver this one message, and different
+    /// for every other message: the caller derives it from what it stored
+    /// (Podryad's outbox: `notification-<row id>-<queued at, ms>`). Adapters
+    /// hand it to the provider wherever the provider can drop a duplicate
+    /// by it, so a retry after a lost reply does not deliver twice. Only
+    /// `A-Z a-z 0-9 - . _` are expected; adapters replace anything else.
+    pub idempotency_key: String,
     pub channel: Channel,
     pub recipient: String,
     pub subject: String,

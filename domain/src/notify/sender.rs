@@ -13,9 +13,11 @@
 //!
 //! Delivery is therefore *at least once*: if the outcome of a successful
 //! send cannot be recorded (the database went away at that moment), the
-//! message is sent again when its lease runs out. E-mails carry a
-//! Message-ID that is the same on every attempt, so mail systems can drop
-//! such a duplicate.
+//! message is sent again when its lease runs out; and a provider whose
+//! reply was lost is asked again. Each message therefore goes out with an
+//! idempotency key derived from its row ([`idempotency_key`]), the same on
+//! every attempt and after an admin's requeue; the transports pass it to the
+//! provider where it can drop a duplicate (e-mail: the `Message-ID`).
 //!
 //! When idle, the sender sleeps until the next retry is due or the poll
 //! interval passes, whichever is sooner, and wakes early when told
@@ -31,6 +33,15 @@ use tokio::sync::Notify;
 
 /// The error recorded for a channel without a transport.
 pub const NO_TRANSPORT: &str = "no transport configured";
+
+/// The idempotency key of the notification row `id` queued at
+/// `created_at` (UTC milliseconds): `notification-<id>-<created_at>`. It is
+/// the same on every attempt to deliver the row, and the queueing time keeps
+/// it from repeating in another database (a reset demo, a staging copy)
+/// where the ids start again from 1.
+pub fn idempotency_key(id: i64, created_at: i64) -> String {
+    format!("notification-{id}-{created_at}")
+}
 
 /// How the sender paces itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,7 +240,7 @@ impl NotificationSender {
             let created_at: i64 = row.try_get("created_at")?;
             let message = Channel::parse(&channel).map(|channel| OutgoingMessage {
                 id,
-                created_at,
+                idempotency_key: idempotency_key(id, created_at),
                 channel,
                 recipient: recipient.clone(),
                 subject: subject.clone(),
@@ -411,6 +422,14 @@ fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_idempotency_key_names_the_row_and_its_time() {
+        assert_eq!(
+            idempotency_key(42, 1_767_225_600_000),
+            "notification-42-1767225600000"
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
