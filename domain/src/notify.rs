@@ -12,8 +12,11 @@ use std::collections::HashMap;
 
 use engine::Tx;
 
+pub mod mask;
 pub mod outbox;
 pub mod sender;
+
+pub use mask::mask_secrets;
 
 pub use outbox::{
     NewNotification, NotificationRow, OutboxFilter, count, enqueue, get, list, list_filtered,

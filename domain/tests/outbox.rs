@@ -217,6 +217,62 @@ async fn without_a_transport_messages_are_undeliverable_and_logged() {
 }
 
 #[tokio::test]
+async fn the_outbox_and_the_log_mask_one_time_links_but_the_recipient_gets_them() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let token = "q7Xv0Zk3N1pR8sLm2Wc5Yb9Hd4Jt6Fg0Ae_Ku-Ri3Qo";
+    let t = TestDb::new().await;
+    let db = &t.db;
+    let id = enqueue(
+        db,
+        NewNotification {
+            body: format!("Ссылка: https://podryad.test/password/set/{token}"),
+            ..note("email", "ivan@example.ru", "Сброс пароля")
+        },
+    )
+    .await;
+    let masked = "Ссылка: https://podryad.test/password/set/••••";
+    assert_eq!(row(db, id).await.body, masked);
+    let listed = notify::list(db, None, 10, 0).await.unwrap();
+    assert_eq!(listed[0].body, masked);
+    let filtered = notify::list_filtered(db, &OutboxFilter::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(filtered[0].body, masked);
+
+    // No transport: logged, masked.
+    let sender = NotificationSender::new(db.clone(), Transports::none());
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("/password/set/••••"), "{log}");
+    assert!(!log.contains(token), "{log}");
+
+    // Once mail is configured, the recipient gets the real link.
+    let mut tx = db.begin().await.unwrap();
+    assert!(notify::requeue(&mut tx, db.now(), id).await.unwrap());
+    tx.commit().await.unwrap();
+    let server = FakeSmtp::start().await.unwrap();
+    let smtp = SmtpTransport::new(&server.config("noreply@podryad.test")).unwrap();
+    let sender = NotificationSender::new(
+        db.clone(),
+        Transports::none().with(Channel::Email, Arc::new(smtp)),
+    );
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    assert_eq!(
+        server.messages()[0].text().trim_end(),
+        format!("Ссылка: https://podryad.test/password/set/{token}")
+    );
+    assert_eq!(row(db, id).await.status, "sent");
+}
+
+#[tokio::test]
 async fn smtp_4xx_is_retried_with_exponential_backoff() {
     let clock = clock();
     let t = TestDb::with_clock(clock.clone()).await;

@@ -15,6 +15,10 @@
 //! Statuses: `queued` (waiting or between retries) → `sent`, `failed` (a
 //! permanent error or attempts exhausted) or `undeliverable` (no transport).
 //!
+//! Reading the outbox ([`list`], [`list_filtered`], [`get`]) masks one-time
+//! tokens in the texts ([`super::mask`]): the links are for their recipient,
+//! not for the admin who looks through the outbox.
+//!
 //! The queue is our own database, so it lives here in the domain; the
 //! `connectors` crate only knows how to hand one message to a provider.
 
@@ -23,6 +27,8 @@ use connectors::notify::Channel;
 use engine::{Db, Tx, to_db_time};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+
+use super::mask::mask_secrets;
 
 /// A message to queue. The texts are final (already rendered from the
 /// message catalogue in the recipient's language).
@@ -69,7 +75,10 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// A stored message, as the outbox page shows it. Times are UTC
+/// A stored message, as the outbox page shows it: one-time tokens in its
+/// subject, body and error are masked ([`mask_secrets`]), so reading the
+/// outbox never hands anyone a live reset, invitation or offer link. Only
+/// the sender reads the real text, to deliver it. Times are UTC
 /// milliseconds, as in the database (templates format them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotificationRow {
@@ -90,18 +99,22 @@ pub struct NotificationRow {
 
 const COLUMNS: &str = "id, channel, recipient, user_id, subject, body, status, attempts, next_attempt_at, last_error, created_at, sent_at";
 
+/// A row as it may be read: masked (every reading function goes through here).
 fn row_to_notification(row: &sqlx::any::AnyRow) -> Result<NotificationRow, sqlx::Error> {
+    let subject: String = row.try_get("subject")?;
+    let body: String = row.try_get("body")?;
+    let last_error: Option<String> = row.try_get("last_error")?;
     Ok(NotificationRow {
         id: row.try_get("id")?,
         channel: row.try_get("channel")?,
         recipient: row.try_get("recipient")?,
         user_id: row.try_get("user_id")?,
-        subject: row.try_get("subject")?,
-        body: row.try_get("body")?,
+        subject: mask_secrets(&subject),
+        body: mask_secrets(&body),
         status: row.try_get("status")?,
         attempts: row.try_get("attempts")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
-        last_error: row.try_get("last_error")?,
+        last_error: last_error.as_deref().map(mask_secrets),
         created_at: row.try_get("created_at")?,
         sent_at: row.try_get("sent_at")?,
     })

@@ -31,6 +31,8 @@ use engine::{CancellationToken, Db, Dialect, to_db_time};
 use sqlx::Row;
 use tokio::sync::Notify;
 
+use super::mask::mask_secrets;
+
 /// The error recorded for a channel without a transport.
 pub const NO_TRANSPORT: &str = "no transport configured";
 
@@ -374,14 +376,16 @@ impl NotificationSender {
                 attempts = c.attempts,
                 "notification sent"
             ),
-            // An admin reads these in the outbox; the log has them too, so a
-            // developer running the demo sees reset links in the console.
+            // An admin reads these in the outbox; the log has them too (a
+            // developer running the demo sees what would have been sent),
+            // with one-time tokens masked like in the outbox: a log is read
+            // by more people than the message was for.
             Outcome::Undeliverable => tracing::info!(
                 notification_id = c.id,
                 channel = %c.channel,
                 recipient = %c.recipient,
-                subject = %c.subject,
-                body = %c.body,
+                subject = %mask_secrets(&c.subject),
+                body = %mask_secrets(&c.body),
                 "notification not delivered: {NO_TRANSPORT}; kept in the outbox"
             ),
             Outcome::Failed(reason) => tracing::warn!(
@@ -389,7 +393,7 @@ impl NotificationSender {
                 channel = %c.channel,
                 recipient = %c.recipient,
                 attempts = c.attempts,
-                error = %reason,
+                error = %mask_secrets(&reason),
                 "notification failed"
             ),
             Outcome::Retry(reason, wait) => tracing::warn!(
@@ -398,7 +402,7 @@ impl NotificationSender {
                 recipient = %c.recipient,
                 attempts = c.attempts,
                 retry_in_s = wait.as_secs(),
-                error = %reason,
+                error = %mask_secrets(&reason),
                 "notification delivery failed; will retry"
             ),
         }
