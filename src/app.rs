@@ -98,7 +98,7 @@ impl RunningApp {
             );
         }
         let sender =
-            connectors::notify::NotificationSender::new(db.clone(), connectors.transports.clone());
+            domain::notify::NotificationSender::new(db.clone(), connectors.transports.clone());
         let services = domain::services::Services {
             db: db.clone(),
             engine: engine.clone(),

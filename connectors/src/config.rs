@@ -1,7 +1,8 @@
 //! Connector configuration, read from environment variables.
 //!
 //! Each connector is on when its key variable is set (and non-empty), off
-//! otherwise; off means the local implementation (outbox, manual entry).
+//! otherwise; off means no transport for that channel (its messages stay
+//! in the domain's outbox) or manual entry for the registry.
 //!
 //! | variable | meaning |
 //! |---|---|

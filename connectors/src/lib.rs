@@ -2,26 +2,37 @@
 //!
 //! Every system Podryad talks to — mail and SMS gateways, Telegram, the
 //! company registry (DaData), later EDO providers and payments — is a trait
-//! here with three things behind it: a built-in or local implementation that
-//! works with no account (so the demo runs offline and a fresh install is
-//! usable: messages stay in an outbox an admin can read, company details are
-//! typed by hand), a real adapter speaking the provider's documented HTTP
-//! API, and a fake server ([`fake`]) on loopback against which the tests
-//! check the adapter, including the provider's failures (timeouts, 5xx,
-//! rejected keys, rate limits). Nothing in this crate knows about requests,
-//! quotes or orders; the domain decides what to say and to whom.
+//! here with a real adapter speaking the provider's documented API and, where
+//! one makes sense, a local fallback that works with no account (company
+//! details typed by hand: [`registry::ManualEntry`]). Nothing in this crate
+//! knows about requests, quotes or orders, and nothing here touches our
+//! database: the domain decides what to say and to whom, and keeps its own
+//! records.
 //!
-//! - [`notify`]: the notification outbox. Messages are written in the
-//!   transaction that causes them ([`notify::enqueue`]) and delivered by a
-//!   background [`notify::NotificationSender`] through [`Transports`]
-//!   (SMTP, an SMS gateway, a Telegram bot), with retries and backoff.
+//! What this crate owns:
+//!
+//! - [`notify`]: how one message reaches a person — the [`notify::Transport`]
+//!   trait, the message handed to it ([`notify::OutgoingMessage`], with an
+//!   idempotency key stable across retries), its adapters (SMTP, an SMS
+//!   gateway, a Telegram bot, plus [`notify::telegram::TelegramInbox`] for
+//!   what people write to the bot) and [`Transports`], one per channel. The
+//!   notification *outbox* — queueing in the causing transaction, retries
+//!   with backoff, the admin's view — is our own database and lives in the
+//!   domain (`domain::notify`).
 //! - [`registry`]: company and bank lookup by INN / BIK
 //!   ([`registry::CompanyRegistry`]), DaData or manual entry.
-//! - [`Connectors`] assembles both from a [`ConnectorsConfig`], which reads
-//!   the `PODRYAD_*` environment variables listed there.
+//! - [`config`]: the `PODRYAD_*` environment variables of all of them
+//!   ([`ConnectorsConfig`]); [`Connectors`] assembles the adapters from it.
+//!
+//! Each adapter is tested against a fake server of its provider on loopback,
+//! including the provider's failures (timeouts, 5xx, rejected keys, rate
+//! limits, lost replies). The fakes are a crate of their own, `fakes`
+//! (`connectors/fakes`), which only tests depend on: neither the fakes nor
+//! the web framework they are served with are compiled into the production
+//! binary through this crate, and this crate depends on neither `engine`
+//! nor `axum`.
 
 pub mod config;
-pub mod fake;
 pub mod notify;
 pub mod registry;
 
@@ -86,7 +97,8 @@ impl Connectors {
         Connectors::from_config(&ConnectorsConfig::from_env()?)
     }
 
-    /// No outside system at all: the outbox and manual entry (tests, demo).
+    /// No outside system at all: no transports (messages stay in the
+    /// domain's outbox) and manual entry (tests, demo).
     pub fn offline() -> Connectors {
         Connectors {
             transports: Transports::none(),

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use connectors::fake::{FakeDadata, HttpFault};
 use connectors::registry::dadata::DadataRegistry;
 use connectors::registry::{CompanyKind, CompanyRegistry, CompanyStatus, LegalForm, RegistryError};
 use connectors::{Connectors, ConnectorsConfig};
+use fakes::{FakeDadata, HttpFault};
 
 const KEY: &str = "test-key";
 

@@ -2,16 +2,16 @@
 
 use std::time::Duration;
 
-use connectors::fake::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 use connectors::notify::sms::SmsGatewayTransport;
 use connectors::notify::smtp::SmtpTransport;
 use connectors::notify::telegram::TelegramTransport;
 use connectors::notify::{Channel, DeliveryError, OutgoingMessage, Transport};
+use fakes::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 
 fn message(channel: Channel, recipient: &str) -> OutgoingMessage {
     OutgoingMessage {
         id: 1,
-        created_at: 1_767_225_600_000,
+        idempotency_key: "notification-1-1767225600000".into(),
         channel,
         recipient: recipient.into(),
         subject: "Сброс пароля".into(),
@@ -50,7 +50,7 @@ async fn smtp_delivers_a_message() {
     );
     assert_eq!(
         mail.header("Message-ID").as_deref(),
-        Some("<podryad.1.1767225600000@podryad.test>")
+        Some("<notification-1-1767225600000@podryad.test>")
     );
     assert_eq!(
         mail.text(),
@@ -98,6 +98,42 @@ async fn smtp_bad_address_is_permanent_and_down_server_is_temporary() {
     let smtp = SmtpTransport::new(&config).unwrap();
     let r = smtp.send(&message(Channel::Email, "ivan@example.ru")).await;
     assert!(is_temporary(&r), "{r:?}");
+}
+
+#[tokio::test]
+async fn smtp_retry_after_a_lost_reply_carries_the_same_message_id() {
+    let server = FakeSmtp::start().await.unwrap();
+    let smtp = SmtpTransport::new(&server.config("noreply@podryad.test")).unwrap();
+    server.lose_reply_after_data(1);
+    let first = message(Channel::Email, "ivan@example.ru");
+    // The relay took the message but hung up before saying so: for us it
+    // is a temporary failure, and we send again.
+    let r = smtp.send(&first).await;
+    assert!(is_temporary(&r), "{r:?}");
+    smtp.send(&first).await.unwrap();
+    let mails = server.messages();
+    assert_eq!(mails.len(), 2, "the relay got it twice");
+    assert_eq!(
+        mails[0].message_id().as_deref(),
+        Some("<notification-1-1767225600000@podryad.test>")
+    );
+    assert_eq!(
+        mails[0].message_id(),
+        mails[1].message_id(),
+        "so the receiver can drop the duplicate"
+    );
+
+    // Another message has another Message-ID.
+    let other = OutgoingMessage {
+        id: 2,
+        idempotency_key: "notification-2-1767225600001".into(),
+        ..first
+    };
+    smtp.send(&other).await.unwrap();
+    assert_eq!(
+        server.messages()[2].message_id().as_deref(),
+        Some("<notification-2-1767225600001@podryad.test>")
+    );
 }
 
 #[tokio::test]

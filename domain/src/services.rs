@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use connectors::notify::SenderWaker;
 use connectors::registry::CompanyRegistry;
 use engine::{ActionContext, ActionError, Db, Engine};
 use serde_json::Value;
@@ -12,6 +11,7 @@ use serde_json::Value;
 use crate::files::Files;
 use crate::fleet::catalogue::EquipmentCatalogue;
 use crate::intake::request_types::RequestTypes;
+use crate::notify::SenderWaker;
 use crate::texts::Texts;
 
 #[derive(Clone)]

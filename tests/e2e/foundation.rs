@@ -530,6 +530,74 @@ async fn password_reset_by_one_time_link_through_the_outbox() {
 }
 
 #[tokio::test]
+async fn the_outbox_does_not_show_admins_the_one_time_link() {
+    // Mail goes to a fake relay: the real message must keep the link.
+    let smtp = fakes::FakeSmtp::start().await.expect("fake SMTP");
+    let config = connectors::ConnectorsConfig {
+        smtp: Some(smtp.config("Подряд <noreply@podryad.test>")),
+        ..Default::default()
+    };
+    let outside = connectors::Connectors::from_config(&config).expect("connectors");
+    let transports = outside.transports.clone();
+    let app = TestApp::spawn_demo_with_connectors(outside).await;
+    let c = app.client();
+    let r = c
+        .post_form("/password/forgot", &[("login", "accountant@podryad.test")])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The sender delivers (tests run without background workers).
+    let sender = domain::notify::NotificationSender::new(app.db().clone(), transports);
+    while sender.run_once().await.expect("the sender runs") > 0 {}
+    // The message as the accountant receives it.
+    let mail = smtp
+        .messages()
+        .into_iter()
+        .find(|m| {
+            m.to.iter().any(|t| t == "accountant@podryad.test")
+                && m.text().contains("/password/set/")
+        })
+        .expect("the reset mail was sent");
+    let text = mail.text();
+    let token = regex::Regex::new(r"/password/set/([A-Za-z0-9_-]+)")
+        .expect("regex")
+        .captures(&text)
+        .and_then(|c| c.get(1))
+        .expect("a reset link in the mail")
+        .as_str()
+        .to_string();
+    assert!(token.len() >= 32, "{token}");
+    // The database keeps the real text, for the sender.
+    assert_eq!(
+        invitation_link(&app, "accountant@podryad.test")
+            .await
+            .rsplit('/')
+            .next(),
+        Some(token.as_str())
+    );
+
+    // The admin sees that a reset link was sent, not the link itself.
+    let admin = app.client();
+    admin.login("admin@podryad.test", DEMO_PASSWORD).await;
+    let (status, outbox) = admin.get_text("/admin/outbox").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        outbox.contains("accountant@podryad.test") && outbox.contains("Восстановление пароля"),
+        "{outbox}"
+    );
+    assert!(!outbox.contains(&token), "the live token is on the page");
+    let body = outbox.replace("&#x2f;", "/");
+    assert!(body.contains("/password/set/••••"), "{body}");
+    let (_, filtered) = admin.get_text("/admin/outbox?recipient=accountant").await;
+    assert!(!filtered.contains(&token));
+
+    // The link still works for the person it was for.
+    let r = c.get(&format!("/password/set/{token}")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_last_admin_cannot_be_demoted() {
     let app = TestApp::spawn_demo().await;
     let admin = app.client();

@@ -396,7 +396,7 @@ async fn staff_directories_filter_suppliers() {
 
 #[tokio::test]
 async fn the_registration_form_fills_company_details_from_the_registry_by_inn() {
-    let dadata = connectors::fake::FakeDadata::start("test-key")
+    let dadata = fakes::FakeDadata::start("test-key")
         .await
         .expect("fake DaData");
     let config = connectors::ConnectorsConfig {

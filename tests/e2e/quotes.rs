@@ -1023,8 +1023,8 @@ async fn a_dispatcher_who_linked_telegram_gets_requests_for_quotes_there_too() {
 
 #[tokio::test]
 async fn a_person_links_telegram_by_pressing_start_in_the_bot() {
-    use connectors::fake::FakeTelegram;
     use connectors::notify::telegram::TelegramInbox;
+    use fakes::FakeTelegram;
     let bot = FakeTelegram::start("77:bot-token")
         .await
         .expect("fake Telegram");

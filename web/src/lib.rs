@@ -207,7 +207,18 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
-        .layer(TraceLayer::new_for_http())
+        // The request span names the path with one-time tokens masked
+        // (`/password/set/••••`): a debug log must not hold live links.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %req.method(),
+                    uri = %domain::notify::mask_secrets(&req.uri().to_string()),
+                    version = ?req.version(),
+                )
+            }),
+        )
         .layer(CatchPanicLayer::new())
         .with_state(state)
 }

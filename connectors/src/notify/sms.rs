@@ -16,6 +16,14 @@
 //! the text is (203 empty, 205 too long), and retried otherwise (daily
 //! limits, temporary unavailability). Any gateway that speaks this shape
 //! works; for another shape, write another [`Transport`].
+//!
+//! **No idempotency.** `sms/send` takes no idempotency key and does not
+//! deduplicate: the message's [`idempotency_key`](OutgoingMessage::idempotency_key)
+//! has nowhere to go. If the gateway accepted an SMS but its answer was
+//! lost (a timeout after sending), the retry sends a second SMS. We accept
+//! that: our texts are short notices, and a duplicate costs one SMS, while
+//! not retrying would lose messages. (SMS.ru's own `sms_id` comes back only
+//! in the answer that was lost, so it cannot be used to check either.)
 
 use std::collections::HashMap;
 

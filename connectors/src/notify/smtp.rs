@@ -3,6 +3,18 @@
 //! One connection per message: mail volume is low (account links, status
 //! changes), and a fresh connection never trips over a relay that silently
 //! dropped an idle pooled one.
+//!
+//! **Idempotency.** SMTP has no request key, but every message has a
+//! `Message-ID`, and it is the one thing mail systems deduplicate by. We set
+//! it from the message's idempotency key: `<notification-42-1767225600000@
+//! podryad.example>` (key, then the domain of our `From` address). So when a
+//! relay accepted a message but its reply was lost and the sender tries
+//! again, the second copy carries the same Message-ID, and the receiving
+//! side (Gmail, Exchange, most mailbox stores and list servers) can drop it.
+//! The key already holds the time the message was queued, so two databases
+//! (a reset demo, a staging copy sending from the same domain) do not
+//! produce the same Message-ID for different messages; no per-install
+//! secret is needed.
 
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
@@ -53,6 +65,29 @@ impl SmtpTransport {
     }
 }
 
+/// The `Message-ID` of the message with `key`, from `domain` (RFC 5322
+/// `msg-id`: the key becomes a dot-atom, anything outside `A-Z a-z 0-9 - _ .`
+/// turning into `-`, so that a key cannot break the header).
+pub fn message_id(key: &str, domain: &str) -> String {
+    let mut local: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    // A dot-atom neither starts nor ends with a dot, nor has two in a row.
+    while local.contains("..") {
+        local = local.replace("..", ".");
+    }
+    let local = local.trim_matches('.');
+    let local = if local.is_empty() { "podryad" } else { local };
+    format!("<{local}@{domain}>")
+}
+
 /// SMTP reply codes that mean *our* side is wrong (authentication), not the
 /// message: worth retrying while an admin fixes the credentials.
 const CONFIG_CODES: [u16; 3] = [530, 534, 535];
@@ -71,10 +106,11 @@ impl Transport for SmtpTransport {
             .map_err(|e| DeliveryError::permanent(format!("bad recipient address: {e}")))?;
         // Stable across retries of the same notification, so a receiver can
         // drop a duplicate if a retry follows a delivery whose reply was lost.
-        let domain = self.from.email.domain();
-        let message_id = format!("<podryad.{}.{}@{domain}>", message.id, message.created_at);
         let email = Message::builder()
-            .message_id(Some(message_id))
+            .message_id(Some(message_id(
+                &message.idempotency_key,
+                self.from.email.domain(),
+            )))
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
@@ -101,5 +137,21 @@ impl Transport for SmtpTransport {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_id;
+
+    #[test]
+    fn message_ids_are_the_key_at_our_domain() {
+        assert_eq!(
+            message_id("notification-42-1767225600000", "podryad.test"),
+            "<notification-42-1767225600000@podryad.test>"
+        );
+        assert_eq!(message_id("a b>c@d", "x.ru"), "<a-b-c-d@x.ru>");
+        assert_eq!(message_id("..a..b.", "x.ru"), "<a.b@x.ru>");
+        assert_eq!(message_id("", "x.ru"), "<podryad@x.ru>");
     }
 }

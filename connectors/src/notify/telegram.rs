@@ -7,6 +7,13 @@
 //! permanent; 429 is retried no sooner than `retry_after`; anything else —
 //! 5xx, timeouts, a wrong token (401/404) — is retried.
 //!
+//! **No idempotency.** `sendMessage` has no idempotency key and Telegram
+//! does not deduplicate: the message's
+//! [`idempotency_key`](OutgoingMessage::idempotency_key) has nowhere to go.
+//! If Telegram delivered a message but its answer was lost (a timeout), the
+//! retry posts it again and the person sees it twice. We accept that rather
+//! than lose messages.
+//!
 //! [`TelegramInbox`] reads what people write to the bot (`getUpdates`, long
 //! polling): how a person links their chat by `/start <token>`.
 
@@ -237,7 +244,7 @@ mod tests {
     fn msg(subject: &str, body: &str) -> OutgoingMessage {
         OutgoingMessage {
             id: 1,
-            created_at: 0,
+            idempotency_key: "notification-1-0".into(),
             channel: Channel::Telegram,
             recipient: "1".into(),
             subject: subject.into(),

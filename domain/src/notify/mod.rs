@@ -1,14 +1,28 @@
 //! Notify: who is told what, through which channel. One rule of how a
-//! person is reached ([`tell`]), over the notification outbox of
-//! `connectors`.
+//! person is reached ([`tell`]), over the notification outbox ([`outbox`]:
+//! the `notifications` table, written in the causing transaction) that the
+//! background [`NotificationSender`] ([`sender`]) delivers through the
+//! transports of `connectors`. Reading the outbox and logging a message
+//! masks one-time links ([`mask`]).
 //!
 //! Offers the others [`tell`], [`Recipient`] and the recipient columns to
-//! select people with. Registers the mail behind the engine's task events
-//! (`task.created`, `task.remind`, `task.escalated`).
+//! select people with, [`enqueue`] for a message to one address, and the
+//! outbox and its sender to the web (admin outbox) and the binary.
+//! Registers the mail behind the engine's task events (`task.created`,
+//! `task.remind`, `task.escalated`).
 
+pub mod mask;
+pub mod outbox;
+pub mod sender;
 mod tasks;
 mod tell;
 
+pub use mask::mask_secrets;
+pub use outbox::{
+    NewNotification, NotificationRow, OutboxFilter, count, enqueue, get, list, list_filtered,
+    requeue,
+};
+pub use sender::{NO_TRANSPORT, NotificationSender, SenderConfig, SenderWaker, idempotency_key};
 pub use tell::*;
 
 use engine::{ActionContext, ActionError, EngineBuilder, action_fn};

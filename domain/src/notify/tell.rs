@@ -1,4 +1,6 @@
-//! Messages to people go through the notification outbox of `connectors`.
+//! Messages to people go through the notification outbox
+//! ([`super::outbox`]), which the [`NotificationSender`](super::NotificationSender)
+//! delivers through the transports of `connectors`.
 //!
 //! [`tell`] is the one rule of how a person is reached: by e-mail, or by SMS
 //! when they have no e-mail; and in Telegram as well when they linked a chat
@@ -8,8 +10,9 @@
 
 use std::collections::HashMap;
 
-pub use connectors::notify::{NewNotification, enqueue};
 use engine::Tx;
+
+use super::outbox::{NewNotification, enqueue};
 
 use crate::services::Services;
 

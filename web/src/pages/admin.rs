@@ -202,7 +202,7 @@ async fn outbox(
     Query(q): Query<OutboxQuery>,
 ) -> AppResult<Response> {
     let page = q.page.unwrap_or(1).max(1);
-    let messages = connectors::notify::list(
+    let messages = domain::notify::list(
         &state.db,
         q.recipient.as_deref().filter(|r| !r.is_empty()),
         50,

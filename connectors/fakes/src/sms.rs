@@ -1,6 +1,6 @@
 //! A fake SMS.ru-style gateway: `POST /sms/send` (form) or `GET /sms/send`
 //! (query) with `api_id`, `to`, `msg`, `json=1`; see
-//! [`crate::notify::sms`] for the answer's shape. A wrong `api_id` gets a
+//! [`connectors::notify::sms`] for the answer's shape. A wrong `api_id` gets a
 //! top-level error (code 200); a number that is not 11 digits starting with 7
 //! gets a per-number error 202.
 
@@ -14,8 +14,8 @@ use axum::routing::get;
 use axum::{Form, Json, Router};
 use serde_json::{Value, json};
 
-use super::{ServerTask, Shared, fault_controls, serve};
-use crate::config::SmsConfig;
+use crate::{ServerTask, Shared, fault_controls, serve};
+use connectors::config::SmsConfig;
 
 /// One accepted SMS.
 #[derive(Debug, Clone, PartialEq, Eq)]

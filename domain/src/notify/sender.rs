@@ -13,9 +13,11 @@
 //!
 //! Delivery is therefore *at least once*: if the outcome of a successful
 //! send cannot be recorded (the database went away at that moment), the
-//! message is sent again when its lease runs out. E-mails carry a
-//! Message-ID that is the same on every attempt, so mail systems can drop
-//! such a duplicate.
+//! message is sent again when its lease runs out; and a provider whose
+//! reply was lost is asked again. Each message therefore goes out with an
+//! idempotency key derived from its row ([`idempotency_key`]), the same on
+//! every attempt and after an admin's requeue; the transports pass it to the
+//! provider where it can drop a duplicate (e-mail: the `Message-ID`).
 //!
 //! When idle, the sender sleeps until the next retry is due or the poll
 //! interval passes, whichever is sooner, and wakes early when told
@@ -24,15 +26,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::{Db, Dialect, to_db_time};
+use connectors::notify::{Channel, DeliveryError, OutgoingMessage, Transports};
+use engine::{CancellationToken, Db, Dialect, to_db_time};
 use sqlx::Row;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
-use super::{Channel, DeliveryError, OutgoingMessage, Transports};
+use super::mask::mask_secrets;
 
 /// The error recorded for a channel without a transport.
 pub const NO_TRANSPORT: &str = "no transport configured";
+
+/// The idempotency key of the notification row `id` queued at
+/// `created_at` (UTC milliseconds): `notification-<id>-<created_at>`. It is
+/// the same on every attempt to deliver the row, and the queueing time keeps
+/// it from repeating in another database (a reset demo, a staging copy)
+/// where the ids start again from 1.
+pub fn idempotency_key(id: i64, created_at: i64) -> String {
+    format!("notification-{id}-{created_at}")
+}
 
 /// How the sender paces itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +242,7 @@ impl NotificationSender {
             let created_at: i64 = row.try_get("created_at")?;
             let message = Channel::parse(&channel).map(|channel| OutgoingMessage {
                 id,
-                created_at,
+                idempotency_key: idempotency_key(id, created_at),
                 channel,
                 recipient: recipient.clone(),
                 subject: subject.clone(),
@@ -365,14 +376,16 @@ impl NotificationSender {
                 attempts = c.attempts,
                 "notification sent"
             ),
-            // An admin reads these in the outbox; the log has them too, so a
-            // developer running the demo sees reset links in the console.
+            // An admin reads these in the outbox; the log has them too (a
+            // developer running the demo sees what would have been sent),
+            // with one-time tokens masked like in the outbox: a log is read
+            // by more people than the message was for.
             Outcome::Undeliverable => tracing::info!(
                 notification_id = c.id,
                 channel = %c.channel,
                 recipient = %c.recipient,
-                subject = %c.subject,
-                body = %c.body,
+                subject = %mask_secrets(&c.subject),
+                body = %mask_secrets(&c.body),
                 "notification not delivered: {NO_TRANSPORT}; kept in the outbox"
             ),
             Outcome::Failed(reason) => tracing::warn!(
@@ -380,7 +393,7 @@ impl NotificationSender {
                 channel = %c.channel,
                 recipient = %c.recipient,
                 attempts = c.attempts,
-                error = %reason,
+                error = %mask_secrets(&reason),
                 "notification failed"
             ),
             Outcome::Retry(reason, wait) => tracing::warn!(
@@ -389,7 +402,7 @@ impl NotificationSender {
                 recipient = %c.recipient,
                 attempts = c.attempts,
                 retry_in_s = wait.as_secs(),
-                error = %reason,
+                error = %mask_secrets(&reason),
                 "notification delivery failed; will retry"
             ),
         }
@@ -413,6 +426,14 @@ fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_idempotency_key_names_the_row_and_its_time() {
+        assert_eq!(
+            idempotency_key(42, 1_767_225_600_000),
+            "notification-42-1767225600000"
+        );
+    }
 
     #[test]
     fn backoff_doubles_and_is_capped() {

@@ -18,8 +18,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ServerTask, Shared, fault_controls, serve};
-use crate::config::DadataConfig;
+use crate::{ServerTask, Shared, fault_controls, serve};
+use connectors::config::DadataConfig;
 
 /// The path prefix of the real API, kept so base URLs look alike.
 const PREFIX: &str = "/suggestions/api/4_1/rs";

@@ -3,8 +3,10 @@
 //! It speaks enough of RFC 5321 for a real client: greeting, EHLO/HELO,
 //! MAIL, RCPT, DATA (with dot-unstuffing), RSET, NOOP, QUIT. It records each
 //! accepted message and can be told to answer `451` (try later) to the next
-//! N transactions, to refuse recipients with `550`, or to stall without a
-//! greeting so that the client times out.
+//! N transactions, to refuse recipients with `550`, to stall without a
+//! greeting so that the client times out, or to take a message and hang up
+//! before confirming it (the reply is lost: the client must retry, and the
+//! retry is a duplicate only its `Message-ID` can reveal).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::ServerTask;
-use crate::config::{SmtpConfig, SmtpSecurity};
+use crate::ServerTask;
+use connectors::config::{SmtpConfig, SmtpSecurity};
 
 /// One accepted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,11 @@ impl ReceivedMail {
             }
         }
         value
+    }
+
+    /// The `Message-ID` header, `<…@…>`.
+    pub fn message_id(&self) -> Option<String> {
+        self.header("Message-ID")
     }
 
     /// The body after the headers, as transferred (possibly encoded).
@@ -114,6 +121,7 @@ fn decode_quoted_printable(s: &str) -> Vec<u8> {
 struct State {
     mails: Vec<ReceivedMail>,
     temp_failures: usize,
+    lost_replies: usize,
     reject_recipients: bool,
     stall: bool,
     connections: usize,
@@ -181,6 +189,13 @@ impl FakeSmtp {
     /// Answers `451` to `MAIL FROM` in the next `n` transactions.
     pub fn fail_next(&self, n: usize) {
         self.state().temp_failures = n;
+    }
+
+    /// Records the message of the next `n` transactions, then closes the
+    /// connection instead of answering `250` to its data: the client does
+    /// not learn that it was delivered.
+    pub fn lose_reply_after_data(&self, n: usize) {
+        self.state().lost_replies = n;
     }
 
     /// Answers `550` to every `RCPT TO` while set.
@@ -277,11 +292,21 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result
                     data.push_str(l.strip_prefix('.').unwrap_or(l));
                     data.push_str("\r\n");
                 }
-                lock(&state).mails.push(ReceivedMail {
-                    from: from.take().unwrap_or_default(),
-                    to: std::mem::take(&mut to),
-                    data,
-                });
+                let lose_reply = {
+                    let mut s = lock(&state);
+                    s.mails.push(ReceivedMail {
+                        from: from.take().unwrap_or_default(),
+                        to: std::mem::take(&mut to),
+                        data,
+                    });
+                    let lose = s.lost_replies > 0;
+                    s.lost_replies = s.lost_replies.saturating_sub(1);
+                    lose
+                };
+                if lose_reply {
+                    // Delivered, but the client never hears so.
+                    return Ok(());
+                }
                 b"250 2.0.0 Ok: queued\r\n"
             }
         } else if upper == "RSET" {

@@ -15,8 +15,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ServerTask, Shared, fault_controls, serve};
-use crate::config::TelegramConfig;
+use crate::{ServerTask, Shared, fault_controls, serve};
+use connectors::config::TelegramConfig;
 
 /// One accepted message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,23 +1,22 @@
 //! The notification outbox and its sender, on the suite's database (SQLite,
-//! or PostgreSQL with `PODRYAD_TEST_DATABASE=postgres://…`).
+//! or PostgreSQL with `PODRYAD_TEST_DATABASE=postgres://…`), delivering
+//! through the real adapters of `connectors` to the fake providers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
-use connectors::fake::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 use connectors::notify::sms::SmsGatewayTransport;
 use connectors::notify::smtp::SmtpTransport;
 use connectors::notify::telegram::TelegramTransport;
-use connectors::notify::{
-    self, Channel, DeliveryError, NewNotification, NotificationRow, NotificationSender,
-    OutboxFilter, OutgoingMessage, SenderConfig, Transport, Transports,
+use connectors::notify::{Channel, DeliveryError, OutgoingMessage, Transport, Transports};
+use domain::notify::{
+    self, NewNotification, NotificationRow, NotificationSender, OutboxFilter, SenderConfig,
 };
 use engine::testing::TestDb;
-use engine::{Db, DbOptions, ManualClock, to_db_time};
-use tokio_util::sync::CancellationToken;
+use engine::{CancellationToken, Db, DbOptions, ManualClock, async_trait, to_db_time};
+use fakes::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
 
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
@@ -218,6 +217,62 @@ async fn without_a_transport_messages_are_undeliverable_and_logged() {
 }
 
 #[tokio::test]
+async fn the_outbox_and_the_log_mask_one_time_links_but_the_recipient_gets_them() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let token = "q7Xv0Zk3N1pR8sLm2Wc5Yb9Hd4Jt6Fg0Ae_Ku-Ri3Qo";
+    let t = TestDb::new().await;
+    let db = &t.db;
+    let id = enqueue(
+        db,
+        NewNotification {
+            body: format!("Ссылка: https://podryad.test/password/set/{token}"),
+            ..note("email", "ivan@example.ru", "Сброс пароля")
+        },
+    )
+    .await;
+    let masked = "Ссылка: https://podryad.test/password/set/••••";
+    assert_eq!(row(db, id).await.body, masked);
+    let listed = notify::list(db, None, 10, 0).await.unwrap();
+    assert_eq!(listed[0].body, masked);
+    let filtered = notify::list_filtered(db, &OutboxFilter::default(), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(filtered[0].body, masked);
+
+    // No transport: logged, masked.
+    let sender = NotificationSender::new(db.clone(), Transports::none());
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    let log = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("/password/set/••••"), "{log}");
+    assert!(!log.contains(token), "{log}");
+
+    // Once mail is configured, the recipient gets the real link.
+    let mut tx = db.begin().await.unwrap();
+    assert!(notify::requeue(&mut tx, db.now(), id).await.unwrap());
+    tx.commit().await.unwrap();
+    let server = FakeSmtp::start().await.unwrap();
+    let smtp = SmtpTransport::new(&server.config("noreply@podryad.test")).unwrap();
+    let sender = NotificationSender::new(
+        db.clone(),
+        Transports::none().with(Channel::Email, Arc::new(smtp)),
+    );
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    assert_eq!(
+        server.messages()[0].text().trim_end(),
+        format!("Ссылка: https://podryad.test/password/set/{token}")
+    );
+    assert_eq!(row(db, id).await.status, "sent");
+}
+
+#[tokio::test]
 async fn smtp_4xx_is_retried_with_exponential_backoff() {
     let clock = clock();
     let t = TestDb::with_clock(clock.clone()).await;
@@ -266,6 +321,54 @@ async fn smtp_4xx_is_retried_with_exponential_backoff() {
     let mails = server.messages();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].text(), "Текст: Заявка принята");
+}
+
+#[tokio::test]
+async fn a_retried_delivery_carries_the_same_message_id() {
+    let clock = clock();
+    let t = TestDb::with_clock(clock.clone()).await;
+    let db = &t.db;
+    let server = FakeSmtp::start().await.unwrap();
+    // The relay takes the message and hangs up before confirming it.
+    server.lose_reply_after_data(1);
+    let smtp = SmtpTransport::new(&server.config("noreply@podryad.test")).unwrap();
+    let sender = NotificationSender::new(
+        db.clone(),
+        Transports::none().with(Channel::Email, Arc::new(smtp)),
+    );
+    let id = enqueue(db, note("email", "ivan@example.ru", "Заявка принята")).await;
+    let created_at = row(db, id).await.created_at;
+
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    assert_eq!(row(db, id).await.status, "queued", "for us, not delivered");
+    clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    let r = row(db, id).await;
+    assert_eq!((r.status.as_str(), r.attempts), ("sent", 2));
+
+    let mails = server.messages();
+    assert_eq!(mails.len(), 2, "the relay got it twice");
+    let expected = format!("<notification-{id}-{created_at}@podryad.test>");
+    assert_eq!(mails[0].message_id(), Some(expected.clone()));
+    assert_eq!(
+        mails[1].message_id(),
+        Some(expected),
+        "the same on the retry"
+    );
+    assert_eq!(
+        notify::idempotency_key(id, created_at),
+        format!("notification-{id}-{created_at}")
+    );
+
+    // Another message gets another one.
+    let other = enqueue(db, note("email", "ivan@example.ru", "Ещё")).await;
+    assert_eq!(sender.run_once().await.unwrap(), 1);
+    assert_eq!(row(db, other).await.status, "sent");
+    let third = server.messages()[2].message_id().unwrap();
+    assert!(
+        third.starts_with(&format!("<notification-{other}-")),
+        "{third}"
+    );
 }
 
 #[tokio::test]

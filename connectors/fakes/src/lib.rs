@@ -1,4 +1,11 @@
-//! Fake providers on loopback, for tests (and for an offline demo).
+//! Fake providers on loopback, for tests only.
+//!
+//! This crate is a dev-dependency of whoever tests against a provider
+//! (`connectors`, `domain`, the `podryad` end-to-end tests): it is never
+//! linked into the production binary, so neither axum-served fakes nor
+//! their fixtures ship with it. The offline demo needs no fake: without a
+//! provider, messages stay in the outbox and company details are typed by
+//! hand.
 //!
 //! Each fake speaks the documented wire format of its provider closely
 //! enough for the real adapter to be tested against it, records what it
@@ -103,12 +110,12 @@ macro_rules! fault_controls {
     ($t:ty) => {
         impl $t {
             /// Misbehaves on the next request only (queued faults apply in order).
-            pub fn push_fault(&self, fault: $crate::fake::HttpFault) {
+            pub fn push_fault(&self, fault: $crate::HttpFault) {
                 self.shared.faults().queued.push_back(fault);
             }
 
             /// Misbehaves on every request until `set_fault(None)`.
-            pub fn set_fault(&self, fault: Option<$crate::fake::HttpFault>) {
+            pub fn set_fault(&self, fault: Option<$crate::HttpFault>) {
                 self.shared.faults().sticky = fault;
             }
         }
