@@ -81,7 +81,8 @@ pub use engine::{
 };
 pub use form::{FieldError, FieldErrors};
 pub use registry::{
-    ActionContext, ActionError, ActionHandler, ContextProvider, action_fn, static_context,
+    ActionContext, ActionError, ActionHandler, ContextProvider, LocalActionHandler, action_fn,
+    static_context,
 };
 pub use sql::{Param, Sql};
 pub use step::{ObjectRef, Outcome, Snapshot, StepContext, StepError, Trigger, step};
