@@ -923,3 +923,20 @@ async fn two_servers_start_and_run_on_one_database() {
     }
     db2.close().await;
 }
+
+// ---------------------------------------------------------------- 9. reads cannot write
+
+#[tokio::test]
+async fn the_read_pool_cannot_write() {
+    let db = TestDb::new().await;
+    let write = sqlx::query("CREATE TABLE t_read (a BIGINT)")
+        .execute(db.db.read().pool())
+        .await;
+    assert!(write.is_err(), "a write through the read pool must fail");
+    let insert = sqlx::query("UPDATE wf_definitions SET title = 'x'")
+        .execute(db.db.pool())
+        .await;
+    assert!(insert.is_err(), "the compatibility pool() is the read pool");
+    exec(&db.db, "CREATE TABLE t_read (a BIGINT)").await;
+    assert_eq!(scalar(&db.db, "SELECT COUNT(*) FROM t_read").await, 0);
+}
