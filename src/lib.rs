@@ -7,5 +7,6 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod migrations;
 pub mod telemetry;
 pub mod workflows;

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::clock::{Clock, SystemClock};
@@ -97,8 +98,25 @@ impl std::fmt::Debug for Db {
     }
 }
 
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// The schema's migrations in both dialects. The engine owns none: its
+/// tables are created by the application's migrations (the `podryad` crate
+/// embeds `migrations/{sqlite,postgres}` and hands them over), because the
+/// schema is one for the whole application.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+impl Migrations {
+    /// The migrator of `dialect`.
+    pub fn for_dialect(&self, dialect: Dialect) -> &'static Migrator {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+        }
+    }
+}
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and
@@ -177,12 +195,9 @@ impl Db {
         self
     }
 
-    /// Applies the embedded migrations of this database's dialect.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.dialect {
-            Dialect::Sqlite => &SQLITE_MIGRATOR,
-            Dialect::Postgres => &POSTGRES_MIGRATOR,
-        };
+    /// Applies `migrator`, which must be written in this database's dialect
+    /// (see [`Migrations::for_dialect`]); the caller owns the migrations.
+    pub async fn migrate(&self, migrator: &'static Migrator) -> anyhow::Result<()> {
         migrator.run(&self.write).await?;
         Ok(())
     }

@@ -87,8 +87,10 @@ impl Actor {
 pub struct UserRef {
     pub id: i64,
     pub org_id: i64,
-    /// True for the broker's own staff: tasks without an organisation are theirs.
-    pub broker_staff: bool,
+    /// True for members of the host's own (home) organisation: tasks that
+    /// name no organisation are theirs. Other users see only tasks of their
+    /// `org_id`.
+    pub home_org: bool,
     pub roles: Vec<String>,
 }
 

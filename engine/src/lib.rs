@@ -7,8 +7,10 @@
 //! one database transaction stores all of it or none. The domain registers
 //! named actions and context providers; workflows refer to them by name.
 //!
-//! This crate also owns the database handle ([`db::Db`]) and the embedded
-//! migrations, because it is the lowest layer that touches the database.
+//! This crate also owns the database handle ([`db::Db`]), because it is the
+//! lowest layer that touches the database; the migrations belong to the
+//! application (the `podryad` crate embeds `migrations/` and passes them to
+//! [`Db::migrate`]).
 //!
 //! # Map
 //!
@@ -73,7 +75,7 @@ mod writer;
 
 pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{Db, DbOptions, Dialect, ReadPool, Tx, from_db_time, to_db_time};
+pub use db::{Db, DbOptions, Dialect, Migrations, ReadPool, Tx, from_db_time, to_db_time};
 pub use diag::{Diagnostic, Diagnostics, Pos};
 pub use dsl::{Vocabulary, check_files, compile};
 pub use engine::{

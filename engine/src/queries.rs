@@ -4,7 +4,8 @@
 //! Who sees a task (one rule, used by the inbox query and by claim/complete):
 //! its assignee; whoever claimed it; and, while it is neither claimed nor
 //! assigned, members of a candidate role *in the task's organisation* — a
-//! role row with no organisation is for the broker's own staff. After an
+//! role row with no organisation is for the host's own (home) organisation
+//! ([`UserRef::home_org`]). After an
 //! escalation, members of the escalation role see it even if it is claimed
 //! or assigned. This is what keeps a supplier's dispatcher task inside that
 //! supplier.
@@ -244,7 +245,7 @@ fn visible_clause(sql: &mut Sql, u: &UserRef) {
             .push(") AND (r.org_id = ")
             .bind(u.org_id)
             .push(" OR (r.org_id IS NULL AND ")
-            .bind(u.broker_staff as i64)
+            .bind(u.home_org as i64)
             .push(" = 1)) AND (r.via = 'escalation' OR (t.claimed_by IS NULL AND t.assignee_user_id IS NULL)))");
     }
     sql.push(")");

@@ -272,7 +272,7 @@ pub struct ClosedTask {
 /// A change to an open task that does not close it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum TaskChange {
-    /// Members of `role` (in `org_id`, or broker staff when `None`) may now do it.
+    /// Members of `role` (in `org_id`, or the home organisation when `None`) may now do it.
     Escalate {
         id: i64,
         role: String,

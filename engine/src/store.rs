@@ -508,7 +508,7 @@ impl TaskAccess {
             u.roles.iter().any(|r| r == role)
                 && match org {
                     Some(o) => *o == u.org_id,
-                    None => u.broker_staff,
+                    None => u.home_org,
                 }
                 && (!escalation_only || via == "escalation")
         })

@@ -301,7 +301,7 @@ async fn concurrent_bookings_of_one_day_store_exactly_one() {
 
 #[tokio::test]
 async fn the_checker_knows_local_from_external_actions() {
-    let db = TestDb::new().await;
+    let db = TestDb::new(&MIGRATIONS).await;
     let calls = Calls::default();
     let engine = engine_builder(&db.db, &calls)
         .object_kind("request")
@@ -413,7 +413,7 @@ states:
 
 #[tokio::test]
 async fn a_long_action_extends_its_lease_and_runs_once() {
-    let db = TestDb::new().await;
+    let db = TestDb::new(&MIGRATIONS).await;
     let calls = Calls::default();
     let runs = Arc::new(AtomicUsize::new(0));
     let build = |db: &Db| {
@@ -811,7 +811,7 @@ fn server(db: &Db, effects: &Arc<Effects>) -> Engine {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_start_and_run_on_one_database() {
     let clock = Arc::new(ManualClock::new(monday_10()));
-    let db = TestDb::with_clock(clock.clone()).await;
+    let db = TestDb::with_clock(&MIGRATIONS, clock.clone()).await;
     exec(&db.db, "CREATE TABLE t_effects (key TEXT NOT NULL UNIQUE)").await;
     let db2 = Db::connect(
         &db.url,
@@ -928,7 +928,7 @@ async fn two_servers_start_and_run_on_one_database() {
 
 #[tokio::test]
 async fn the_read_pool_cannot_write() {
-    let db = TestDb::new().await;
+    let db = TestDb::new(&MIGRATIONS).await;
     let write = sqlx::query("CREATE TABLE t_read (a BIGINT)")
         .execute(db.db.read().pool())
         .await;
