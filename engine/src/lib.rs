@@ -26,9 +26,14 @@
 //!   On SQLite, steps of concurrent callers are group-committed by one writer
 //!   task (module `writer`), because every statement through sqlx costs a
 //!   thread round trip and SQLite has a single writer anyway.
-//! - [`worker`] fires timers and runs actions from the outbox.
+//! - [`worker`] fires timers and runs external actions from the outbox.
+//!   Local actions run in the step's own transaction ([`store`], and the
+//!   SQLite writer); see [`registry`] for the two kinds.
 //! - [`versions`] stores definition versions, activates and migrates.
-//! - [`queries`] answers the web UI: inbox, instances, history, diagram.
+//! - [`queries`] answers the web UI: inbox, instances, history, diagram,
+//!   and the administrators' list of what is stuck
+//!   ([`Engine::problems`]: failed and retrying actions, failed timers,
+//!   broken instances).
 //! - [`mod@bench`] measures throughput and timer lag.
 //!
 //! # Why our own workers and not apalis
@@ -49,8 +54,9 @@
 //!    (apalis-dev/apalis-sqlite#58); our SQLite path is one query per wake-up
 //!    on the same single-writer connection as everything else.
 //!
-//! The worker is ~400 lines: claim with `FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL, lease, exponential backoff, result fed back as an event.
+//! The worker is a few hundred lines: claim with `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL (one instance's rows in step order), lease with a heartbeat,
+//! exponential backoff, result fed back as an event.
 
 pub mod bench;
 pub mod calendar;

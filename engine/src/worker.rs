@@ -10,10 +10,27 @@
 //! process. On SQLite the whole firing runs under the single writer lock
 //! (`BEGIN IMMEDIATE`).
 //!
-//! **Actions run at least once.** A worker claims outbox rows with a lease
-//! (`locked_until`); a crashed worker's rows are taken over when the lease
+//! **Timers that fail are isolated.** A firing that fails (a database error,
+//! a corrupt instance or payload) is rolled back and recorded on the timer
+//! (`attempts`, `last_error`, a backoff); after `max_attempts` the timer is
+//! parked (`failed_at`) for an administrator ([`Engine::failed_timers`]), so
+//! one bad timer never stalls the ones due after it. An instance whose data
+//! does not parse is marked broken, never overwritten.
+//!
+//! **Two kinds of actions.** *Local* actions never reach this module: they
+//! run inside the step's own transaction, exactly once with it (see
+//! [`crate::registry`]). *External* actions go through the outbox and run
+//! **at least once**. A worker claims outbox rows with a lease
+//! (`locked_until`) that it extends every third of the lease while the
+//! handler works; a crashed worker's rows are taken over when the lease
 //! ends. Completion is accepted only from the run that holds the current
-//! attempt. Each run gets the same idempotency key. Failures are retried with
+//! attempt. The rows of one instance are claimed one at a time, in step
+//! order: a row waits while an earlier row of its instance is pending or
+//! running (also while it waits for a retry). Each run gets the same
+//! idempotency key, which the handler passes to the provider; the handler's
+//! result is stored on the row. A row that can never run (its instance is
+//! gone, its params do not parse) is failed with the reason instead of being
+//! re-claimed. Failures are retried with
 //! exponential backoff; the result goes back to the instance as the event
 //! `<action>.done` (payload: the handler's result) or, after the last
 //! attempt, `<action>.failed` — through the normal step path, in the same
@@ -21,7 +38,9 @@
 //! instance's definition listens to that event somewhere, so that workflows
 //! that do not care get no "ignored" lines in their history. The engine's
 //! own task notifications (`task.created`, `task.remind`, `task.escalated`)
-//! complete as no-ops when the host registered no handler for them.
+//! run as local actions when the host registered local handlers for them,
+//! through the outbox when it registered external ones, and complete as
+//! no-ops when it registered none.
 //!
 //! **Idle costs nothing.** A worker sleeps until the next due time (one
 //! `MIN()` query), woken early by an in-process notification when a commit

@@ -17,6 +17,10 @@
 //! above. If anything else goes wrong the batch is rolled back and each step
 //! is stored in its own transaction, so one bad step never takes others down.
 //!
+//! Local actions of a step run inside the batch's transaction, within a
+//! savepoint per step: a step whose local action refuses is rolled back to
+//! its savepoint and answered "refused", the rest of the batch is stored.
+//!
 //! Batches are padded to a power of two (with rows that match nothing) so that
 //! only a handful of statement shapes exist and all stay prepared.
 //!
