@@ -31,12 +31,14 @@ use crate::writer::{self, SnapshotCache, WriteDone, WriteJob};
 /// Tuning of the engine and its workers.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Runs of an action before it counts as failed.
+    /// Runs of an external action before it counts as failed; also the
+    /// failed firings of a timer before it is parked.
     pub max_attempts: u32,
-    /// Wait before the second run; doubles each run.
+    /// Wait before the second run (or firing); doubles each time.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// How long a worker holds an action before another may take it over.
+    /// How long a worker holds an action before another may take it over;
+    /// extended every third of it while the action runs.
     pub lease: Duration,
     /// Longest idle sleep: other processes' work is seen within this time.
     pub poll_interval: Duration,
