@@ -48,7 +48,7 @@ pub async fn prepare_db(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyho
     if let Some(clock) = clock {
         db = db.with_clock(clock);
     }
-    db.migrate().await?;
+    crate::migrations::run(&db).await?;
     domain::parties::orgs::ensure_broker(&db).await?;
     domain::search::index_missing(&db).await?;
     Ok(db)

@@ -407,7 +407,7 @@ async fn bench_engine(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .await?;
-    db.migrate().await?;
+    crate::migrations::run(&db).await?;
     let result = engine::bench::run_with_pgbench(&db, &url, &opts, args.pgbench_seconds).await;
     db.close().await;
     cleanup().await;
@@ -459,7 +459,7 @@ async fn bench_matching(args: MatchingBenchArgs) -> anyhow::Result<ExitCode> {
     crate::app::install_crypto_provider();
     let (url, cleanup) = scratch_database(args.postgres.as_deref()).await?;
     let db = engine::Db::connect(&url, &engine::DbOptions::default()).await?;
-    db.migrate().await?;
+    crate::migrations::run(&db).await?;
     let result = async {
         let catalogue = crate::workflows::Catalogues::load(std::path::Path::new("workflows"))?;
         let cell: domain::services::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());

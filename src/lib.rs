@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod migrations;
 pub mod telemetry;
 pub mod test_actions;
 pub mod workflows;

@@ -15,8 +15,16 @@ use domain::notify::{
     self, NewNotification, NotificationRow, NotificationSender, OutboxFilter, SenderConfig,
 };
 use engine::testing::TestDb;
-use engine::{CancellationToken, Db, DbOptions, ManualClock, async_trait, to_db_time};
+use engine::{CancellationToken, Db, DbOptions, ManualClock, Migrations, async_trait, to_db_time};
 use fakes::{FakeSmsGateway, FakeSmtp, FakeTelegram, HttpFault};
+
+// The application's migrations (the engine embeds none).
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
 
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
@@ -52,7 +60,7 @@ fn ms(d: Duration) -> i64 {
 #[tokio::test]
 async fn enqueue_list_filter_and_page() {
     let clock = clock();
-    let t = TestDb::with_clock(clock.clone()).await;
+    let t = TestDb::with_clock(&MIGRATIONS, clock.clone()).await;
     let db = &t.db;
     let mut ids = Vec::new();
     for (i, (channel, recipient)) in [
@@ -131,7 +139,7 @@ async fn enqueue_list_filter_and_page() {
 
 #[tokio::test]
 async fn enqueue_belongs_to_the_callers_transaction() {
-    let t = TestDb::new().await;
+    let t = TestDb::new(&MIGRATIONS).await;
     let db = &t.db;
     let mut tx = db.begin().await.unwrap();
     notify::enqueue(&mut tx, db.now(), note("email", "a@b.ru", "x"))
@@ -176,7 +184,7 @@ async fn without_a_transport_messages_are_undeliverable_and_logged() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let t = TestDb::new().await;
+    let t = TestDb::new(&MIGRATIONS).await;
     let db = &t.db;
     let id = enqueue(db, note("email", "accountant@podryad.test", "Сброс пароля")).await;
     let sender = NotificationSender::new(db.clone(), Transports::none());
@@ -228,7 +236,7 @@ async fn the_outbox_and_the_log_mask_one_time_links_but_the_recipient_gets_them(
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let token = "q7Xv0Zk3N1pR8sLm2Wc5Yb9Hd4Jt6Fg0Ae_Ku-Ri3Qo";
-    let t = TestDb::new().await;
+    let t = TestDb::new(&MIGRATIONS).await;
     let db = &t.db;
     let id = enqueue(
         db,
@@ -275,7 +283,7 @@ async fn the_outbox_and_the_log_mask_one_time_links_but_the_recipient_gets_them(
 #[tokio::test]
 async fn smtp_4xx_is_retried_with_exponential_backoff() {
     let clock = clock();
-    let t = TestDb::with_clock(clock.clone()).await;
+    let t = TestDb::with_clock(&MIGRATIONS, clock.clone()).await;
     let db = &t.db;
     let server = FakeSmtp::start().await.unwrap();
     server.fail_next(2);
@@ -326,7 +334,7 @@ async fn smtp_4xx_is_retried_with_exponential_backoff() {
 #[tokio::test]
 async fn a_retried_delivery_carries_the_same_message_id() {
     let clock = clock();
-    let t = TestDb::with_clock(clock.clone()).await;
+    let t = TestDb::with_clock(&MIGRATIONS, clock.clone()).await;
     let db = &t.db;
     let server = FakeSmtp::start().await.unwrap();
     // The relay takes the message and hangs up before confirming it.
@@ -373,7 +381,7 @@ async fn a_retried_delivery_carries_the_same_message_id() {
 
 #[tokio::test]
 async fn permanent_errors_fail_at_once() {
-    let t = TestDb::new().await;
+    let t = TestDb::new(&MIGRATIONS).await;
     let db = &t.db;
     let server = FakeSmtp::start().await.unwrap();
     server.reject_recipients(true);
@@ -399,7 +407,7 @@ async fn permanent_errors_fail_at_once() {
 #[tokio::test]
 async fn temporary_errors_give_up_after_max_attempts() {
     let clock = clock();
-    let t = TestDb::with_clock(clock.clone()).await;
+    let t = TestDb::with_clock(&MIGRATIONS, clock.clone()).await;
     let db = &t.db;
     let server = FakeTelegram::start("1:t").await.unwrap();
     server.set_fault(Some(HttpFault::Status(500)));
@@ -433,7 +441,7 @@ async fn temporary_errors_give_up_after_max_attempts() {
 #[tokio::test]
 async fn provider_retry_after_and_timeouts_are_respected() {
     let clock = clock();
-    let t = TestDb::with_clock(clock.clone()).await;
+    let t = TestDb::with_clock(&MIGRATIONS, clock.clone()).await;
     let db = &t.db;
     let server = FakeTelegram::start("1:t").await.unwrap();
     let mut config = server.config("1:t");
@@ -480,7 +488,7 @@ async fn provider_retry_after_and_timeouts_are_respected() {
 #[tokio::test]
 async fn a_leased_message_waits_for_its_lease_to_expire() {
     let clock = clock();
-    let t = TestDb::with_clock(clock.clone()).await;
+    let t = TestDb::with_clock(&MIGRATIONS, clock.clone()).await;
     let db = &t.db;
     let id = enqueue(db, note("email", "ivan@example.ru", "x")).await;
     // Another sender claimed it and died mid-delivery.
@@ -529,7 +537,7 @@ impl Transport for Recorder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_senders_never_send_the_same_message_twice() {
-    let t = TestDb::new().await;
+    let t = TestDb::new(&MIGRATIONS).await;
     let db = &t.db;
     let mut ids = Vec::new();
     let mut tx = db.begin().await.unwrap();
@@ -597,7 +605,7 @@ async fn two_senders_never_send_the_same_message_twice() {
 
 #[tokio::test]
 async fn the_running_sender_wakes_on_demand_and_stops_on_shutdown() {
-    let t = TestDb::new().await;
+    let t = TestDb::new(&MIGRATIONS).await;
     let db = t.db.clone();
     let server = FakeSmtp::start().await.unwrap();
     let smtp = SmtpTransport::new(&server.config("noreply@podryad.test")).unwrap();

@@ -27,7 +27,14 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .await?;
-    db.migrate().await?;
+    // The application's migrations (the engine embeds none).
+    static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+    static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+    db.migrate(match db.dialect() {
+        engine::Dialect::Sqlite => &SQLITE,
+        engine::Dialect::Postgres => &POSTGRES,
+    })
+    .await?;
     let opts = if quick {
         BenchOptions {
             concurrency,

@@ -11,17 +11,25 @@
 //! kopecks (i64), JSON is `TEXT`, and there are no boolean columns (a nullable
 //! `*_at` time or a status text says more anyway).
 //!
+//! Reads and writes are different types. [`Db::read`] is a [`ReadPool`]
+//! whose connections cannot write: SQLite read connections run with
+//! `PRAGMA query_only = ON`, PostgreSQL read sessions are
+//! `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY` (the seam where a
+//! replica can go later). Every write goes through [`Db::begin`].
+//!
 //! SQLite allows one writer at a time. Rather than let concurrent deferred
 //! transactions collide with `SQLITE_BUSY`, all writes go through a pool of a
 //! single connection that opens transactions with `BEGIN IMMEDIATE`; reads use
-//! a separate pool and see committed data through WAL. Other processes on the
-//! same file wait on SQLite's busy timeout. On PostgreSQL both pools are one.
+//! the read pool and see committed data through WAL. Other processes on the
+//! same file wait on SQLite's busy timeout. A write through the read pool
+//! would bypass that single writer; `query_only` turns it into an error.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::clock::{Clock, SystemClock};
@@ -39,7 +47,7 @@ pub enum Dialect {
 /// Tuning for [`Db::connect`].
 #[derive(Debug, Clone)]
 pub struct DbOptions {
-    /// Connections for reads (PostgreSQL: for everything).
+    /// Connections for reads (PostgreSQL: also for writes, in a pool of its own).
     pub max_connections: u32,
     /// SQLite `synchronous` pragma: `NORMAL` survives a process crash (the
     /// crash test checks it), `FULL` also survives power loss at a cost.
@@ -55,9 +63,28 @@ impl Default for DbOptions {
     }
 }
 
+/// The pool for reads outside a transaction. Its connections refuse to
+/// write (see the module docs); use it as a `&AnyPool` through `Deref` or
+/// [`ReadPool::pool`].
+#[derive(Clone, Debug)]
+pub struct ReadPool(AnyPool);
+
+impl ReadPool {
+    pub fn pool(&self) -> &AnyPool {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ReadPool {
+    type Target = AnyPool;
+    fn deref(&self) -> &AnyPool {
+        &self.0
+    }
+}
+
 #[derive(Clone)]
 pub struct Db {
-    read: AnyPool,
+    read: ReadPool,
     write: AnyPool,
     dialect: Dialect,
     clock: Arc<dyn Clock>,
@@ -71,8 +98,25 @@ impl std::fmt::Debug for Db {
     }
 }
 
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+/// The schema's migrations in both dialects. The engine owns none: its
+/// tables are created by the application's migrations (the `podryad` crate
+/// embeds `migrations/{sqlite,postgres}` and hands them over), because the
+/// schema is one for the whole application.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static Migrator,
+    pub postgres: &'static Migrator,
+}
+
+impl Migrations {
+    /// The migrator of `dialect`.
+    pub fn for_dialect(&self, dialect: Dialect) -> &'static Migrator {
+        match dialect {
+            Dialect::Sqlite => self.sqlite,
+            Dialect::Postgres => self.postgres,
+        }
+    }
+}
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and
@@ -108,26 +152,35 @@ impl Db {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&write)
                 .await?;
+            let read_pragmas = Arc::new(format!("{pragmas} PRAGMA query_only = ON;"));
             let read = AnyPoolOptions::new()
                 .max_connections(options.max_connections.max(2))
-                .after_connect(move |conn, _meta| apply_pragmas(conn, pragmas.clone()))
+                .after_connect(move |conn, _meta| apply_pragmas(conn, read_pragmas.clone()))
                 .connect(&url)
                 .await?;
             Ok(Db {
-                read,
+                read: ReadPool(read),
                 write,
                 dialect: Dialect::Sqlite,
                 clock: Arc::new(SystemClock),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let pool = AnyPoolOptions::new()
+            let write = AnyPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
+            let read_only =
+                Arc::new("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY".to_string());
+            let read = AnyPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(move |conn, _meta| apply_pragmas(conn, read_only.clone()))
+                .connect(url)
+                .await?;
             Ok(Db {
-                read: pool.clone(),
-                write: pool,
+                read: ReadPool(read),
+                write,
                 dialect: Dialect::Postgres,
                 clock: Arc::new(SystemClock),
             })
@@ -142,12 +195,9 @@ impl Db {
         self
     }
 
-    /// Applies the embedded migrations of this database's dialect.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.dialect {
-            Dialect::Sqlite => &SQLITE_MIGRATOR,
-            Dialect::Postgres => &POSTGRES_MIGRATOR,
-        };
+    /// Applies `migrator`, which must be written in this database's dialect
+    /// (see [`Migrations::for_dialect`]); the caller owns the migrations.
+    pub async fn migrate(&self, migrator: &'static Migrator) -> anyhow::Result<()> {
         migrator.run(&self.write).await?;
         Ok(())
     }
@@ -156,9 +206,15 @@ impl Db {
         self.dialect
     }
 
-    /// The pool for reads outside a transaction.
-    pub fn pool(&self) -> &AnyPool {
+    /// The read-only pool for reads outside a transaction.
+    pub fn read(&self) -> &ReadPool {
         &self.read
+    }
+
+    /// The read-only pool as a plain `&AnyPool` (what sqlx's executors
+    /// take); the same as `db.read().pool()`. Writes through it fail.
+    pub fn pool(&self) -> &AnyPool {
+        &self.read.0
     }
 
     /// Opens a write transaction. Never open a second one while holding one:
@@ -181,18 +237,19 @@ impl Db {
     /// Checks the database answers (readiness probe).
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
-            .execute(&self.read)
+            .execute(&self.read.0)
             .await
             .map(|_| ())
     }
 
     pub async fn close(&self) {
         self.write.close().await;
-        self.read.close().await;
+        self.read.0.close().await;
     }
 }
 
-/// Per-connection SQLite settings (WAL itself is a property of the file).
+/// Per-connection settings: SQLite pragmas (WAL itself is a property of the
+/// file), or the read-only session of a PostgreSQL read connection.
 fn apply_pragmas(
     conn: &mut sqlx::AnyConnection,
     pragmas: Arc<String>,

@@ -23,7 +23,7 @@ use crate::diag::Diagnostics;
 use crate::dsl::{RESERVED_ACTIONS, Vocabulary};
 use crate::form::FieldErrors;
 use crate::model::Definition;
-use crate::registry::{ActionHandler, ContextProvider};
+use crate::registry::{ActionHandler, ContextProvider, LocalActionHandler, LocalActions};
 use crate::step::{ObjectRef, Outcome, Snapshot, StepContext, StepError, Trigger, step};
 use crate::store::{self, ApplyError};
 use crate::writer::{self, SnapshotCache, WriteDone, WriteJob};
@@ -31,12 +31,14 @@ use crate::writer::{self, SnapshotCache, WriteDone, WriteJob};
 /// Tuning of the engine and its workers.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Runs of an action before it counts as failed.
+    /// Runs of an external action before it counts as failed; also the
+    /// failed firings of a timer before it is parked.
     pub max_attempts: u32,
-    /// Wait before the second run; doubles each run.
+    /// Wait before the second run (or firing); doubles each time.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// How long a worker holds an action before another may take it over.
+    /// How long a worker holds an action before another may take it over;
+    /// extended every third of it while the action runs.
     pub lease: Duration,
     /// Longest idle sleep: other processes' work is seen within this time.
     pub poll_interval: Duration,
@@ -87,8 +89,10 @@ impl Actor {
 pub struct UserRef {
     pub id: i64,
     pub org_id: i64,
-    /// True for the broker's own staff: tasks without an organisation are theirs.
-    pub broker_staff: bool,
+    /// True for members of the host's own (home) organisation: tasks that
+    /// name no organisation are theirs. Other users see only tasks of their
+    /// `org_id`.
+    pub home_org: bool,
     pub roles: Vec<String>,
 }
 
@@ -132,6 +136,17 @@ pub enum EngineError {
     },
     #[error("migration refused:\n{}", .0.join("\n"))]
     Migration(Vec<String>),
+    /// A local action refused the step; nothing of the step was stored.
+    /// `reason` is the handler's machine-readable text.
+    #[error("action `{action}` refused: {reason}")]
+    ActionRefused { action: String, reason: String },
+    /// The stored instance row cannot be read (its data is not a JSON
+    /// object, …). The step is refused rather than the row overwritten.
+    #[error("workflow instance {instance_id} has corrupt stored data: {message}")]
+    CorruptInstance { instance_id: i64, message: String },
+    /// A stored timer row cannot be read (its payload is not JSON).
+    #[error("timer {timer_id} has a corrupt payload: {message}")]
+    CorruptTimer { timer_id: i64, message: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -144,6 +159,14 @@ impl EngineError {
             _ => None,
         }
     }
+
+    /// `(action, reason)` when a local action refused the step.
+    pub fn refusal(&self) -> Option<(&str, &str)> {
+        match self {
+            EngineError::ActionRefused { action, reason } => Some((action, reason)),
+            _ => None,
+        }
+    }
 }
 
 /// Builds an [`Engine`]: the host registers roles, events, actions, context
@@ -152,6 +175,7 @@ pub struct EngineBuilder {
     db: Db,
     vocab: Vocabulary,
     actions: HashMap<String, Arc<dyn ActionHandler>>,
+    locals: LocalActions,
     contexts: HashMap<String, Arc<dyn ContextProvider>>,
     config: EngineConfig,
 }
@@ -175,23 +199,55 @@ impl EngineBuilder {
         self
     }
 
-    /// Registers action `name`. `params`, when given, are the only parameter
-    /// names definitions may pass. The reserved `task.created`, `task.remind`
-    /// and `task.escalated` may be registered too (to notify people).
+    /// Registers **external** action `name`: it runs after commit from the
+    /// outbox, at least once, with an idempotency key (see [`crate::worker`]).
+    /// `params`, when given, are the only parameter names definitions may
+    /// pass. The reserved `task.created`, `task.remind` and `task.escalated`
+    /// may be registered too (to notify people). Registering a name again
+    /// (as either kind) replaces the earlier registration.
     pub fn action(
         mut self,
         name: &str,
         params: Option<&[&str]>,
         handler: Arc<dyn ActionHandler>,
     ) -> Self {
+        self.declare_action(name, params, false);
+        self.locals.remove(name);
+        self.actions.insert(name.to_string(), handler);
+        self
+    }
+
+    /// Registers **local** action `name`: it runs inside the transaction
+    /// that stores the step, on that transaction's connection, in step order
+    /// with the step's other actions — exactly once with the step. A refusal
+    /// rolls the step back ([`EngineError::ActionRefused`]). A local action
+    /// has no `<name>.done` / `<name>.failed` events. The reserved task
+    /// notifications (`task.created`, …) may be registered as local actions,
+    /// so that the host queues its messages in the step's transaction.
+    pub fn local_action(
+        mut self,
+        name: &str,
+        params: Option<&[&str]>,
+        handler: Arc<dyn LocalActionHandler>,
+    ) -> Self {
+        self.declare_action(name, params, true);
+        self.actions.remove(name);
+        self.locals.insert(name.to_string(), handler);
+        self
+    }
+
+    fn declare_action(&mut self, name: &str, params: Option<&[&str]>, local: bool) {
         if !RESERVED_ACTIONS.contains(&name) {
             self.vocab.actions.insert(
                 name.to_string(),
                 params.map(|p| p.iter().map(|s| s.to_string()).collect()),
             );
         }
-        self.actions.insert(name.to_string(), handler);
-        self
+        if local {
+            self.vocab.local_actions.insert(name.to_string());
+        } else {
+            self.vocab.local_actions.remove(name);
+        }
     }
 
     /// Provides `object.*` for definitions of this object kind.
@@ -234,6 +290,7 @@ impl EngineBuilder {
                 db: self.db,
                 vocab: self.vocab,
                 actions: self.actions,
+                locals: Arc::new(self.locals),
                 contexts: self.contexts,
                 config: self.config,
                 defs: RwLock::new(HashMap::new()),
@@ -250,6 +307,7 @@ pub(crate) struct Inner {
     pub(crate) db: Db,
     pub(crate) vocab: Vocabulary,
     pub(crate) actions: HashMap<String, Arc<dyn ActionHandler>>,
+    pub(crate) locals: Arc<LocalActions>,
     pub(crate) contexts: HashMap<String, Arc<dyn ContextProvider>>,
     pub(crate) config: EngineConfig,
     /// Compiled definitions by row id. A version never changes once stored,
@@ -289,6 +347,7 @@ impl Engine {
             db,
             vocab: Vocabulary::default(),
             actions: HashMap::new(),
+            locals: HashMap::new(),
             contexts: HashMap::new(),
             config: EngineConfig::default(),
         }
@@ -438,6 +497,7 @@ impl Engine {
             &outcome,
             self.inner.db.now(),
             None,
+            &self.inner.locals,
         )
         .await
         .map_err(apply_error)?;
@@ -652,9 +712,9 @@ impl Engine {
                     tokio::time::sleep(Duration::from_micros(jitter)).await;
                     continue;
                 }
-                Err(ApplyError::Db(e)) => {
+                Err(e) => {
                     self.inner.cache.remove(instance_id);
-                    return Err(e.into());
+                    return Err(apply_error(e));
                 }
             }
         }
@@ -710,7 +770,7 @@ impl Engine {
             let writer = self
                 .inner
                 .writer
-                .get_or_init(|| writer::spawn_writer(db.clone()));
+                .get_or_init(|| writer::spawn_writer(db.clone(), self.inner.locals.clone()));
             let (reply, answer) = tokio::sync::oneshot::channel();
             let job = WriteJob {
                 key: key.to_string(),
@@ -743,7 +803,17 @@ impl Engine {
     ) -> Result<WriteDone, EngineError> {
         let db = &self.inner.db;
         let mut tx = db.begin().await?;
-        let result = match store::apply(&mut tx, key, def_id, &snap, &outcome, db.now(), None).await
+        let result = match store::apply(
+            &mut tx,
+            key,
+            def_id,
+            &snap,
+            &outcome,
+            db.now(),
+            None,
+            &self.inner.locals,
+        )
+        .await
         {
             Ok(a) => {
                 tx.commit().await?;
@@ -783,9 +853,18 @@ impl Engine {
         if outcome.is_noop() {
             return Ok((report(&outcome, &[], false), false, false));
         }
-        let applied = store::apply(conn, &def.key, def_id, &snap, &outcome, db.now(), None)
-            .await
-            .map_err(apply_error)?;
+        let applied = store::apply(
+            conn,
+            &def.key,
+            def_id,
+            &snap,
+            &outcome,
+            db.now(),
+            None,
+            &self.inner.locals,
+        )
+        .await
+        .map_err(apply_error)?;
         Ok((
             report(&outcome, &applied.task_ids, is_ignored(&outcome)),
             !outcome.set_timers.is_empty(),
@@ -842,6 +921,7 @@ impl Engine {
 pub(crate) fn apply_error(e: ApplyError) -> EngineError {
     match e {
         ApplyError::Conflict => EngineError::Conflict(1),
+        ApplyError::Refused { action, reason } => EngineError::ActionRefused { action, reason },
         ApplyError::Db(e) => EngineError::Db(e),
     }
 }

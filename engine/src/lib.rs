@@ -7,8 +7,10 @@
 //! one database transaction stores all of it or none. The domain registers
 //! named actions and context providers; workflows refer to them by name.
 //!
-//! This crate also owns the database handle ([`db::Db`]) and the embedded
-//! migrations, because it is the lowest layer that touches the database.
+//! This crate also owns the database handle ([`db::Db`]), because it is the
+//! lowest layer that touches the database; the migrations belong to the
+//! application (the `podryad` crate embeds `migrations/` and passes them to
+//! [`Db::migrate`]).
 //!
 //! # Map
 //!
@@ -24,9 +26,14 @@
 //!   On SQLite, steps of concurrent callers are group-committed by one writer
 //!   task (module `writer`), because every statement through sqlx costs a
 //!   thread round trip and SQLite has a single writer anyway.
-//! - [`worker`] fires timers and runs actions from the outbox.
+//! - [`worker`] fires timers and runs external actions from the outbox.
+//!   Local actions run in the step's own transaction ([`store`], and the
+//!   SQLite writer); see [`registry`] for the two kinds.
 //! - [`versions`] stores definition versions, activates and migrates.
-//! - [`queries`] answers the web UI: inbox, instances, history, diagram.
+//! - [`queries`] answers the web UI: inbox, instances, history, diagram,
+//!   and the administrators' list of what is stuck
+//!   ([`Engine::problems`]: failed and retrying actions, failed timers,
+//!   broken instances).
 //! - [`mod@bench`] measures throughput and timer lag.
 //!
 //! # Why our own workers and not apalis
@@ -47,8 +54,9 @@
 //!    (apalis-dev/apalis-sqlite#58); our SQLite path is one query per wake-up
 //!    on the same single-writer connection as everything else.
 //!
-//! The worker is ~400 lines: claim with `FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL, lease, exponential backoff, result fed back as an event.
+//! The worker is a few hundred lines: claim with `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL (one instance's rows in step order), lease with a heartbeat,
+//! exponential backoff, result fed back as an event.
 
 pub mod bench;
 pub mod calendar;
@@ -73,7 +81,7 @@ mod writer;
 
 pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{Db, DbOptions, Dialect, Tx, from_db_time, to_db_time};
+pub use db::{Db, DbOptions, Dialect, Migrations, ReadPool, Tx, from_db_time, to_db_time};
 pub use diag::{Diagnostic, Diagnostics, Pos};
 pub use dsl::{Vocabulary, check_files, compile};
 pub use engine::{
@@ -81,7 +89,8 @@ pub use engine::{
 };
 pub use form::{FieldError, FieldErrors};
 pub use registry::{
-    ActionContext, ActionError, ActionHandler, ContextProvider, action_fn, static_context,
+    ActionContext, ActionError, ActionHandler, ContextProvider, LocalActionHandler, action_fn,
+    static_context,
 };
 pub use sql::{Param, Sql};
 pub use step::{ObjectRef, Outcome, Snapshot, StepContext, StepError, Trigger, step};

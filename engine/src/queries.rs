@@ -4,7 +4,8 @@
 //! Who sees a task (one rule, used by the inbox query and by claim/complete):
 //! its assignee; whoever claimed it; and, while it is neither claimed nor
 //! assigned, members of a candidate role *in the task's organisation* — a
-//! role row with no organisation is for the broker's own staff. After an
+//! role row with no organisation is for the host's own (home) organisation
+//! ([`UserRef::home_org`]). After an
 //! escalation, members of the escalation role see it even if it is claimed
 //! or assigned. This is what keeps a supplier's dispatcher task inside that
 //! supplier.
@@ -244,7 +245,7 @@ fn visible_clause(sql: &mut Sql, u: &UserRef) {
             .push(") AND (r.org_id = ")
             .bind(u.org_id)
             .push(" OR (r.org_id IS NULL AND ")
-            .bind(u.broker_staff as i64)
+            .bind(u.home_org as i64)
             .push(" = 1)) AND (r.via = 'escalation' OR (t.claimed_by IS NULL AND t.assignee_user_id IS NULL)))");
     }
     sql.push(")");
@@ -727,5 +728,242 @@ fn int_col(r: &sqlx::any::AnyRow, i: usize) -> Result<i64, sqlx::Error> {
     match r.try_get::<i64, _>(i) {
         Ok(v) => Ok(v),
         Err(_) => r.try_get::<i32, _>(i).map(i64::from),
+    }
+}
+
+/// An outbox row that needs an administrator's eye: failed for good, or
+/// failing and waiting for its next attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionProblem {
+    pub id: i64,
+    pub instance_id: i64,
+    /// Empty when the instance is gone.
+    pub definition_key: String,
+    pub step: i64,
+    pub action: String,
+    pub idempotency_key: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A timer parked after its last failed firing.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimerProblem {
+    pub id: i64,
+    pub instance_id: i64,
+    pub definition_key: String,
+    pub kind: String,
+    pub key: String,
+    pub due_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    /// `None` while it is still retried.
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+/// An instance the workers found impossible to step (corrupt stored data).
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenInstance {
+    pub id: i64,
+    pub definition_key: String,
+    pub object: ObjectRef,
+    pub state: String,
+    pub broken_at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// One kind of trouble: how many, and the latest error.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProblemCount {
+    pub count: i64,
+    pub last_error: Option<String>,
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+/// What the administrators' page shows at the top.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EngineProblems {
+    pub failed_actions: ProblemCount,
+    /// Pending or running rows that have failed at least once.
+    pub retrying_actions: ProblemCount,
+    pub failed_timers: ProblemCount,
+    pub broken_instances: ProblemCount,
+}
+
+const ACTION_PROBLEM_COLUMNS: &str = "o.id, o.instance_id, COALESCE(i.definition_key, ''), o.step, o.action, o.idempotency_key, \
+     o.status, o.attempts, o.last_error, o.next_attempt_at, o.completed_at \
+     FROM wf_outbox o LEFT JOIN wf_instances i ON i.id = o.instance_id";
+
+/// Outbox rows still to run that failed at least once.
+const RETRYING: &str =
+    "o.status IN ('pending', 'running') AND (o.attempts > 1 OR o.last_error IS NOT NULL)";
+
+fn action_problem(r: &sqlx::any::AnyRow) -> Result<ActionProblem, sqlx::Error> {
+    Ok(ActionProblem {
+        id: r.try_get(0)?,
+        instance_id: r.try_get(1)?,
+        definition_key: r.try_get(2)?,
+        step: r.try_get(3)?,
+        action: r.try_get(4)?,
+        idempotency_key: r.try_get(5)?,
+        status: r.try_get(6)?,
+        attempts: r.try_get(7)?,
+        last_error: r.try_get(8)?,
+        next_attempt_at: from_db_time(r.try_get(9)?),
+        completed_at: r.try_get::<Option<i64>, _>(10)?.map(from_db_time),
+    })
+}
+
+/// Counts rows of `from_where` and reads the latest error by `order`.
+async fn problem_count(
+    pool: &sqlx::AnyPool,
+    from_where: &str,
+    error: &str,
+    at: &str,
+) -> Result<ProblemCount, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {from_where}"
+    )))
+    .fetch_one(pool)
+    .await?;
+    if count == 0 {
+        return Ok(ProblemCount::default());
+    }
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {error}, {at} FROM {from_where} ORDER BY {at} DESC LIMIT 1"
+    )))
+    .fetch_optional(pool)
+    .await?;
+    Ok(ProblemCount {
+        count,
+        last_error: row.as_ref().map(|r| r.try_get(0)).transpose()?.flatten(),
+        last_at: row
+            .as_ref()
+            .map(|r| r.try_get::<Option<i64>, _>(1))
+            .transpose()?
+            .flatten()
+            .map(from_db_time),
+    })
+}
+
+/// Pages for administrators: what the workers could not do.
+impl Engine {
+    /// Counts and latest errors of every kind of trouble.
+    pub async fn problems(&self) -> Result<EngineProblems, EngineError> {
+        let pool = self.inner.db.pool();
+        Ok(EngineProblems {
+            failed_actions: problem_count(
+                pool,
+                "wf_outbox o WHERE o.status = 'failed'",
+                "o.last_error",
+                "o.completed_at",
+            )
+            .await?,
+            retrying_actions: problem_count(
+                pool,
+                &format!("wf_outbox o WHERE {RETRYING}"),
+                "o.last_error",
+                "o.next_attempt_at",
+            )
+            .await?,
+            failed_timers: problem_count(
+                pool,
+                "wf_timers t WHERE t.failed_at IS NOT NULL",
+                "t.last_error",
+                "t.failed_at",
+            )
+            .await?,
+            broken_instances: problem_count(
+                pool,
+                "wf_instances i WHERE i.broken_at IS NOT NULL",
+                "i.broken_reason",
+                "i.broken_at",
+            )
+            .await?,
+        })
+    }
+
+    /// Outbox rows failed for good, newest first.
+    pub async fn failed_actions(&self, limit: i64) -> Result<Vec<ActionProblem>, EngineError> {
+        let sql = format!(
+            "SELECT {ACTION_PROBLEM_COLUMNS} WHERE o.status = 'failed' ORDER BY o.completed_at DESC, o.id DESC LIMIT $1"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(self.inner.db.pool())
+            .await?;
+        Ok(rows.iter().map(action_problem).collect::<Result<_, _>>()?)
+    }
+
+    /// Outbox rows that failed at least once and wait for another attempt
+    /// (or are running it), most attempts first.
+    pub async fn retrying_actions(&self, limit: i64) -> Result<Vec<ActionProblem>, EngineError> {
+        let sql = format!(
+            "SELECT {ACTION_PROBLEM_COLUMNS} WHERE {RETRYING} ORDER BY o.attempts DESC, o.id LIMIT $1"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(self.inner.db.pool())
+            .await?;
+        Ok(rows.iter().map(action_problem).collect::<Result<_, _>>()?)
+    }
+
+    /// Timers whose firing failed: parked ones first, then those still
+    /// retried.
+    pub async fn failed_timers(&self, limit: i64) -> Result<Vec<TimerProblem>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.instance_id, i.definition_key, t.kind, t.key, t.due_at, t.attempts, t.last_error, t.failed_at \
+             FROM wf_timers t JOIN wf_instances i ON i.id = t.instance_id \
+             WHERE t.attempts > 0 ORDER BY t.failed_at IS NULL, t.failed_at DESC, t.id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TimerProblem {
+                    id: r.try_get(0)?,
+                    instance_id: r.try_get(1)?,
+                    definition_key: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    key: r.try_get(4)?,
+                    due_at: from_db_time(r.try_get(5)?),
+                    attempts: r.try_get(6)?,
+                    last_error: r.try_get(7)?,
+                    failed_at: r.try_get::<Option<i64>, _>(8)?.map(from_db_time),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Instances marked broken by the workers, newest first.
+    pub async fn broken_instances(&self, limit: i64) -> Result<Vec<BrokenInstance>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT id, definition_key, object_kind, object_id, state, broken_at, broken_reason \
+             FROM wf_instances WHERE broken_at IS NOT NULL ORDER BY broken_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BrokenInstance {
+                    id: r.try_get(0)?,
+                    definition_key: r.try_get(1)?,
+                    object: ObjectRef {
+                        kind: r.try_get(2)?,
+                        id: r.try_get(3)?,
+                    },
+                    state: r.try_get(4)?,
+                    broken_at: from_db_time(r.try_get(5)?),
+                    reason: r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 }

@@ -12,6 +12,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::{from_db_time, to_db_time};
 use crate::engine::{EngineError, UserRef};
+use crate::registry::{ActionContext, LocalActions};
 use crate::step::{ObjectRef, OpenTask, Outcome, Snapshot, TaskChange, TimerKind, TimerRef};
 
 /// Why an outcome was not stored.
@@ -21,6 +22,9 @@ pub enum ApplyError {
     /// the task) since it was loaded.
     #[error("conflict")]
     Conflict,
+    /// A local action refused the step (nothing of it is stored).
+    #[error("action `{action}` refused: {reason}")]
+    Refused { action: String, reason: String },
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -122,7 +126,19 @@ pub(crate) async fn snapshot(
     need_tasks: bool,
     need_timers: bool,
 ) -> Result<(i64, Snapshot), EngineError> {
-    let data: Map<String, Value> = serde_json::from_str(&row.data).unwrap_or_default();
+    // Corrupt data must never become `{}` and be written back: refuse the
+    // step, naming the instance (workers then mark it broken).
+    let data: Map<String, Value> = match serde_json::from_str(&row.data) {
+        Ok(d) => d,
+        Err(e) => {
+            let message = format!("`data` is not a JSON object ({e})");
+            tracing::error!(instance_id = row.id, %message, "corrupt workflow instance");
+            return Err(EngineError::CorruptInstance {
+                instance_id: row.id,
+                message,
+            });
+        }
+    };
     let mut snap = Snapshot {
         id: row.id,
         object: ObjectRef {
@@ -186,6 +202,12 @@ fn json_text(v: &impl serde::Serialize) -> String {
 /// is inserted; an existing one is updated only if its version is still
 /// `snap.version`. `new_definition` moves the instance to another version
 /// (migration). Runs inside the caller's transaction.
+///
+/// Actions with a handler in `locals` run here, in step order, on `conn`;
+/// the others go to the outbox. When the step has a local action it is
+/// stored inside a savepoint, so that a refusal (or any error) leaves the
+/// caller's transaction as it was — nothing half-saved, even inside a
+/// transaction the caller goes on using (`emit_in_tx`, the SQLite batch).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply(
     conn: &mut AnyConnection,
@@ -195,6 +217,56 @@ pub(crate) async fn apply(
     o: &Outcome,
     now: DateTime<Utc>,
     new_definition: Option<i64>,
+    locals: &LocalActions,
+) -> Result<Applied, ApplyError> {
+    if !o.actions.iter().any(|a| locals.contains_key(&a.name)) {
+        return apply_inner(
+            conn,
+            def_key,
+            definition_id,
+            snap,
+            o,
+            now,
+            new_definition,
+            locals,
+        )
+        .await;
+    }
+    use sqlx::Connection;
+    let mut sp = conn.begin().await?;
+    match apply_inner(
+        &mut sp,
+        def_key,
+        definition_id,
+        snap,
+        o,
+        now,
+        new_definition,
+        locals,
+    )
+    .await
+    {
+        Ok(a) => {
+            sp.commit().await?;
+            Ok(a)
+        }
+        Err(e) => {
+            sp.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_inner(
+    conn: &mut AnyConnection,
+    def_key: &str,
+    definition_id: i64,
+    snap: &Snapshot,
+    o: &Outcome,
+    now: DateTime<Utc>,
+    new_definition: Option<i64>,
+    locals: &LocalActions,
 ) -> Result<Applied, ApplyError> {
     let now_ms = to_db_time(now);
     let data = json_text(&o.data);
@@ -342,6 +414,26 @@ pub(crate) async fn apply(
         {
             m.insert("task_id".into(), Value::from(task_ids[pos]));
         }
+        let key = crate::step::idempotency_key(instance_id, o.version, a.index);
+        if let Some(handler) = locals.get(&a.name) {
+            let ctx = ActionContext {
+                instance_id,
+                object: snap.object.clone(),
+                definition_key: def_key.to_string(),
+                action: a.name.clone(),
+                params,
+                idempotency_key: key,
+                attempt: 1,
+            };
+            if let Err(e) = handler.run(&mut *conn, ctx).await {
+                tracing::info!(instance_id, action = %a.name, reason = %e.message(), "local action refused the step");
+                return Err(ApplyError::Refused {
+                    action: a.name.clone(),
+                    reason: e.message().to_string(),
+                });
+            }
+            continue;
+        }
         sqlx::query(
             "INSERT INTO wf_outbox (instance_id, step, action_index, action, params, idempotency_key, status, attempts, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
@@ -351,7 +443,7 @@ pub(crate) async fn apply(
         .bind(a.index as i64)
         .bind(&a.name)
         .bind(json_text(&params))
-        .bind(crate::step::idempotency_key(instance_id, o.version, a.index))
+        .bind(key)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;
@@ -381,6 +473,24 @@ pub(crate) async fn apply(
     })
 }
 
+/// Marks an instance broken (its stored row cannot be stepped): it is
+/// listed for administrators ([`crate::Engine::broken_instances`]) and keeps
+/// its data as it is for someone to repair.
+pub(crate) async fn mark_broken(
+    conn: &mut AnyConnection,
+    instance_id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE wf_instances SET broken_at = $1, broken_reason = $2 WHERE id = $3")
+        .bind(to_db_time(now))
+        .bind(reason)
+        .bind(instance_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Who may act on a task: its status, assignee, claim and role rows.
 pub(crate) struct TaskAccess {
     pub task_id: i64,
@@ -398,7 +508,7 @@ impl TaskAccess {
             u.roles.iter().any(|r| r == role)
                 && match org {
                     Some(o) => *o == u.org_id,
-                    None => u.broker_staff,
+                    None => u.home_org,
                 }
                 && (!escalation_only || via == "escalation")
         })

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::clock::ManualClock;
-use crate::db::{Db, DbOptions};
+use crate::db::{Db, DbOptions, Migrations};
 
 pub struct TestDb {
     pub db: Db,
@@ -18,14 +18,14 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// A migrated database with the system clock.
-    pub async fn new() -> TestDb {
-        Self::create(None).await
+    /// A database migrated with the caller's `migrations`, with the system clock.
+    pub async fn new(migrations: &Migrations) -> TestDb {
+        Self::create(migrations, None).await
     }
 
-    /// A migrated database whose clock is `clock`.
-    pub async fn with_clock(clock: Arc<ManualClock>) -> TestDb {
-        Self::create(Some(clock)).await
+    /// A database migrated with the caller's `migrations`, whose clock is `clock`.
+    pub async fn with_clock(migrations: &Migrations, clock: Arc<ManualClock>) -> TestDb {
+        Self::create(migrations, Some(clock)).await
     }
 
     /// True when the suite runs on PostgreSQL.
@@ -33,7 +33,7 @@ impl TestDb {
         target().is_some()
     }
 
-    async fn create(clock: Option<Arc<ManualClock>>) -> TestDb {
+    async fn create(migrations: &Migrations, clock: Option<Arc<ManualClock>>) -> TestDb {
         let (url, dir, pg_admin) = match target() {
             None => {
                 let dir = tempfile_dir::TempDir::new();
@@ -61,7 +61,9 @@ impl TestDb {
         if let Some(clock) = clock {
             db = db.with_clock(clock);
         }
-        db.migrate().await.expect("migrations apply");
+        db.migrate(migrations.for_dialect(db.dialect()))
+            .await
+            .expect("migrations apply");
         TestDb {
             db,
             url,

@@ -12,6 +12,15 @@
 //! changes nothing — the edit stays active — until a *changed* file is
 //! deployed, which then wins. (Deploying a file identical to an older version
 //! does not re-activate that version either: activate it in the browser.)
+//!
+//! **Several servers at once.** Storing and activating take a
+//! transaction-scoped lock first ([`lock_definitions`]: a PostgreSQL
+//! advisory lock; on SQLite the single writer's `BEGIN IMMEDIATE` already
+//! serialises), then read what is stored and decide. So two servers starting
+//! at the same moment with the same folder store each text once, and an
+//! analyst activating a version while a server starts cannot leave two
+//! active versions or fail on a unique key. The INSERT says
+//! `ON CONFLICT DO NOTHING` and re-reads as a second line of defence.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -195,6 +204,7 @@ impl Engine {
         for (file, key, title, object_kind, text) in texts {
             let hash = content_hash(&text);
             let mut tx = self.inner.db.begin().await?;
+            lock_definitions(&mut tx, self.inner.db.dialect()).await?;
             let existing: Option<(i64, i64)> = sqlx::query(
                 "SELECT id, version FROM wf_definitions WHERE key = $1 AND content_hash = $2",
             )
@@ -253,6 +263,7 @@ impl Engine {
             .map_err(|d| SaveError::Invalid(Diagnostics(d)))?;
         let hash = content_hash(yaml);
         let mut tx = self.inner.db.begin().await?;
+        lock_definitions(&mut tx, self.inner.db.dialect()).await?;
         let existing: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM wf_definitions WHERE key = $1 AND content_hash = $2",
         )
@@ -294,6 +305,7 @@ impl Engine {
         // Compile first: a version that no longer validates must not go live.
         self.definition(definition_id).await?;
         let mut tx = self.inner.db.begin().await?;
+        lock_definitions(&mut tx, self.inner.db.dialect()).await?;
         let key: String = sqlx::query_scalar("SELECT key FROM wf_definitions WHERE id = $1")
             .bind(definition_id)
             .fetch_optional(&mut *tx)
@@ -513,6 +525,7 @@ impl Engine {
                 &outcome,
                 db.now(),
                 Some(target.id),
+                &self.inner.locals,
             )
             .await
             .map_err(crate::engine::apply_error)?;
@@ -546,9 +559,9 @@ async fn insert_version(
             .fetch_one(&mut *conn)
             .await?;
     let version = next.unwrap_or(0) + 1;
-    let id: i64 = sqlx::query_scalar(
+    let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO wf_definitions (key, version, content_hash, yaml, title, object_kind, status, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, 'draft', $7, $8) ON CONFLICT DO NOTHING RETURNING id",
     )
     .bind(key)
     .bind(version)
@@ -558,9 +571,37 @@ async fn insert_version(
     .bind(object_kind)
     .bind(actor)
     .bind(to_db_time(now))
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok((id, version))
+    if let Some(id) = id {
+        return Ok((id, version));
+    }
+    // Stored meanwhile by someone who did not take the lock: use theirs.
+    let row =
+        sqlx::query("SELECT id, version FROM wf_definitions WHERE key = $1 AND content_hash = $2")
+            .bind(key)
+            .bind(hash)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
+/// Takes the lock that serialises storing and activating definitions
+/// until the end of the transaction. PostgreSQL: an advisory transaction
+/// lock (the key spells `wf_defs`); SQLite: nothing to do, the transaction
+/// was opened with `BEGIN IMMEDIATE` and holds the only write lock.
+pub(crate) async fn lock_definitions(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<(), sqlx::Error> {
+    const KEY: i64 = 0x0077_665f_6465_6673; // "wf_defs"
+    if dialect == Dialect::Postgres {
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+            .bind(KEY)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn activate_on(

@@ -10,10 +10,27 @@
 //! process. On SQLite the whole firing runs under the single writer lock
 //! (`BEGIN IMMEDIATE`).
 //!
-//! **Actions run at least once.** A worker claims outbox rows with a lease
-//! (`locked_until`); a crashed worker's rows are taken over when the lease
+//! **Timers that fail are isolated.** A firing that fails (a database error,
+//! a corrupt instance or payload) is rolled back and recorded on the timer
+//! (`attempts`, `last_error`, a backoff); after `max_attempts` the timer is
+//! parked (`failed_at`) for an administrator ([`Engine::failed_timers`]), so
+//! one bad timer never stalls the ones due after it. An instance whose data
+//! does not parse is marked broken, never overwritten.
+//!
+//! **Two kinds of actions.** *Local* actions never reach this module: they
+//! run inside the step's own transaction, exactly once with it (see
+//! [`crate::registry`]). *External* actions go through the outbox and run
+//! **at least once**. A worker claims outbox rows with a lease
+//! (`locked_until`) that it extends every third of the lease while the
+//! handler works; a crashed worker's rows are taken over when the lease
 //! ends. Completion is accepted only from the run that holds the current
-//! attempt. Each run gets the same idempotency key. Failures are retried with
+//! attempt. The rows of one instance are claimed one at a time, in step
+//! order: a row waits while an earlier row of its instance is pending or
+//! running (also while it waits for a retry). Each run gets the same
+//! idempotency key, which the handler passes to the provider; the handler's
+//! result is stored on the row. A row that can never run (its instance is
+//! gone, its params do not parse) is failed with the reason instead of being
+//! re-claimed. Failures are retried with
 //! exponential backoff; the result goes back to the instance as the event
 //! `<action>.done` (payload: the handler's result) or, after the last
 //! attempt, `<action>.failed` — through the normal step path, in the same
@@ -21,7 +38,9 @@
 //! instance's definition listens to that event somewhere, so that workflows
 //! that do not care get no "ignored" lines in their history. The engine's
 //! own task notifications (`task.created`, `task.remind`, `task.escalated`)
-//! complete as no-ops when the host registered no handler for them.
+//! run as local actions when the host registered local handlers for them,
+//! through the outbox when it registered external ones, and complete as
+//! no-ops when it registered none.
 //!
 //! **Idle costs nothing.** A worker sleeps until the next due time (one
 //! `MIN()` query), woken early by an in-process notification when a commit
@@ -54,6 +73,9 @@ pub enum Fire {
     Fired { lag_ms: i64 },
     /// A due timer's instance is busy in another transaction; try again soon.
     Busy,
+    /// Firing this timer failed; it was given a backoff (or parked as failed
+    /// after its last attempt). Other timers go on.
+    Failed { timer_id: i64 },
     /// Nothing is due.
     Idle,
 }
@@ -80,7 +102,12 @@ pub struct DueReport {
 }
 
 impl Engine {
-    /// Fires the earliest due timer, if any.
+    /// Fires the earliest due timer, if any. A timer whose firing fails
+    /// (a database error, a corrupt instance or payload) is not retried at
+    /// once: it gets `attempts`/`last_error` and a backoff, and after
+    /// [`crate::EngineConfig::max_attempts`] it is parked as failed
+    /// (`failed_at`, listed by [`Engine::failed_timers`]), so that one bad
+    /// timer never stalls the ones due after it.
     pub async fn fire_one_timer(&self) -> Result<Fire, EngineError> {
         let db = &self.inner.db;
         let now = db.now();
@@ -93,10 +120,10 @@ impl Engine {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let sql = format!(
-            "SELECT t.id, t.kind, t.key, t.payload, t.due_at, \
+            "SELECT t.id, t.kind, t.key, t.payload, t.due_at, t.attempts, \
              i.id, i.definition_id, i.object_kind, i.object_id, i.state, i.data, i.version, i.finished_at \
              FROM wf_timers t JOIN wf_instances i ON i.id = t.instance_id \
-             WHERE t.due_at <= $1 ORDER BY t.due_at LIMIT 1{lock}"
+             WHERE t.due_at <= $1 AND t.failed_at IS NULL ORDER BY t.due_at LIMIT 1{lock}"
         );
         let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(to_db_time(now))
@@ -111,7 +138,8 @@ impl Engine {
         let key: String = row.try_get(2)?;
         let payload: String = row.try_get(3)?;
         let due_at: i64 = row.try_get(4)?;
-        let inst = store::instance_from_row_at(&row, 5)?;
+        let attempts: i64 = row.try_get(5)?;
+        let inst = store::instance_from_row_at(&row, 6)?;
         let Some(kind) = TimerKind::parse(&kind) else {
             // Written by a newer engine version, or by hand: drop it rather than loop.
             tracing::error!(timer_id, kind, "unknown timer kind; deleting the timer");
@@ -122,25 +150,11 @@ impl Engine {
             tx.commit().await?;
             return Ok(Fire::Fired { lag_ms: 0 });
         };
-        let trigger = Trigger::Timer {
-            id: timer_id,
-            kind,
-            key,
-            payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-        };
-        let def_id = inst.definition_id;
-        let (need_tasks, need_timers) = match self.definition_on(&mut tx, def_id).await {
-            Ok(def) => match def.state(&inst.state) {
-                Some(s) => (!s.tasks.is_empty(), s.has_timers()),
-                None => (true, true),
-            },
-            Err(EngineError::Db(e)) => return Err(e.into()),
-            Err(_) => (true, true),
-        };
-        let snap = store::snapshot(&mut tx, inst, need_tasks, need_timers)
-            .await?
-            .1;
-        match self.step_and_apply(&mut tx, def_id, &snap, &trigger).await {
+        let instance_id = inst.id;
+        match self
+            .fire_claimed(&mut tx, timer_id, kind, key, &payload, inst)
+            .await
+        {
             Ok(applied) => {
                 tx.commit().await?;
                 self.after_commit(applied.0, applied.1);
@@ -154,9 +168,93 @@ impl Engine {
             }
             Err(StepApplyError::Engine(e)) => {
                 let _ = tx.rollback().await;
-                Err(e)
+                self.timer_failed(timer_id, instance_id, attempts, due_at, &e)
+                    .await?;
+                Ok(Fire::Failed { timer_id })
             }
         }
+    }
+
+    /// Steps a claimed timer inside `tx`.
+    async fn fire_claimed(
+        &self,
+        tx: &mut crate::db::Tx,
+        timer_id: i64,
+        kind: TimerKind,
+        key: String,
+        payload: &str,
+        inst: store::InstanceRow,
+    ) -> Result<(bool, bool), StepApplyError> {
+        let payload = serde_json::from_str(payload).map_err(|e| {
+            StepApplyError::Engine(EngineError::CorruptTimer {
+                timer_id,
+                message: e.to_string(),
+            })
+        })?;
+        let trigger = Trigger::Timer {
+            id: timer_id,
+            kind,
+            key,
+            payload,
+        };
+        let def_id = inst.definition_id;
+        let (need_tasks, need_timers) = match self.definition_on(tx, def_id).await {
+            Ok(def) => match def.state(&inst.state) {
+                Some(s) => (!s.tasks.is_empty(), s.has_timers()),
+                None => (true, true),
+            },
+            Err(EngineError::Db(e)) => return Err(StepApplyError::Engine(e.into())),
+            Err(_) => (true, true),
+        };
+        let snap = store::snapshot(tx, inst, need_tasks, need_timers)
+            .await
+            .map_err(StepApplyError::Engine)?
+            .1;
+        self.step_and_apply(tx, def_id, &snap, &trigger).await
+    }
+
+    /// Records a failed firing: backoff, or parked as failed after the last
+    /// attempt. A corrupt instance is marked broken as well.
+    async fn timer_failed(
+        &self,
+        timer_id: i64,
+        instance_id: i64,
+        attempts: i64,
+        due_at: i64,
+        error: &EngineError,
+    ) -> Result<(), EngineError> {
+        let db = &self.inner.db;
+        let now = db.now();
+        let attempt = attempts + 1;
+        let last = attempt >= self.inner.config.max_attempts.max(1) as i64;
+        let message = error.to_string();
+        let mut tx = db.begin().await?;
+        if let EngineError::CorruptInstance { message, .. } = error {
+            store::mark_broken(&mut tx, instance_id, message, now).await?;
+        }
+        let next_due = if last {
+            due_at
+        } else {
+            to_db_time(now + self.backoff(attempt.clamp(1, u32::MAX as i64) as u32))
+        };
+        sqlx::query(
+            "UPDATE wf_timers SET attempts = $1, last_error = $2, due_at = $3, failed_at = $4 WHERE id = $5",
+        )
+        .bind(attempt)
+        .bind(&message)
+        .bind(next_due)
+        .bind(last.then_some(to_db_time(now)))
+        .bind(timer_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if last {
+            tracing::error!(timer_id, instance_id, attempt, error = %message, "timer failed for good; parked");
+        } else {
+            tracing::warn!(timer_id, instance_id, attempt, error = %message, "timer failed; will retry");
+        }
+        metrics::counter!("engine_timer_failures_total").increment(1);
+        Ok(())
     }
 
     /// Steps `trigger` on `snap` inside `tx` and stores the outcome. A step
@@ -208,9 +306,37 @@ impl Engine {
         if outcome.is_noop() {
             return Ok((false, false));
         }
-        match store::apply(conn, &def.key, def_id, snap, &outcome, db.now(), None).await {
+        let locals = &self.inner.locals;
+        match store::apply(
+            conn,
+            &def.key,
+            def_id,
+            snap,
+            &outcome,
+            db.now(),
+            None,
+            locals,
+        )
+        .await
+        {
             Ok(_) => Ok((!outcome.set_timers.is_empty(), !outcome.actions.is_empty())),
             Err(ApplyError::Conflict) => Err(StepApplyError::Conflict),
+            Err(ApplyError::Refused { action, reason }) => {
+                // Nobody waits for this step: say in the history why it did
+                // not happen (the savepoint left nothing of it behind).
+                tracing::warn!(
+                    instance_id = snap.id,
+                    action,
+                    reason,
+                    "local action refused a background step"
+                );
+                let o = error_outcome(
+                    snap,
+                    trigger,
+                    &format!("action `{action}` refused: {reason}"),
+                );
+                self.apply_fallback(conn, def_id, snap, &o).await
+            }
             Err(ApplyError::Db(e)) => Err(StepApplyError::Engine(e.into())),
         }
     }
@@ -227,9 +353,13 @@ impl Engine {
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| StepApplyError::Engine(e.into()))?;
-        match store::apply(conn, &key, def_id, snap, o, self.inner.db.now(), None).await {
+        let (db, locals) = (&self.inner.db, &self.inner.locals);
+        match store::apply(conn, &key, def_id, snap, o, db.now(), None, locals).await {
             Ok(_) => Ok((false, false)),
             Err(ApplyError::Conflict) => Err(StepApplyError::Conflict),
+            Err(e @ ApplyError::Refused { .. }) => {
+                Err(StepApplyError::Engine(crate::engine::apply_error(e)))
+            }
             Err(ApplyError::Db(e)) => Err(StepApplyError::Engine(e.into())),
         }
     }
@@ -241,6 +371,8 @@ impl Engine {
         while fired < max {
             match self.fire_one_timer().await? {
                 Fire::Fired { .. } => fired += 1,
+                // Backed off: not due again before the loop ends.
+                Fire::Failed { .. } => {}
                 Fire::Busy => {
                     busy += 1;
                     if busy > 1000 {
@@ -254,7 +386,12 @@ impl Engine {
         Ok(fired)
     }
 
-    /// Claims up to `limit` due outbox rows for this worker.
+    /// Claims up to `limit` due outbox rows for this worker. A row is taken
+    /// only when no earlier row of its instance (lower step, or same step
+    /// and lower action index) is still pending or running: the actions of
+    /// one instance run one at a time, in step order, and a row waiting for
+    /// its retry holds back the later ones until it is done or finally
+    /// failed (so that, say, a status projection never goes back).
     pub async fn claim_jobs(&self, limit: usize) -> Result<Vec<Job>, EngineError> {
         let db = &self.inner.db;
         let now = db.now();
@@ -267,8 +404,11 @@ impl Engine {
         };
         let sql = format!(
             "UPDATE wf_outbox SET status = 'running', attempts = attempts + 1, locked_until = $1, next_attempt_at = $1 \
-             WHERE id IN (SELECT id FROM wf_outbox WHERE status IN ('pending', 'running') AND next_attempt_at <= $2 \
-             ORDER BY next_attempt_at, id LIMIT $3{lock}) \
+             WHERE id IN (SELECT o.id FROM wf_outbox o WHERE o.status IN ('pending', 'running') AND o.next_attempt_at <= $2 \
+             AND NOT EXISTS (SELECT 1 FROM wf_outbox e WHERE e.instance_id = o.instance_id \
+             AND e.status IN ('pending', 'running') \
+             AND (e.step < o.step OR (e.step = o.step AND e.action_index < o.action_index))) \
+             ORDER BY o.next_attempt_at, o.id LIMIT $3{lock}) \
              RETURNING id, instance_id, step, action_index, action, params, idempotency_key, attempts"
         );
         let mut tx = db.begin().await?;
@@ -280,26 +420,57 @@ impl Engine {
             .await?;
         tx.commit().await?;
         let mut jobs = Vec::with_capacity(rows.len());
+        let mut poison = Vec::new();
         for r in rows {
             let params: String = r.try_get(5)?;
             let attempts: i64 = r.try_get(7)?;
-            jobs.push(Job {
+            let job = Job {
                 id: r.try_get(0)?,
                 instance_id: r.try_get(1)?,
                 step: r.try_get(2)?,
                 action_index: r.try_get(3)?,
                 action: r.try_get(4)?,
-                params: serde_json::from_str(&params).unwrap_or(Value::Null),
+                params: Value::Null,
                 idempotency_key: r.try_get(6)?,
                 attempt: attempts.clamp(1, u32::MAX as i64) as u32,
-            });
+            };
+            match serde_json::from_str(&params) {
+                Ok(p) => jobs.push(Job { params: p, ..job }),
+                Err(e) => poison.push((job, format!("corrupt params: {e}"))),
+            }
+        }
+        // A row that can never run is failed with its reason, not re-claimed forever.
+        for (job, reason) in poison {
+            self.fail_poison(&job, &reason).await?;
         }
         // RETURNING keeps no order on PostgreSQL: oldest first.
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
     }
 
-    /// Runs one claimed job and records its result.
+    /// Marks a claimed row failed for a reason no retry can cure (its
+    /// instance is gone, its params do not parse). Listed by
+    /// [`Engine::failed_actions`].
+    async fn fail_poison(&self, job: &Job, reason: &str) -> Result<(), EngineError> {
+        tracing::error!(outbox_id = job.id, instance_id = job.instance_id, action = %job.action, reason, "outbox row cannot run; marked failed");
+        let db = &self.inner.db;
+        let mut tx = db.begin().await?;
+        sqlx::query(
+            "UPDATE wf_outbox SET status = 'failed', completed_at = $1, locked_until = NULL, last_error = $2 \
+             WHERE id = $3 AND status = 'running' AND attempts = $4",
+        )
+        .bind(to_db_time(db.now()))
+        .bind(reason)
+        .bind(job.id)
+        .bind(job.attempt as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Runs one claimed job and records its result. While the handler runs,
+    /// the lease is extended every third of it (see [`Engine::extend_lease`]).
     pub async fn run_job(&self, job: Job) -> Result<(), EngineError> {
         let info = {
             let mut conn = self.inner.db.pool().acquire().await?;
@@ -311,7 +482,8 @@ impl Engine {
             .await?
         };
         let Some(info) = info else {
-            return Err(EngineError::InstanceNotFound(job.instance_id));
+            let reason = EngineError::InstanceNotFound(job.instance_id).to_string();
+            return self.fail_poison(&job, &reason).await;
         };
         let ctx = ActionContext {
             instance_id: job.instance_id,
@@ -325,27 +497,75 @@ impl Engine {
             idempotency_key: job.idempotency_key.clone(),
             attempt: job.attempt,
         };
-        let result = match self.inner.actions.get(&job.action) {
-            Some(h) => {
-                let h = h.clone();
-                match std::panic::AssertUnwindSafe(h.run(ctx))
-                    .catch_unwind()
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(ActionError::Retry("the action handler panicked".into())),
+        let run = async {
+            match self.inner.actions.get(&job.action) {
+                Some(h) => {
+                    let h = h.clone();
+                    match std::panic::AssertUnwindSafe(h.run(ctx))
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Err(ActionError::Retry("the action handler panicked".into())),
+                    }
                 }
+                None if RESERVED_ACTIONS.contains(&job.action.as_str()) => Ok(Value::Null),
+                None => Err(ActionError::Retry(format!(
+                    "no handler registered for action `{}` in this process",
+                    job.action
+                ))),
             }
-            None if RESERVED_ACTIONS.contains(&job.action.as_str()) => Ok(Value::Null),
-            None => Err(ActionError::Retry(format!(
-                "no handler registered for action `{}` in this process",
-                job.action
-            ))),
         };
+        let result = self.with_heartbeat(&job, run).await;
         let timer = std::time::Instant::now();
         let outcome = self.finish_job(&job, result).await;
         metrics::histogram!("engine_outbox_finish_seconds").record(timer.elapsed().as_secs_f64());
         outcome
+    }
+
+    /// Runs `work`, extending the job's lease every third of the lease while
+    /// it runs, as long as this run still owns the row.
+    async fn with_heartbeat<T>(&self, job: &Job, work: impl std::future::Future<Output = T>) -> T {
+        let every = (self.inner.config.lease / 3).max(Duration::from_millis(10));
+        tokio::pin!(work);
+        let mut owned = true;
+        loop {
+            tokio::select! {
+                r = &mut work => return r,
+                _ = tokio::time::sleep(every), if owned => {
+                    match self.extend_lease(job).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(outbox_id = job.id, action = %job.action, "lost the lease of a running action");
+                            owned = false;
+                        }
+                        Err(e) => tracing::warn!(outbox_id = job.id, error = %e, "cannot extend an action's lease"),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the lease of a running job to now + lease, if this run (its
+    /// attempt) still owns the row. Returns whether it did.
+    pub async fn extend_lease(&self, job: &Job) -> Result<bool, EngineError> {
+        let db = &self.inner.db;
+        let until = db.now()
+            + chrono::Duration::from_std(self.inner.config.lease)
+                .unwrap_or(chrono::Duration::minutes(5));
+        let until = to_db_time(until);
+        let mut tx = db.begin().await?;
+        let res = sqlx::query(
+            "UPDATE wf_outbox SET locked_until = $1, next_attempt_at = $1 \
+             WHERE id = $2 AND status = 'running' AND attempts = $3",
+        )
+        .bind(until)
+        .bind(job.id)
+        .bind(job.attempt as i64)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(res.rows_affected() == 1)
     }
 
     fn backoff(&self, attempt: u32) -> chrono::Duration {
@@ -363,30 +583,82 @@ impl Engine {
         result: Result<Value, ActionError>,
     ) -> Result<(), EngineError> {
         let db = &self.inner.db;
-        let now = db.now();
-        let now_ms = to_db_time(now);
         let mut tx = db.begin().await?;
-        let (event, payload) = match result {
+        let (event, payload) = match self.record_result(&mut tx, job, &result).await? {
+            Recorded::Lost => {
+                // The lease ran out and another run owns the row now.
+                tx.rollback().await?;
+                return Ok(());
+            }
+            Recorded::Retrying => {
+                tx.commit().await?;
+                self.inner.outbox_changed.notify_one();
+                return Ok(());
+            }
+            Recorded::Final(event, payload) => (event, payload),
+        };
+        let mut added = (false, false);
+        if !RESERVED_ACTIONS.contains(&job.action.as_str()) {
+            match self
+                .feed_back(&mut tx, job.instance_id, &event, payload)
+                .await
+            {
+                Ok(a) => added = a,
+                Err(EngineError::CorruptInstance {
+                    instance_id,
+                    message,
+                }) => {
+                    // The result cannot be delivered: keep it on the row,
+                    // mark the instance broken, and do not run the action again.
+                    tx.rollback().await?;
+                    let mut tx = db.begin().await?;
+                    if !matches!(
+                        self.record_result(&mut tx, job, &result).await?,
+                        Recorded::Final(..)
+                    ) {
+                        tx.rollback().await?;
+                        return Ok(());
+                    }
+                    store::mark_broken(&mut tx, instance_id, &message, db.now()).await?;
+                    tx.commit().await?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        self.after_commit(added.0, added.1);
+        Ok(())
+    }
+
+    /// Stores a run's result on its outbox row (if this run still owns it).
+    async fn record_result(
+        &self,
+        tx: &mut crate::db::Tx,
+        job: &Job,
+        result: &Result<Value, ActionError>,
+    ) -> Result<Recorded, EngineError> {
+        let now = self.inner.db.now();
+        let now_ms = to_db_time(now);
+        match result {
             Ok(v) => {
                 let res = sqlx::query(
                     "UPDATE wf_outbox SET status = 'done', result = $1, completed_at = $2, locked_until = NULL, last_error = NULL \
                      WHERE id = $3 AND status = 'running' AND attempts = $4",
                 )
-                .bind(serde_json::to_string(&v).unwrap_or_else(|_| "null".into()))
+                .bind(serde_json::to_string(v).unwrap_or_else(|_| "null".into()))
                 .bind(now_ms)
                 .bind(job.id)
                 .bind(job.attempt as i64)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 if res.rows_affected() != 1 {
-                    // The lease ran out and another run owns the row now.
-                    tx.rollback().await?;
-                    return Ok(());
+                    return Ok(Recorded::Lost);
                 }
-                (format!("{}.done", job.action), v)
+                Ok(Recorded::Final(format!("{}.done", job.action), v.clone()))
             }
             Err(e) => {
-                let (last, message) = match &e {
+                let (last, message) = match e {
                     ActionError::Fail(m) => (true, m.clone()),
                     ActionError::Retry(m) => {
                         (job.attempt >= self.inner.config.max_attempts, m.clone())
@@ -402,16 +674,13 @@ impl Engine {
                     .bind(&message)
                     .bind(job.id)
                     .bind(job.attempt as i64)
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
                     if res.rows_affected() != 1 {
-                        tx.rollback().await?;
-                        return Ok(());
+                        return Ok(Recorded::Lost);
                     }
-                    tx.commit().await?;
                     tracing::info!(action = %job.action, attempt = job.attempt, error = %message, "action will be retried");
-                    self.inner.outbox_changed.notify_one();
-                    return Ok(());
+                    return Ok(Recorded::Retrying);
                 }
                 let res = sqlx::query(
                     "UPDATE wf_outbox SET status = 'failed', completed_at = $1, locked_until = NULL, last_error = $2 \
@@ -421,28 +690,18 @@ impl Engine {
                 .bind(&message)
                 .bind(job.id)
                 .bind(job.attempt as i64)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 if res.rows_affected() != 1 {
-                    tx.rollback().await?;
-                    return Ok(());
+                    return Ok(Recorded::Lost);
                 }
                 tracing::warn!(action = %job.action, attempt = job.attempt, error = %message, "action failed");
-                (
+                Ok(Recorded::Final(
                     format!("{}.failed", job.action),
                     json!({"error": message, "attempts": job.attempt}),
-                )
+                ))
             }
-        };
-        let mut added = (false, false);
-        if !RESERVED_ACTIONS.contains(&job.action.as_str()) {
-            added = self
-                .feed_back(&mut tx, job.instance_id, &event, payload)
-                .await?;
         }
-        tx.commit().await?;
-        self.after_commit(added.0, added.1);
-        Ok(())
     }
 
     /// Delivers an action's result event inside the transaction that marks
@@ -521,9 +780,10 @@ impl Engine {
 
     /// The earliest pending timer.
     pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM wf_timers")
-            .fetch_one(self.inner.db.pool())
-            .await?;
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM wf_timers WHERE failed_at IS NULL")
+                .fetch_one(self.inner.db.pool())
+                .await?;
         Ok(v.map(from_db_time))
     }
 
@@ -554,7 +814,7 @@ impl Engine {
         let mut busy_streak = 0u32;
         while !shutdown.is_cancelled() {
             match self.fire_one_timer().await {
-                Ok(Fire::Fired { .. }) => {
+                Ok(Fire::Fired { .. } | Fire::Failed { .. }) => {
                     busy_streak = 0;
                     continue;
                 }
@@ -666,4 +926,14 @@ impl Engine {
 enum StepApplyError {
     Conflict,
     Engine(EngineError),
+}
+
+/// What storing a run's result did.
+enum Recorded {
+    /// Another run owns the row now; nothing stored.
+    Lost,
+    /// Scheduled for another attempt.
+    Retrying,
+    /// Done or finally failed: this event goes back to the instance.
+    Final(String, Value),
 }

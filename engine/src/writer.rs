@@ -17,6 +17,10 @@
 //! above. If anything else goes wrong the batch is rolled back and each step
 //! is stored in its own transaction, so one bad step never takes others down.
 //!
+//! Local actions of a step run inside the batch's transaction, within a
+//! savepoint per step: a step whose local action refuses is rolled back to
+//! its savepoint and answered "refused", the rest of the batch is stored.
+//!
 //! Batches are padded to a power of two (with rows that match nothing) so that
 //! only a handful of statement shapes exist and all stay prepared.
 //!
@@ -26,12 +30,13 @@
 //! still decides, and a conflict drops the entry and reloads.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Db, to_db_time};
+use crate::registry::LocalActions;
 use crate::sql::{Param, Sql};
 use crate::step::{Outcome, Snapshot};
 use crate::store::{self, Applied, ApplyError};
@@ -58,7 +63,7 @@ pub(crate) struct WriteDone {
 }
 
 /// Starts the writer task; it ends when the sender is dropped.
-pub(crate) fn spawn_writer(db: Db) -> mpsc::UnboundedSender<WriteJob> {
+pub(crate) fn spawn_writer(db: Db, locals: Arc<LocalActions>) -> mpsc::UnboundedSender<WriteJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<WriteJob>();
     tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -78,13 +83,13 @@ pub(crate) fn spawn_writer(db: Db) -> mpsc::UnboundedSender<WriteJob> {
                 tokio::task::yield_now().await;
             }
             let now = db.now();
-            let results = match apply_batch(&db, &batch, now).await {
+            let results = match apply_batch(&db, &batch, now, &locals).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::debug!(error = %e, size = batch.len(), "batch failed; storing its steps one by one");
                     let mut out = Vec::with_capacity(batch.len());
                     for j in &batch {
-                        out.push(apply_alone(&db, j, now).await);
+                        out.push(apply_alone(&db, j, now, &locals).await);
                     }
                     out
                 }
@@ -102,9 +107,18 @@ pub(crate) fn spawn_writer(db: Db) -> mpsc::UnboundedSender<WriteJob> {
     tx
 }
 
-async fn apply_alone(db: &Db, j: &WriteJob, now: DateTime<Utc>) -> Result<Applied, ApplyError> {
+async fn apply_alone(
+    db: &Db,
+    j: &WriteJob,
+    now: DateTime<Utc>,
+    locals: &LocalActions,
+) -> Result<Applied, ApplyError> {
     let mut tx = db.begin().await?;
-    match store::apply(&mut tx, &j.key, j.def_id, &j.snap, &j.outcome, now, None).await {
+    match store::apply(
+        &mut tx, &j.key, j.def_id, &j.snap, &j.outcome, now, None, locals,
+    )
+    .await
+    {
         Ok(a) => {
             tx.commit().await?;
             Ok(a)
@@ -135,6 +149,7 @@ async fn apply_batch(
     db: &Db,
     batch: &[WriteJob],
     now: DateTime<Utc>,
+    locals: &LocalActions,
 ) -> Result<Vec<Result<Applied, ApplyError>>, sqlx::Error> {
     let mut results: Vec<Option<Result<Applied, ApplyError>>> =
         (0..batch.len()).map(|_| None).collect();
@@ -208,8 +223,16 @@ async fn apply_batch(
             simple.push(i);
         } else {
             // 2. Outcomes with tasks, timers or actions: statement by statement.
-            match store::apply(&mut tx, &j.key, j.def_id, &j.snap, &j.outcome, now, None).await {
+            // Local actions run here, in the batch's transaction; a step
+            // whose local action refuses is rolled back to its savepoint
+            // (store::apply) and refused alone, the others go on.
+            match store::apply(
+                &mut tx, &j.key, j.def_id, &j.snap, &j.outcome, now, None, locals,
+            )
+            .await
+            {
                 Ok(a) => results[i] = Some(Ok(a)),
+                Err(e @ ApplyError::Refused { .. }) => results[i] = Some(Err(e)),
                 Err(ApplyError::Db(e)) => return Err(e),
                 // Cannot happen under the write lock with a checked version;
                 // if it does, the one-by-one retry sorts it out.

@@ -639,7 +639,7 @@ fn supplier_user(id: i64, org: i64, role: &str) -> UserRef {
     UserRef {
         id,
         org_id: org,
-        broker_staff: false,
+        home_org: false,
         roles: vec![role.into()],
     }
 }
@@ -684,7 +684,7 @@ async fn reminders_escalation_and_timeout_respect_the_organisation() {
                 &UserRef {
                     id: 2,
                     org_id: 1,
-                    broker_staff: true,
+                    home_org: true,
                     roles: vec!["dispatcher".into()]
                 },
                 &f
@@ -1034,7 +1034,7 @@ async fn versions_pin_instances_and_migration_is_validated() {
             &UserRef {
                 id: 9,
                 org_id: 1,
-                broker_staff: true,
+                home_org: true,
                 roles: vec!["operator".into()],
             },
         )
@@ -1272,7 +1272,7 @@ async fn concurrent_steps_on_many_instances_are_all_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_workers_run_actions_and_timers_and_stop() {
     // Real time: the workers sleep until due and wake on commits.
-    let db = engine::testing::TestDb::new().await;
+    let db = engine::testing::TestDb::new(&MIGRATIONS).await;
     let calls = Calls::default();
     let engine = builder(&db.db, &calls).build();
     let yaml = r#"

@@ -3,11 +3,18 @@
 //! statement on PostgreSQL, so the builder writes `NULL` instead).
 
 use engine::testing::TestDb;
-use engine::{Dialect, Sql};
+use engine::{Dialect, Migrations, Sql};
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+static MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
 
 #[tokio::test]
 async fn nullable_floats_and_lists_round_trip() {
-    let t = TestDb::new().await;
+    let t = TestDb::new(&MIGRATIONS).await;
     let db = &t.db;
     let float = if db.dialect() == Dialect::Postgres {
         "DOUBLE PRECISION"

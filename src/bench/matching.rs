@@ -330,7 +330,9 @@ pub async fn run(s: &Services, o: &BenchOptions) -> DomainResult<BenchReport> {
     )
     .await?;
     // Fresh statistics, as a running database has them.
-    sqlx::query("ANALYZE").execute(s.db.pool()).await?;
+    let mut tx = s.db.begin().await?;
+    sqlx::query("ANALYZE").execute(&mut *tx).await?;
+    tx.commit().await?;
     let fill_secs = started.elapsed().as_secs_f64();
     // Requests of every type, at cities, in the next week.
     let types = &s.request_types.0;

@@ -384,13 +384,15 @@ async fn a_windows_1251_csv_and_an_xlsx_import_and_the_garage_exports_back() {
 async fn an_import_with_bad_rows_reports_each_and_saves_none() {
     let app = TestApp::spawn_demo().await;
     // A machine of another supplier already has this plate.
+    let mut tx = app.db().begin().await.expect("a transaction");
     sqlx::query(
         "INSERT INTO machines (org_id, category, make, model, plate, specs, service_radius_km, status, created_at, updated_at)
          SELECT id, 'tipper', 'МАЗ', '6501', 'Е777КХ 99', '{}', 50, 'active', 0, 0 FROM organisations WHERE name = 'ООО «ГрузАвто»'",
     )
-    .execute(app.db().pool())
+    .execute(&mut *tx)
     .await
     .expect("a machine");
+    tx.commit().await.expect("commit");
     let owner = app.client();
     owner
         .login("dispatcher@stroytech.test", DEMO_PASSWORD)

@@ -11,7 +11,7 @@ pub fn user_ref(actor: &Actor) -> UserRef {
     UserRef {
         id: actor.user_id,
         org_id: actor.org_id,
-        broker_staff: actor.is_staff(),
+        home_org: actor.is_staff(),
         roles: actor.role_names().into_iter().map(str::to_string).collect(),
     }
 }

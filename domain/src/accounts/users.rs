@@ -681,11 +681,13 @@ pub async fn set_telegram(db: &Db, actor: &Actor, chat_id: &str) -> DomainResult
     if !chat_id.is_empty() && !crate::notify::valid_telegram_chat_id(chat_id) {
         return Err(DomainError::field("telegram_chat_id", "telegram.chat_id"));
     }
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET telegram_chat_id = $1 WHERE id = $2")
         .bind((!chat_id.is_empty()).then(|| chat_id.to_string()))
         .bind(actor.user_id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(())
 }
 

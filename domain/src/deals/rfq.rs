@@ -704,11 +704,13 @@ pub async fn view(s: &Services, actor: &Actor, id: i64) -> DomainResult<RfqView>
     crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let rfq = get(s, actor, id).await?;
     let (view, _) = view_of(s, rfq).await?;
+    let mut tx = s.db.begin().await?;
     sqlx::query("UPDATE rfqs SET viewed_at = $1 WHERE id = $2 AND viewed_at IS NULL")
         .bind(to_db_time(s.db.now()))
         .bind(id)
-        .execute(s.db.pool())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(view)
 }
 

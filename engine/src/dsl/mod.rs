@@ -36,8 +36,13 @@ pub const RESERVED_ACTIONS: [&str; 3] = [TASK_CREATED, TASK_REMIND, TASK_ESCALAT
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     pub roles: BTreeSet<String>,
-    /// Action name → accepted parameter names (`None`: any).
+    /// Action name → accepted parameter names (`None`: any). Local and
+    /// external actions alike.
     pub actions: BTreeMap<String, Option<Vec<String>>>,
+    /// Which of `actions` (and of the reserved task notifications) are
+    /// **local**: run inside the step's transaction, with no `.done` /
+    /// `.failed` result events. The others are external (outbox).
+    pub local_actions: BTreeSet<String>,
     pub events: BTreeSet<String>,
     /// Object kinds with a context provider; empty means "any kind".
     pub object_kinds: BTreeSet<String>,
@@ -52,6 +57,7 @@ impl Default for Vocabulary {
         Vocabulary {
             roles: BTreeSet::new(),
             actions: BTreeMap::new(),
+            local_actions: BTreeSet::new(),
             events: BTreeSet::new(),
             object_kinds: BTreeSet::new(),
             calendars: Calendars::new(),
@@ -330,7 +336,11 @@ impl<'a> Compiler<'a> {
         }
         self.events.extend(declared.iter().cloned());
         self.events.extend(self.vocab.events.iter().cloned());
+        // A local action has no result events: it ran in the step itself.
         for name in used_actions(raw) {
+            if self.vocab.local_actions.contains(&name) {
+                continue;
+            }
             self.events.insert(format!("{name}.done"));
             self.events.insert(format!("{name}.failed"));
         }
@@ -533,11 +543,24 @@ impl<'a> Compiler<'a> {
             self.err(pos(c), "`calendar` applies only to an `after:` transition");
         }
         let when = if let Some(e) = &r.event {
-            if !self.events.contains(&e.value) {
+            let local = e
+                .value
+                .strip_suffix(".done")
+                .or_else(|| e.value.strip_suffix(".failed"))
+                .filter(|a| self.vocab.local_actions.contains(*a));
+            if let Some(action) = local {
                 self.err(
                     pos(e),
                     format!(
-                        "unknown event `{}`: declare it under `events:` (or it must be `<action>.done`/`<action>.failed` of an action used here)",
+                        "`{action}` is a local action: it runs inside the step and has no `{}` event (a refusal refuses the step)",
+                        e.value
+                    ),
+                );
+            } else if !self.events.contains(&e.value) {
+                self.err(
+                    pos(e),
+                    format!(
+                        "unknown event `{}`: declare it under `events:` (or it must be `<action>.done`/`<action>.failed` of an external action used here)",
                         e.value
                     ),
                 );

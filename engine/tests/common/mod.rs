@@ -27,6 +27,15 @@ pub const ROLES: [&str; 10] = [
     "client",
 ];
 
+/// The application's migrations, embedded for the engine's tests only (the
+/// engine itself embeds none; the `podryad` crate owns them).
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+pub static MIGRATIONS: engine::Migrations = engine::Migrations {
+    sqlite: &SQLITE_MIGRATIONS,
+    postgres: &POSTGRES_MIGRATIONS,
+};
+
 pub fn workflows_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../workflows")
 }
@@ -164,7 +173,7 @@ pub fn engine_builder(db: &engine::Db, calls: &Calls) -> EngineBuilder {
 
 pub async fn clocked_db() -> (TestDb, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(monday_10()));
-    (TestDb::with_clock(clock.clone()).await, clock)
+    (TestDb::with_clock(&MIGRATIONS, clock.clone()).await, clock)
 }
 
 /// Stores and activates a definition from YAML text.
@@ -194,7 +203,7 @@ pub fn manager(id: i64) -> engine::UserRef {
     engine::UserRef {
         id,
         org_id: 1,
-        broker_staff: true,
+        home_org: true,
         roles: vec!["manager".into()],
     }
 }
@@ -203,7 +212,7 @@ pub fn admin(id: i64) -> engine::UserRef {
     engine::UserRef {
         id,
         org_id: 1,
-        broker_staff: true,
+        home_org: true,
         roles: vec!["admin".into()],
     }
 }
