@@ -14,13 +14,28 @@ pub fn error_map(errors: &FieldErrors) -> BTreeMap<String, String> {
     map
 }
 
-/// A local path to go back to after signing in; anything else (another
-/// host, `//evil`) becomes the home page.
+/// A local path to go back to after signing in; anything else becomes the
+/// home page. Only a same-site path passes: it starts with one `/` (not
+/// `//`, which browsers read as another host), and has no backslash (read
+/// as `/`), no control character or whitespace (browsers drop a tab or a
+/// newline, so `/\t/evil.example` would become `//evil.example`, and a
+/// newline cannot go into a header) and no non-ASCII character.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n) if is_same_site_path(n) => n.to_string(),
         _ => "/home".to_string(),
     }
+}
+
+fn is_same_site_path(n: &str) -> bool {
+    n.starts_with('/')
+        && !n.starts_with("//")
+        && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        && !n
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default()
+            .contains("//")
 }
 
 /// A `Content-Disposition` value with the file's real (UTF-8) name per
@@ -65,6 +80,25 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/home");
         assert_eq!(safe_next(Some("https://evil.example")), "/home");
         assert_eq!(safe_next(None), "/home");
+        assert_eq!(
+            safe_next(Some("/requests?status=new")),
+            "/requests?status=new"
+        );
+        for evil in [
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/%09/evil.example/../x\r",
+            "/ /evil.example",
+            "/x//evil",
+            "javascript:alert(1)",
+            "/\u{0}x",
+            "/путь",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil)), "/home", "{evil:?}");
+        }
     }
 
     #[test]
