@@ -85,10 +85,16 @@ async fn login(
                     secure,
                 ),
             );
-            // A fresh CSRF token after sign-in, so a token planted before it is useless.
+            // The session's own CSRF token from now on, so a token planted
+            // (or read) before sign-in is useless.
             h.append(
                 header::SET_COOKIE,
-                set_cookie(CSRF_COOKIE, &domain::crypto::random_token(), None, secure),
+                set_cookie(
+                    CSRF_COOKIE,
+                    &crate::auth::session_csrf(&token),
+                    None,
+                    secure,
+                ),
             );
             return Ok(resp);
         }
@@ -125,6 +131,12 @@ async fn logout(State(state): State<AppState>, info: RequestInfo) -> AppResult<R
     resp.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(SESSION_COOKIE, "", Some(0), secure),
+    );
+    // The signed-out browser gets a new anonymous token: the session's one
+    // is dead with the session.
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(CSRF_COOKIE, &domain::crypto::random_token(), None, secure),
     );
     Ok(resp)
 }
