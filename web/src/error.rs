@@ -19,6 +19,10 @@ pub enum AppError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// Forbidden, with a machine-readable reason the caller can act on
+    /// (`token.scope`, `event.not_external`).
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(&'static str),
     #[error("invalid: {0:?}")]
     Invalid(FieldErrors),
     #[error("bad request: {0}")]
@@ -66,7 +70,9 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden | AppError::ForbiddenBecause(_) | AppError::Csrf => {
+                StatusCode::FORBIDDEN
+            }
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
@@ -83,7 +89,7 @@ impl AppError {
             AppError::Forbidden => "forbidden",
             AppError::Csrf => "csrf",
             AppError::Invalid(_) => "invalid",
-            AppError::BadRequest(c) | AppError::Conflict(c) => c,
+            AppError::BadRequest(c) | AppError::Conflict(c) | AppError::ForbiddenBecause(c) => c,
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Internal(_) => "internal",
         }
