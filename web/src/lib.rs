@@ -174,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(api::router())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(forms::refuse_control_chars))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layout::nav_badges,
