@@ -101,13 +101,19 @@ async fn login(
         Err(DomainError::Invalid(errors)) => {
             (StatusCode::UNPROCESSABLE_ENTITY, error_map(&errors), None)
         }
-        Err(DomainError::Throttled { retry_after_secs }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            Default::default(),
-            Some((retry_after_secs + 59) / 60),
-        ),
+        Err(DomainError::Throttled { retry_after_secs }) => {
+            let mut errors = std::collections::BTreeMap::new();
+            errors.insert("login".to_string(), "login.throttled".to_string());
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                errors,
+                Some(retry_after_secs),
+            )
+        }
         Err(e) => return Err(e.into()),
     };
+    // A throttled attempt says why (`login.throttled`) and how long to wait:
+    // in the page, and in `Retry-After` for scripts.
     let page = state.page(
         &info,
         "login.html",
@@ -115,11 +121,18 @@ async fn login(
             next => form.next,
             login => form.login,
             errors,
-            locked_minutes => minutes,
+            locked_minutes => minutes.filter(|s| *s >= 60).map(|s| (s + 59) / 60),
+            locked_seconds => minutes.filter(|s| *s < 60),
             demo_accounts => ser(&state.config.demo_accounts),
         },
     )?;
-    Ok((status, page).into_response())
+    let mut resp = (status, page).into_response();
+    if let Some(secs) = minutes
+        && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Ok(resp)
 }
 
 async fn logout(State(state): State<AppState>, info: RequestInfo) -> AppResult<Response> {
@@ -158,7 +171,9 @@ async fn forgot(
     info: RequestInfo,
     Form(form): Form<ForgotForm>,
 ) -> AppResult<Response> {
-    match domain::accounts::request_password_reset(&state.services, &form.login).await {
+    match domain::accounts::request_password_reset(&state.services, &form.login, info.ip.as_deref())
+        .await
+    {
         Ok(()) => Ok(state
             .page(
                 &info,
