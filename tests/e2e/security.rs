@@ -279,3 +279,257 @@ async fn signed_in_pages_are_not_stored_by_caches() {
     );
     app.stop().await;
 }
+
+// ---- B10: a NUL byte in any text is bad input, not a 500.
+
+#[tokio::test]
+async fn a_nul_byte_in_text_is_refused_as_bad_input() {
+    let app = TestApp::spawn_demo().await;
+    // A form of a signed-in page.
+    let b = signed_in(&app, "admin@podryad.test").await;
+    let before = scalar(&app, "SELECT COUNT(*) FROM users").await;
+    let r = b
+        .post_form(
+            "/admin/users/new",
+            &[
+                ("full_name", "Иван\0Петров"),
+                ("email", "nul@podryad.test"),
+                ("roles", "manager"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("управляющие символы"), "{page}");
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM users").await, before);
+    // An anonymous form (the public request form).
+    let anon = app.client();
+    let r = anon
+        .post_form(
+            "/request/machinery",
+            &[
+                ("contact_name", "Олег\0"),
+                ("contact_phone", "+79161234567"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // JSON, with the field named.
+    let requests = scalar(&app, "SELECT COUNT(*) FROM requests").await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/public/requests", app.base))
+        .json(&json!({
+            "request_type": "machinery",
+            "contact_name": "Олег\u{0}",
+            "contact_phone": "+7 916 123-45-67",
+        }))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "text.control_chars");
+    assert_eq!(body["fields"][0]["field"], "contact_name");
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM requests").await,
+        requests
+    );
+    app.stop().await;
+}
+
+// ---- B12: registration does not tell which addresses have an account.
+
+#[tokio::test]
+async fn registration_answers_the_same_for_new_and_taken_addresses() {
+    let app = TestApp::spawn_demo().await;
+    let v = app.client();
+    let form = |email: &'static str| {
+        vec![
+            ("legal_form", "person"),
+            ("person_name", "Анна Лебедева"),
+            ("phone", "8 916 555 44 33"),
+            ("email", email),
+            ("password", "anna-pass-1"),
+            ("confirm", "anna-pass-1"),
+            ("consent", "1"),
+        ]
+    };
+    let users = scalar(&app, "SELECT COUNT(*) FROM users").await;
+    let new = v
+        .post_form("/register/client", &form("anna@example.test"))
+        .await;
+    let new_status = new.status();
+    let new_page = new
+        .text()
+        .await
+        .expect("body")
+        .replace("anna@example.test", "ADDRESS");
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM users").await, users + 1);
+    // The same again with a taken address (a demo client's), and another
+    // new phone so that only the e-mail is taken.
+    let mut taken_form = form("client@sevbeton.test");
+    taken_form[2] = ("phone", "8 916 555 44 34");
+    let taken = v.post_form("/register/client", &taken_form).await;
+    assert_eq!(taken.status(), new_status);
+    let taken_page = taken
+        .text()
+        .await
+        .expect("body")
+        .replace("client@sevbeton.test", "ADDRESS");
+    assert_eq!(taken_page, new_page, "the answers are identical");
+    assert!(!taken_page.contains("уже используется"));
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM users").await,
+        users + 1,
+        "nothing created for the taken address"
+    );
+    // The address's owner hears about the attempt.
+    let told = scalar(
+        &app,
+        "SELECT COUNT(*) FROM notifications WHERE recipient = 'client@sevbeton.test' AND subject LIKE '%Попытка регистрации%'",
+    )
+    .await;
+    assert_eq!(told, 1);
+    app.stop().await;
+}
+
+// ---- B8: password reset is rate-limited; a reset kills every other link.
+
+async fn forgot(b: &Browser, login: &str) -> StatusCode {
+    b.post_form("/password/forgot", &[("login", login)])
+        .await
+        .status()
+}
+
+async fn reset_links(app: &TestApp, recipient: &str) -> Vec<String> {
+    let bodies: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM notifications WHERE recipient = $1 AND body LIKE '%/password/set/%' ORDER BY id",
+    )
+    .bind(recipient)
+    .fetch_all(app.db().pool())
+    .await
+    .expect("notifications");
+    bodies
+        .iter()
+        .map(|b| {
+            let at = b.find("/password/set/").expect("link");
+            b[at..]
+                .split(|c: char| c.is_whitespace())
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_password_reset_flood_is_refused_and_old_links_die() {
+    let app = TestApp::spawn_demo().await;
+    let b = app.client();
+    for _ in 0..3 {
+        assert_eq!(forgot(&b, "manager@podryad.test").await, StatusCode::OK);
+    }
+    assert_eq!(
+        forgot(&b, "manager@podryad.test").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let links = reset_links(&app, "manager@podryad.test").await;
+    assert_eq!(links.len(), 3, "no fourth message");
+    // Unknown logins count the same (the limit tells nothing).
+    assert_eq!(forgot(&b, "nobody@example.test").await, StatusCode::OK);
+
+    // Setting the password through one link kills the others.
+    let (first, last) = (&links[0], &links[2]);
+    let r = b
+        .post_form(
+            last,
+            &[("password", "new-pass-123"), ("confirm", "new-pass-123")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _) = b.get_text(first).await;
+    assert_eq!(status, StatusCode::GONE);
+    let r = b
+        .post_form(
+            first,
+            &[("password", "evil-pass-123"), ("confirm", "evil-pass-123")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::GONE);
+    b.login("manager@podryad.test", "new-pass-123").await;
+
+    // Per address: many accounts from one address are refused too.
+    let other = app.client();
+    let mut refused = false;
+    for who in [
+        "admin@podryad.test",
+        "hunter@podryad.test",
+        "operator@podryad.test",
+        "accountant@podryad.test",
+        "analyst@podryad.test",
+        "a1@example.test",
+        "a2@example.test",
+        "a3@example.test",
+        "a4@example.test",
+        "a5@example.test",
+        "a6@example.test",
+    ] {
+        if forgot(&other, who).await == StatusCode::TOO_MANY_REQUESTS {
+            refused = true;
+        }
+    }
+    assert!(refused, "the address's limit holds");
+    app.stop().await;
+}
+
+// ---- B9: a login is throttled per (account, address), not locked for all.
+
+async fn login_from(b: &Browser, ip: &str, login: &str, password: &str) -> reqwest::Response {
+    let token = b.csrf().await;
+    b.http
+        .post(b.url("/login"))
+        .header("x-forwarded-for", ip)
+        .form(&[("login", login), ("password", password), ("_csrf", &token)])
+        .send()
+        .await
+        .expect("POST")
+}
+
+#[tokio::test]
+async fn failures_from_one_address_do_not_lock_the_owner_out_elsewhere() {
+    let app = TestApp::spawn_demo_configured(|c| c.trust_forwarded_for = true).await;
+    let attacker = app.client();
+    let mut throttled = 0;
+    for _ in 0..8 {
+        let r = login_from(&attacker, "10.0.0.66", "hunter@podryad.test", "wrong-pass").await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+            assert!(r.headers().get("retry-after").is_some());
+            let page = r.text().await.expect("body");
+            assert!(page.contains("login.throttled"), "{page}");
+        }
+    }
+    assert!(throttled >= 3, "the attacker's address waits");
+    // Even the right password waits from the attacker's address…
+    let r = login_from(&attacker, "10.0.0.66", "hunter@podryad.test", DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …but the owner at their own address signs in at once.
+    let owner = app.client();
+    let r = login_from(&owner, "10.0.0.1", "hunter@podryad.test", DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    // Spraying many logins from one address hits the per-address cap.
+    let sprayer = app.client();
+    for i in 0..50 {
+        let _ = login_from(
+            &sprayer,
+            "10.0.0.77",
+            &format!("u{i}@example.test"),
+            "x-x-x-x-x",
+        )
+        .await;
+    }
+    let r = login_from(&sprayer, "10.0.0.77", "manager@podryad.test", DEMO_PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
