@@ -533,3 +533,84 @@ async fn failures_from_one_address_do_not_lock_the_owner_out_elsewhere() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     app.stop().await;
 }
+
+// ---- B16: the public API refuses wrong JSON types and overlong text.
+
+#[tokio::test]
+async fn the_public_api_refuses_wrong_types_and_overlong_names() {
+    let app = TestApp::spawn_demo().await;
+    let from = {
+        use engine::Clock;
+        (app.clock.now() + chrono::Duration::days(3))
+            .with_timezone(&chrono_tz::Europe::Moscow)
+            .format("%Y-%m-%dT09:00")
+            .to_string()
+    };
+    let base = json!({
+        "request_type": "cargo",
+        "wanted_from": from,
+        "contact_name": "Олег",
+        "contact_phone": "+7 916 123-45-67",
+        "fields": {
+            "cargo": "Плитка",
+            "weight_t": 2,
+            "loading_address": {"address": "Москва, ул. Тверская, 1"},
+            "unloading_address": {"address": "Москва, ул. Арбат, 2"},
+            "vehicles": 2
+        }
+    });
+    let requests = scalar(&app, "SELECT COUNT(*) FROM requests").await;
+    let post = |body: Value| {
+        let url = format!("{}/api/public/requests", app.base);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST")
+        }
+    };
+    let mut wrong = base.clone();
+    wrong["fields"]["vehicles"] = json!("2");
+    wrong["duration"] = json!("3");
+    let r = post(wrong).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.expect("json");
+    let fields: Vec<(String, String)> = body["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap_or_default().to_string(),
+                f["code"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        fields.contains(&("f.vehicles".into(), "json.type".into())),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&("duration".into(), "json.type".into())),
+        "{fields:?}"
+    );
+
+    let mut long = base.clone();
+    long["contact_name"] = json!("я".repeat(20_001));
+    let r = post(long).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["fields"][0]["field"], "contact_name");
+    assert_eq!(body["fields"][0]["code"], "text.too_long");
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM requests").await,
+        requests,
+        "nothing stored"
+    );
+    // The right types pass.
+    let r = post(base).await;
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    app.stop().await;
+}
