@@ -238,6 +238,7 @@ async fn taken_logins(
 /// an owner adding a dispatcher). Without a password an invitation link is
 /// sent so the person sets their own.
 pub async fn create_colleague(s: &Services, actor: &Actor, input: &UserInput) -> DomainResult<i64> {
+    may_manage_colleagues(actor)?;
     let user = input
         .validate(actor.org_kind)
         .map_err(DomainError::Invalid)?;
@@ -800,6 +801,17 @@ async fn attach_roles(db: &Db, users: &mut [UserRow]) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// Only who runs an organisation adds and changes its people's accounts:
+/// the broker's admins, a supplier's owner. Everyone else (a dispatcher, a
+/// driver, a manager) is refused, whatever page they call from.
+fn may_manage_colleagues(actor: &Actor) -> DomainResult<()> {
+    if actor.has_any(&[Role::Admin, Role::Owner]) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden)
+    }
+}
+
 /// Replaces a colleague's roles and status. Only within the actor's own
 /// organisation, and nobody can take the last admin's admin role away.
 pub async fn update_colleague(
@@ -809,6 +821,7 @@ pub async fn update_colleague(
     roles: &[String],
     status: &str,
 ) -> DomainResult<()> {
+    may_manage_colleagues(actor)?;
     let target = get_user(db, actor, user_id).await?;
     if target.org_id != actor.org_id {
         return Err(DomainError::NotFound);
