@@ -614,3 +614,239 @@ async fn the_public_api_refuses_wrong_types_and_overlong_names() {
     assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
     app.stop().await;
 }
+
+// ---- A1: tasks and instance histories go through their object's scope.
+
+#[tokio::test]
+async fn a_hunter_gets_404_for_a_task_of_a_request_outside_their_book() {
+    let app = TestApp::spawn_demo().await;
+    let hunter_id = scalar(
+        &app,
+        "SELECT id FROM users WHERE email = 'hunter@podryad.test'",
+    )
+    .await;
+    let book = format!(
+        "(COALESCE(r.hunter_user_id, 0) = {hunter_id} OR COALESCE(r.owner_user_id, 0) = {hunter_id}
+          OR r.client_org_id IN (SELECT o.id FROM organisations o WHERE o.hunter_user_id = {hunter_id}))"
+    );
+    let foreign_task = scalar(
+        &app,
+        &format!(
+            "SELECT MIN(t.id) FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id
+             JOIN requests r ON r.id = i.object_id
+             WHERE i.object_kind = 'request' AND NOT {book}"
+        ),
+    )
+    .await;
+    let foreign_instance = scalar(
+        &app,
+        &format!(
+            "SELECT MIN(i.id) FROM wf_instances i JOIN requests r ON r.id = i.object_id
+             WHERE i.object_kind = 'request' AND NOT {book}"
+        ),
+    )
+    .await;
+    let hunter = signed_in(&app, "hunter@podryad.test").await;
+    let (status, _) = hunter.get_text(&format!("/tasks/{foreign_task}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let r = hunter
+        .post_form(&format!("/tasks/{foreign_task}/claim"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let (status, _) = hunter
+        .get_text(&format!("/instances/{foreign_instance}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, inbox) = hunter.get_text("/tasks").await;
+    assert!(
+        !inbox.contains(&format!("/tasks/{foreign_task}\"")),
+        "the inbox does not list it"
+    );
+    // A manager (not limited to a book) still opens it.
+    let manager = signed_in(&app, "manager@podryad.test").await;
+    let (status, _) = manager.get_text(&format!("/tasks/{foreign_task}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = manager
+        .get_text(&format!("/instances/{foreign_instance}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+// ---- A4: colleagues are changed by owners/admins; a hunter's directory is their book.
+
+#[tokio::test]
+async fn a_dispatcher_cannot_change_a_colleague_with_a_login() {
+    let app = TestApp::spawn_demo().await;
+    let driver = scalar(
+        &app,
+        "SELECT e.id FROM employees e JOIN users u ON u.id = e.user_id WHERE u.email = 'driver1@stroytech.test'",
+    )
+    .await;
+    let form = || {
+        reqwest::multipart::Form::new()
+            .text("role", "dispatcher")
+            .text("full_name", "Василий Орлов")
+            .text("phone", "+7 916 111-01-01")
+    };
+    let dispatcher = signed_in(&app, "dispatcher@stroytech.test").await;
+    let token = dispatcher.csrf().await;
+    let r = dispatcher
+        .http
+        .post(dispatcher.url(&format!("/supplier/employees/{driver}?_csrf={token}")))
+        .multipart(form())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = dispatcher
+        .post_form(&format!("/supplier/employees/{driver}/archive"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let role = sqlx::query_scalar::<_, String>(
+        "SELECT r.role FROM user_roles r JOIN users u ON u.id = r.user_id WHERE u.email = 'driver1@stroytech.test'",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("role");
+    assert_eq!(role, "driver", "no promotion");
+    // The owner may.
+    let owner = signed_in(&app, "owner@stroytech.test").await;
+    let token = owner.csrf().await;
+    let r = owner
+        .http
+        .post(owner.url(&format!("/supplier/employees/{driver}?_csrf={token}")))
+        .multipart(form())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_hunter_sees_only_their_own_clients_in_the_directory() {
+    let app = TestApp::spawn_demo().await;
+    let hunter_id = scalar(
+        &app,
+        "SELECT id FROM users WHERE email = 'hunter@podryad.test'",
+    )
+    .await;
+    let foreign: (i64, String) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT o.id, o.name FROM organisations o WHERE o.kind = 'client'
+           AND (o.hunter_user_id IS NULL OR o.hunter_user_id <> {hunter_id})
+           AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.client_org_id = o.id
+                           AND (r.hunter_user_id = {hunter_id} OR r.owner_user_id = {hunter_id}))
+         ORDER BY o.id LIMIT 1"
+    )))
+    .fetch_one(app.db().pool())
+    .await
+    .expect("a client outside the hunter's book");
+    let hunter = signed_in(&app, "hunter@podryad.test").await;
+    let (status, page) = hunter.get_text("/clients").await;
+    assert_eq!(status, StatusCode::OK);
+    let escaped = foreign.1.replace('«', "&laquo;").replace('»', "&raquo;");
+    assert!(
+        !page.contains(&foreign.1) && !page.contains(&escaped),
+        "{} listed",
+        foreign.1
+    );
+    for path in [
+        format!("/parties/{}", foreign.0),
+        format!("/intake/clients/{}", foreign.0),
+    ] {
+        let (status, _) = hunter.get_text(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = hunter.get("/clients/export.xlsx").await;
+    if r.status() == StatusCode::OK {
+        let bytes = r.bytes().await.expect("xlsx");
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        assert!(!text.contains(&foreign.1));
+    }
+    // A manager sees the whole directory.
+    let manager = signed_in(&app, "manager@podryad.test").await;
+    let (_, page) = manager.get_text("/clients").await;
+    assert!(page.contains(&foreign.1) || page.contains(&escaped));
+    app.stop().await;
+}
+
+// ---- B13: a driver downloads only their own and their jobs' files.
+
+const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R',
+];
+
+async fn machine_photo(app: &TestApp, machine: i64) -> i64 {
+    let running = app.app.as_ref().expect("running");
+    let stored = running
+        .services
+        .files
+        .accept("photo", domain::files::Purpose::Photo, "photo.png", PNG)
+        .await
+        .expect("accept");
+    let org: i64 = sqlx::query_scalar("SELECT org_id FROM machines WHERE id = $1")
+        .bind(machine)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("machine");
+    let mut tx = app.db().begin().await.expect("tx");
+    let id = stored
+        .record(&mut tx, app.db().now(), org, None)
+        .await
+        .expect("record");
+    sqlx::query("INSERT INTO machine_photos (machine_id, file_id, position, created_at) VALUES ($1, $2, 1, $3)")
+        .bind(machine)
+        .bind(id)
+        .bind(engine::to_db_time(app.db().now()))
+        .execute(&mut *tx)
+        .await
+        .expect("photo");
+    tx.commit().await.expect("commit");
+    id
+}
+
+#[tokio::test]
+async fn a_driver_gets_404_for_a_file_of_another_machine() {
+    let app = TestApp::spawn_demo().await;
+    // The demo's deals: quotes naming a machine and its driver.
+    podryad::demo::seed_deals(&app.app.as_ref().expect("running").services)
+        .await
+        .expect("deals");
+    let (driver_email, assigned): (String, i64) = sqlx::query_as(
+        "SELECT u.email, q.machine_id FROM supplier_quotes q JOIN employees e ON e.id = q.employee_id
+         JOIN users u ON u.id = e.user_id ORDER BY q.id LIMIT 1",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("a quote naming a driver");
+    let other: i64 = sqlx::query_scalar(
+        "SELECT m.id FROM machines m JOIN users u ON u.org_id = m.org_id WHERE u.email = $1
+           AND m.id NOT IN (SELECT q.machine_id FROM supplier_quotes q JOIN employees e ON e.id = q.employee_id
+                            WHERE e.user_id = u.id) ORDER BY m.id LIMIT 1",
+    )
+    .bind(&driver_email)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("another machine of the company");
+    let mine = machine_photo(&app, assigned).await;
+    let theirs = machine_photo(&app, other).await;
+    let driver = signed_in(&app, &driver_email).await;
+    let (status, _) = driver.get_text(&format!("/files/{theirs}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = driver.get_text(&format!("/files/{mine}")).await;
+    assert_eq!(status, StatusCode::OK);
+    // The company's office keeps company-wide access.
+    let office: String = sqlx::query_scalar(
+        "SELECT u.email FROM users u JOIN user_roles r ON r.user_id = u.id
+         WHERE r.role = 'dispatcher' AND u.org_id = (SELECT org_id FROM users WHERE email = $1) LIMIT 1",
+    )
+    .bind(&driver_email)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("dispatcher");
+    let dispatcher = signed_in(&app, &office).await;
+    let (status, _) = dispatcher.get_text(&format!("/files/{theirs}")).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
