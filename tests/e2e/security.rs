@@ -850,3 +850,55 @@ async fn a_driver_gets_404_for_a_file_of_another_machine() {
     assert_eq!(status, StatusCode::OK);
     app.stop().await;
 }
+
+// ---- B7: no contact of the client reaches a supplier in any written form.
+
+#[tokio::test]
+async fn a_suppliers_rfq_page_shows_no_contact_in_any_form() {
+    let app = TestApp::spawn_demo().await;
+    podryad::demo::seed_deals(&app.app.as_ref().expect("running").services)
+        .await
+        .expect("deals");
+    let (rfq, request): (i64, i64) = sqlx::query_as(
+        "SELECT f.id, f.request_id FROM rfqs f JOIN organisations o ON o.id = f.supplier_org_id
+         WHERE o.name = 'ООО «СтройТехРесурс»' ORDER BY f.id LIMIT 1",
+    )
+    .fetch_one(app.db().pool())
+    .await
+    .expect("an RFQ to StroyTech");
+    let secrets = [
+        "9161234567",
+        "7 916 123 45 67",
+        "@ivan_prorab",
+        "t.me/ivan_prorab",
+        "vk.com/id12345",
+        "ivan(at)mail.ru",
+        "ivan [at] mail [dot] ru",
+        "petr@example.ru",
+    ];
+    let text = format!("Плитка. Звоните {}", secrets.join(", "));
+    sqlx::query("UPDATE requests SET fields = REPLACE(fields, 'Паллеты с плиткой', $1), site_address = $2 WHERE id = $3")
+        .bind(&text)
+        .bind("Москва, Тверская, Пушкинская площадь")
+        .bind(request)
+        .execute(app.db().pool())
+        .await
+        .expect("client's text");
+    let supplier = signed_in(&app, "dispatcher@stroytech.test").await;
+    let (status, page) = supplier.get_text(&format!("/supplier/rfqs/{rfq}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Плитка"), "the job itself is shown");
+    for secret in secrets {
+        assert!(!page.contains(secret), "{secret} on the supplier's page");
+    }
+    for part in [
+        "ivan_prorab",
+        "id12345",
+        "123 45 67",
+        "Пушкинская",
+        "Тверская",
+    ] {
+        assert!(!page.contains(part), "{part} on the supplier's page");
+    }
+    app.stop().await;
+}
