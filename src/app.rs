@@ -141,6 +141,7 @@ impl RunningApp {
             demo_accounts,
             public_rate_limit: config.public_rate_limit,
             frame_ancestors: config.frame_ancestors.clone(),
+            metrics_allow: config.metrics_allow.clone(),
             telegram_bot: connectors
                 .telegram_inbox
                 .as_ref()

@@ -50,6 +50,10 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// What the token may do (repeat): requests:create, workflows:start,
+        /// instances:read, events:emit, metrics. None: nothing.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
     /// List tokens (without their secrets).
     List,
@@ -499,8 +503,19 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(false)?;
     let db = prepare_db(&config, None).await?;
     match cmd {
-        TokenCommand::Create { name } => {
-            let (id, secret) = domain::accounts::api_tokens::create(&db, None, &name).await?;
+        TokenCommand::Create { name, scopes } => {
+            let (id, secret) =
+                match domain::accounts::api_tokens::create(&db, None, &name, &scopes).await {
+                    Ok(t) => t,
+                    Err(domain::error::DomainError::Invalid(_)) => {
+                        let known: Vec<&str> = domain::accounts::api_tokens::Scope::ALL
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect();
+                        anyhow::bail!("unknown scope; known scopes: {}", known.join(", "));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
             eprintln!("Token {id} created; keep it now, it is not shown again:");
             println!("{secret}");
         }
@@ -511,7 +526,12 @@ async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {
                 } else {
                     "active"
                 };
-                println!("{:>5}  {:<8} {}", t.id, state, t.name);
+                let scopes = if t.scopes.is_empty() {
+                    "(no scopes)"
+                } else {
+                    t.scopes.as_str()
+                };
+                println!("{:>5}  {:<8} {}  [{}]", t.id, state, t.name, scopes);
             }
         }
         TokenCommand::Revoke { id } => {

@@ -37,6 +37,10 @@ pub struct Config {
     /// `frame-ancestors` sources (`PODRYAD_FRAME_ANCESTORS`, e.g.
     /// `https://example.ru https://*.example.ru`; default `*`, anyone).
     pub frame_ancestors: String,
+    /// Addresses allowed to read `/metrics` without a token
+    /// (`PODRYAD_METRICS_ALLOW`, comma-separated; default loopback only).
+    /// Others need a bearer token with the `metrics` scope.
+    pub metrics_allow: Vec<std::net::IpAddr>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/podryad.db";
@@ -115,6 +119,22 @@ impl Config {
                     "PODRYAD_FRAME_ANCESTORS must be CSP sources separated by spaces, not {v:?}"
                 );
                 v.trim().to_string()
+            },
+            metrics_allow: match env("PODRYAD_METRICS_ALLOW") {
+                Some(v) => v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| {
+                        a.parse().with_context(|| {
+                            format!("PODRYAD_METRICS_ALLOW must list IP addresses, not {a:?}")
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                None => vec![
+                    std::net::IpAddr::from([127, 0, 0, 1]),
+                    std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+                ],
             },
         })
     }

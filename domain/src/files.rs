@@ -298,7 +298,7 @@ pub async fn get(db: &Db, actor: &Actor, id: i64) -> DomainResult<FileRow> {
          FROM files f WHERE f.id = ",
     );
     sql.bind(id);
-    scope(&mut sql, actor, Resource::OrgOwned, "f");
+    scope(&mut sql, actor, Resource::File, "f");
     sql.query_as()
         .fetch_optional(db.pool())
         .await?

@@ -324,6 +324,9 @@ pub struct Definition {
     pub timezone: Tz,
     pub data: Vec<DataField>,
     pub events: Vec<String>,
+    /// The events that may come from outside (`external:`): the JSON API
+    /// emits only these.
+    pub external_events: Vec<String>,
     pub initial: String,
     pub states: Vec<State>,
     index: HashMap<String, usize>,
@@ -404,6 +407,7 @@ impl Definition {
             timezone,
             data,
             events,
+            external_events: Vec::new(),
             initial,
             states,
             index,
@@ -412,6 +416,11 @@ impl Definition {
             content_hash,
             source_name,
         }
+    }
+
+    /// Whether `event` may come from outside the system (the JSON API).
+    pub fn is_external(&self, event: &str) -> bool {
+        self.external_events.iter().any(|e| e == event)
     }
 
     pub fn state(&self, name: &str) -> Option<&State> {

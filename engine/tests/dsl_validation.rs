@@ -496,3 +496,25 @@ fn hostile_yaml_does_not_panic() {
         let _ = compile(text, "x.yaml", &vocabulary());
     }
 }
+
+#[test]
+fn external_events_must_be_declared_events() {
+    let ok = variant(
+        "events: [client.called]\n",
+        "events: [client.called]\nexternal: [client.called]\n",
+    );
+    let def = compile(&ok, "wf.yaml", &vocabulary()).expect("valid");
+    assert!(def.is_external("client.called"));
+    assert!(!def.is_external("send_rfq.done"));
+    let y = variant(
+        "events: [client.called]\n",
+        "events: [client.called]\nexternal: [offer.accepted]\n",
+    );
+    expect(&y, "offer.accepted", 0, "not an event of this workflow");
+    // An action's own result only the engine reports.
+    let y = variant(
+        "events: [client.called]\n",
+        "events: [client.called]\nexternal: [send_rfq.done]\n",
+    );
+    expect(&y, "send_rfq.done", 0, "not an event of this workflow");
+}

@@ -223,7 +223,19 @@ async fn killed_servers_lose_no_step_and_repeat_no_effect() {
         .expect("migrate");
     assert!(status.success(), "podryad migrate");
     let out = setup
-        .command(&["token", "create", "--name", "crash test"], free_port())
+        .command(
+            &[
+                "token",
+                "create",
+                "--name",
+                "crash test",
+                "--scope",
+                "workflows:start",
+                "--scope",
+                "events:emit",
+            ],
+            free_port(),
+        )
         .output()
         .await
         .expect("token");

@@ -148,6 +148,19 @@ async fn repeated_failures_lock_the_login_with_a_clear_message() {
             .await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
+    // From the fifth failure on, each makes this address wait longer before
+    // its next try (1 s, 2 s … up to 15 minutes): keep failing, waiting out
+    // each delay, until the wait is the longest.
+    for n in 0..10 {
+        let r = c
+            .post_form(
+                "/login",
+                &[("login", "hunter@podryad.test"), ("password", "nope-nope")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        app.clock.advance(chrono::Duration::seconds(1 << n));
+    }
     let r = c
         .post_form(
             "/login",

@@ -136,10 +136,25 @@ impl TestApp {
         Self::spawn_inner(demo, None, None).await
     }
 
+    /// The demo application with settings changed by `change` (as the
+    /// environment would change them).
+    pub async fn spawn_demo_configured(change: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_full(true, None, None, change).await
+    }
+
     async fn spawn_inner(
         demo: bool,
         outside: Option<connectors::Connectors>,
         workflows: Option<std::path::PathBuf>,
+    ) -> TestApp {
+        Self::spawn_full(demo, outside, workflows, |_| {}).await
+    }
+
+    async fn spawn_full(
+        demo: bool,
+        outside: Option<connectors::Connectors>,
+        workflows: Option<std::path::PathBuf>,
+        change: impl FnOnce(&mut Config),
     ) -> TestApp {
         init_test_logs();
         let database = TestDatabase::create().await;
@@ -156,6 +171,7 @@ impl TestApp {
         config.workflows_dir =
             workflows.unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/workflows").into());
         config.files_dir = database.files_dir();
+        change(&mut config);
         if demo {
             let db = podryad::app::prepare_db(&config, Some(clock.clone() as Arc<dyn Clock>))
                 .await

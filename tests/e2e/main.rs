@@ -11,4 +11,5 @@ mod imports;
 mod intake;
 mod parties;
 mod quotes;
+mod security;
 mod workflows;

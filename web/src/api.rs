@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use domain::access::Actor;
+use domain::accounts::api_tokens::Scope;
 use engine::ObjectRef;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -34,24 +35,40 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/instances/{id}/events", post(event))
 }
 
-/// The system actor behind a valid `Authorization: Bearer` token.
-pub struct ApiActor(pub Actor);
+/// A valid `Authorization: Bearer` token: the system's view, limited to
+/// the token's scopes. Each endpoint asks for its scope with
+/// [`ApiToken::require`]; without it the answer is 403 `token.scope`.
+pub struct ApiToken(pub domain::accounts::api_tokens::TokenGrant);
 
-impl FromRequestParts<AppState> for ApiActor {
+impl ApiToken {
+    pub fn require(&self, scope: Scope) -> AppResult<&Actor> {
+        if self.0.allows(scope) {
+            Ok(&self.0.actor)
+        } else {
+            Err(AppError::ForbiddenBecause("token.scope"))
+        }
+    }
+}
+
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+impl FromRequestParts<AppState> for ApiToken {
     type Rejection = AppError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(AppError::Unauthorized)?;
-        match domain::accounts::api_tokens::authenticate(&state.db, token.trim()).await? {
-            Some(actor) => Ok(ApiActor(actor)),
+        let token = bearer(&parts.headers).ok_or(AppError::Unauthorized)?;
+        match domain::accounts::api_tokens::authenticate(&state.db, token).await? {
+            Some(grant) => Ok(ApiToken(grant)),
             None => Err(AppError::Unauthorized),
         }
     }
@@ -67,10 +84,11 @@ struct StartBody {
 
 async fn start(
     State(state): State<AppState>,
-    _api: ApiActor,
+    api: ApiToken,
     Path(key): Path<String>,
     body: Result<Json<StartBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<Response> {
+    api.require(Scope::WorkflowsStart)?;
     let Json(body) = body.map_err(|_| AppError::BadRequest("json.invalid"))?;
     let engine = &state.services.engine;
     let kind = match body.object_kind {
@@ -108,9 +126,10 @@ async fn start(
 
 async fn instance(
     State(state): State<AppState>,
-    _api: ApiActor,
+    api: ApiToken,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
+    api.require(Scope::InstancesRead)?;
     let i = state
         .services
         .engine
@@ -127,18 +146,24 @@ struct EventBody {
     payload: Value,
 }
 
+/// Emits an event to an instance — only one its workflow lists under
+/// `external:` (an `offer.accepted` or `order.started` is the system's own
+/// word, never an integration's).
 async fn event(
     State(state): State<AppState>,
-    _api: ApiActor,
+    api: ApiToken,
     Path(id): Path<i64>,
     body: Result<Json<EventBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<Response> {
+    api.require(Scope::EventsEmit)?;
     let Json(body) = body.map_err(|_| AppError::BadRequest("json.invalid"))?;
-    let report = state
-        .services
-        .engine
-        .emit(id, &body.name, body.payload, None)
-        .await?;
+    let engine = &state.services.engine;
+    let instance = engine.instance(id).await?.ok_or(AppError::NotFound)?;
+    let definition = engine.definition(instance.definition_id).await?;
+    if !definition.is_external(&body.name) {
+        return Err(AppError::ForbiddenBecause("event.not_external"));
+    }
+    let report = engine.emit(id, &body.name, body.payload, None).await?;
     Ok(Json(json!(report)).into_response())
 }
 
@@ -213,7 +238,17 @@ async fn public_request_inner(
         ));
     }
     let s = &state.services;
-    domain::intake::admit_public(s, info.ip.as_deref(), state.config.public_rate_limit).await?;
+    // An integration with a `requests:create` token files requests for many
+    // visitors from one address: the per-address limit is not for it.
+    let integration = match bearer(req.headers()) {
+        Some(token) => domain::accounts::api_tokens::authenticate(&state.db, token)
+            .await?
+            .is_some_and(|g| g.allows(Scope::RequestsCreate)),
+        None => false,
+    };
+    if !integration {
+        domain::intake::admit_public(s, info.ip.as_deref(), state.config.public_rate_limit).await?;
+    }
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)

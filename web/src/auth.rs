@@ -3,9 +3,17 @@
 //! * The session middleware turns the `podryad_session` cookie into an
 //!   [`Actor`] (or none) for every request.
 //! * Every state-changing request outside `/api/` must carry the CSRF token
-//!   (double-submit: an HttpOnly cookie plus a form field `_csrf`, an
-//!   `X-CSRF-Token` header, or a `_csrf` query parameter for multipart
-//!   uploads). The check is in the middleware, so no handler can forget it.
+//!   (a form field `_csrf`, an `X-CSRF-Token` header, or a `_csrf` query
+//!   parameter for multipart uploads). For a signed-in session the token is
+//!   bound to the session: it is derived from the session's secret token
+//!   ([`session_csrf`]), so a token of another session — or of this browser
+//!   before it signed in or after it signed out — is refused. Anonymous
+//!   forms (sign-in, registration, the public request form) use a
+//!   double-submit cookie. The check is in the middleware, so no handler
+//!   can forget it.
+//! * Every answer to a signed-in session, and every page behind a one-time
+//!   link, is `Cache-Control: no-store`: a shared computer's browser cache
+//!   or a proxy keeps nothing private.
 //! * Handlers declare who may call them in their signature: an [`Auth<P>`]
 //!   argument whose policy `P` lists the roles. The only way to get an
 //!   [`Actor`] is through it, and repositories need the actor to scope rows.
@@ -65,9 +73,18 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: Option<i64>, secure: bo
     HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-fn client_ip(req: &Request) -> Option<String> {
-    // Behind a reverse proxy the first X-Forwarded-For hop is the client;
-    // trusted only when configured, since clients can forge the header.
+/// The client's address: the connection's peer, or — behind a reverse
+/// proxy, when configured — the first `X-Forwarded-For` hop (trusted only
+/// then, since clients can forge the header).
+pub fn client_ip(req: &Request, trust_forwarded_for: bool) -> Option<String> {
+    if trust_forwarded_for
+        && let Some(fwd) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+    {
+        return fwd.split(',').next().map(|s| s.trim().to_string());
+    }
     req.extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|ci| ci.0.ip().to_string())
@@ -85,12 +102,7 @@ pub async fn session_middleware(
 ) -> Response {
     let headers = req.headers().clone();
     let path = req.uri().path().to_string();
-    let mut ip = client_ip(&req);
-    if state.config.trust_forwarded_for
-        && let Some(fwd) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-    {
-        ip = fwd.split(',').next().map(|s| s.trim().to_string());
-    }
+    let ip = client_ip(&req, state.config.trust_forwarded_for);
     let session_token = cookie(&headers, SESSION_COOKIE).map(str::to_string);
     let actor = match &session_token {
         Some(token) => match domain::accounts::actor_for_session(&state.db, token).await {
@@ -102,8 +114,15 @@ pub async fn session_middleware(
     let existing_csrf = cookie(&headers, CSRF_COOKIE)
         .filter(|t| t.len() >= 32)
         .map(str::to_string);
-    let csrf = existing_csrf
+    // A signed-in session's token is its own; an anonymous visitor's is the
+    // double-submit cookie (a new one when it has none).
+    let bound_csrf = match (&actor, &session_token) {
+        (Some(_), Some(token)) => Some(session_csrf(token)),
+        _ => None,
+    };
+    let csrf = bound_csrf
         .clone()
+        .or_else(|| existing_csrf.clone())
         .unwrap_or_else(domain::crypto::random_token);
     let flash = cookie(&headers, FLASH_COOKIE).map(str::to_string);
 
@@ -126,8 +145,9 @@ pub async fn session_middleware(
     // so it is protected like the public API (rate limit, honeypot, captcha)
     // instead of by the CSRF token.
     let embedded_form = path.starts_with("/embed/");
+    let expected_csrf = bound_csrf.as_deref().or(existing_csrf.as_deref());
     let mut resp = if is_unsafe(req.method()) && !api && !embedded_form {
-        let (ok, rebuilt) = check_csrf(req, existing_csrf.as_deref()).await;
+        let (ok, rebuilt) = check_csrf(req, expected_csrf).await;
         req = rebuilt;
         if ok {
             req.extensions_mut().insert(info.clone());
@@ -140,12 +160,24 @@ pub async fn session_middleware(
         req.extensions_mut().insert(info.clone());
         next.run(req).await
     };
+    let signed_in = info.actor.is_some();
     resp.extensions_mut().insert(info);
     let secure = state.config.secure_cookies;
-    if existing_csrf.is_none() && !api {
+    let sets_csrf = resp
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.starts_with(CSRF_COOKIE)));
+    if existing_csrf.as_deref() != Some(csrf.as_str()) && !api && !sets_csrf {
         resp.headers_mut().append(
             header::SET_COOKIE,
             set_cookie(CSRF_COOKIE, &csrf, None, secure),
+        );
+    }
+    if signed_in || one_time_link(&path) {
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, private"),
         );
     }
     let sets_flash = resp
@@ -162,7 +194,30 @@ pub async fn session_middleware(
     resp
 }
 
-/// Compares the submitted token with the cookie; gives the request back
+/// The CSRF token of a signed-in session: derived from the session's secret
+/// (which only the HttpOnly cookie carries), so it needs no storage, changes
+/// with every sign-in and dies with the session. The hash keeps the session
+/// token itself out of pages.
+pub fn session_csrf(session_token: &str) -> String {
+    domain::crypto::sha256_hex(&format!("podryad-csrf:{session_token}"))
+}
+
+/// Pages reached through a one-time link (password, invitation, e-mail
+/// confirmation, the client's offer): the link's token is in the address
+/// and the page may show what it grants, so nothing of it is cached.
+fn one_time_link(path: &str) -> bool {
+    [
+        "/password/set/",
+        "/join/",
+        "/confirm/",
+        "/offers/t/",
+        "/request/confirm/",
+    ]
+    .iter()
+    .any(|p| path.starts_with(p))
+}
+
+/// Compares the submitted token with the expected one; gives the request back
 /// (with its body restored when it had to be read).
 async fn check_csrf(req: Request, cookie_token: Option<&str>) -> (bool, Request) {
     let Some(expected) = cookie_token else {

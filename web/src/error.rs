@@ -19,8 +19,16 @@ pub enum AppError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// Forbidden, with a machine-readable reason the caller can act on
+    /// (`token.scope`, `event.not_external`).
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(&'static str),
     #[error("invalid: {0:?}")]
     Invalid(FieldErrors),
+    /// Text with control characters (a NUL byte…): 422 `text.control_chars`
+    /// with the fields named.
+    #[error("control characters in: {0:?}")]
+    InvalidText(FieldErrors),
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("conflict: {0}")]
@@ -66,8 +74,10 @@ impl AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Forbidden | AppError::ForbiddenBecause(_) | AppError::Csrf => {
+                StatusCode::FORBIDDEN
+            }
+            AppError::Invalid(_) | AppError::InvalidText(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -83,7 +93,8 @@ impl AppError {
             AppError::Forbidden => "forbidden",
             AppError::Csrf => "csrf",
             AppError::Invalid(_) => "invalid",
-            AppError::BadRequest(c) | AppError::Conflict(c) => c,
+            AppError::InvalidText(_) => "text.control_chars",
+            AppError::BadRequest(c) | AppError::Conflict(c) | AppError::ForbiddenBecause(c) => c,
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Internal(_) => "internal",
         }
@@ -105,7 +116,9 @@ impl IntoResponse for AppError {
             tracing::error!(error = ?e, "request failed");
         }
         let fields = match &self {
-            AppError::Invalid(f) => serde_json::to_value(&f.0).unwrap_or_default(),
+            AppError::Invalid(f) | AppError::InvalidText(f) => {
+                serde_json::to_value(&f.0).unwrap_or_default()
+            }
             _ => json!([]),
         };
         let retry = match &self {

@@ -275,7 +275,8 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
         Ok(html) => {
             let mut out = (err.status, html).into_response();
             for (k, v) in resp.headers() {
-                if k == header::SET_COOKIE || k == header::RETRY_AFTER {
+                if k == header::SET_COOKIE || k == header::RETRY_AFTER || k == header::CACHE_CONTROL
+                {
                     out.headers_mut().append(k, v.clone());
                 }
             }

@@ -62,6 +62,10 @@ pub struct WebConfig {
     /// The Telegram bot's username, when people can link their chat by a
     /// `t.me` link (`PODRYAD_TELEGRAM_BOT`).
     pub telegram_bot: Option<String>,
+    /// Addresses that may read `/metrics` without a token
+    /// (`PODRYAD_METRICS_ALLOW`, default loopback); anyone else needs a
+    /// bearer token with the `metrics` scope.
+    pub metrics_allow: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -88,6 +92,10 @@ impl Default for WebConfig {
             },
             frame_ancestors: "*".into(),
             telegram_bot: None,
+            metrics_allow: vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+                std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+            ],
         }
     }
 }
@@ -166,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .merge(api::router())
         .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(forms::refuse_control_chars))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             layout::nav_badges,

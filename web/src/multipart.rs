@@ -40,6 +40,17 @@ impl MultipartForm {
             if total > max_total {
                 return Err(AppError::BadRequest("upload.too_large"));
             }
+            if crate::forms::has_control_chars(&name)
+                || file_name
+                    .as_deref()
+                    .is_some_and(crate::forms::has_control_chars)
+                || (file_name.is_none()
+                    && crate::forms::has_control_chars(&String::from_utf8_lossy(&bytes)))
+            {
+                let mut errors = domain::error::FieldErrors::new();
+                errors.add(&name, crate::forms::CONTROL_CHARS);
+                return Err(AppError::InvalidText(errors));
+            }
             match file_name {
                 Some(f) if !bytes.is_empty() => {
                     out.files.insert(

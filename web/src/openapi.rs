@@ -149,7 +149,7 @@ pub fn document(
                     "description": "When the work starts: local date and time at the site (its address's time zone), `YYYY-MM-DDTHH:MM` or `DD.MM.YYYY HH:MM`. Not in the past."},
                 "wanted_to": {"type": "string", "description": "The end of a window, same format; after `wanted_from`."},
                 "comment": {"type": "string", "maxLength": 5000},
-                "contact_name": {"type": "string", "description": "Who to call back."},
+                "contact_name": {"type": "string", "maxLength": 200, "description": "Who to call back."},
                 "contact_phone": {"type": "string", "example": "+7 916 123-45-67", "description": "A Russian phone number."},
                 "contact_email": {"type": "string", "format": "email", "description": "Where the confirmation goes (besides an SMS)."},
                 "company_name": {"type": "string", "description": "The company ordering, if not a private person."},

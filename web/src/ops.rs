@@ -34,7 +34,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus metrics, for the configured addresses
+/// (`PODRYAD_METRICS_ALLOW`, loopback by default) or a bearer token with the
+/// `metrics` scope; anyone else gets 403.
+async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    let from = crate::auth::client_ip(&req, state.config.trust_forwarded_for);
+    let token = crate::api::bearer(req.headers()).map(str::to_string);
+    drop(req);
+    if !metrics_allowed(&state, from.as_deref(), token.as_deref()).await {
+        return crate::error::AppError::ForbiddenBecause("metrics.not_allowed").into_response();
+    }
     match &state.metrics {
         Some(handle) => (
             [(
@@ -45,6 +54,24 @@ async fn metrics(State(state): State<AppState>) -> Response {
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "metrics are off").into_response(),
+    }
+}
+
+async fn metrics_allowed(state: &AppState, from: Option<&str>, token: Option<&str>) -> bool {
+    let from = from.and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    if from.is_some_and(|ip| state.config.metrics_allow.contains(&ip)) {
+        return true;
+    }
+    let Some(token) = token else {
+        return false;
+    };
+    match domain::accounts::api_tokens::authenticate(&state.db, token).await {
+        Ok(Some(grant)) => grant.allows(domain::accounts::api_tokens::Scope::Metrics),
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics token check failed");
+            false
+        }
     }
 }
 

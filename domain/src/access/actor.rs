@@ -98,6 +98,11 @@ pub enum Resource {
     /// `offers` rows (our quote to the client): the client's members
     /// (`client_org_id`); staff see all; suppliers never see our price.
     Offer,
+    /// `files` rows: as [`Resource::OrgOwned`], except that a driver (with
+    /// no office role) sees only their own uploads and photo, and the
+    /// photos and documents of the machines they are named for in a quote
+    /// (their jobs) — not every file of the company.
+    File,
 }
 
 /// Appends ` AND (<condition>)` limiting `alias` rows of `resource` to what
@@ -115,13 +120,21 @@ pub fn scope(sql: &mut Sql, actor: &Actor, resource: Resource, alias: &str) {
         scope_one_side(sql, actor, alias, side, column);
         return;
     }
+    if resource == Resource::File && driver_only(actor) {
+        scope_driver_files(sql, actor, alias);
+        return;
+    }
+    if resource == Resource::Organisation && hunter_only(actor) {
+        scope_hunter_organisations(sql, actor, alias);
+        return;
+    }
     if actor.is_staff() {
         // Staff see every tenant; role checks happen at the handler.
         return;
     }
     let column = match resource {
         Resource::Organisation => "id",
-        Resource::User | Resource::OrgOwned => "org_id",
+        Resource::User | Resource::OrgOwned | Resource::File => "org_id",
         Resource::Request => "client_org_id",
         Resource::Rfq | Resource::SupplierQuote => "supplier_org_id",
         Resource::Offer => "client_org_id",
@@ -147,6 +160,65 @@ pub fn hunter_only(actor: &Actor) -> bool {
             Role::Accountant,
             Role::Analyst,
         ])
+}
+
+/// Whether the actor is a supplier's driver without an office role.
+pub fn driver_only(actor: &Actor) -> bool {
+    actor.org_kind == OrgKind::Supplier
+        && actor.has(Role::Driver)
+        && !actor.has_any(&[Role::Owner, Role::Dispatcher])
+}
+
+fn scope_driver_files(sql: &mut Sql, actor: &Actor, alias: &str) {
+    let me = actor.user_id;
+    let assigned = "SELECT q.machine_id FROM supplier_quotes q JOIN employees qe ON qe.id = q.employee_id WHERE qe.user_id = ";
+    sql.push(" AND (")
+        .push(alias)
+        .push(".org_id = ")
+        .bind(actor.org_id)
+        .push(") AND (")
+        .push(alias)
+        .push(".uploaded_by = ")
+        .bind(me)
+        .push(" OR ")
+        .push(alias)
+        .push(".id IN (SELECT e.photo_file_id FROM employees e WHERE e.user_id = ")
+        .bind(me)
+        .push(") OR ")
+        .push(alias)
+        .push(".id IN (SELECT m.photo_file_id FROM machines m WHERE m.id IN (")
+        .push(assigned)
+        .bind(me)
+        .push(")) OR ")
+        .push(alias)
+        .push(".id IN (SELECT mp.file_id FROM machine_photos mp WHERE mp.machine_id IN (")
+        .push(assigned)
+        .bind(me)
+        .push(")) OR ")
+        .push(alias)
+        .push(".id IN (SELECT md.file_id FROM machine_documents md WHERE md.machine_id IN (")
+        .push(assigned)
+        .bind(me)
+        .push(")))");
+}
+
+/// A hunter's client directory is their book, as with requests: the
+/// clients they brought and those whose requests they hold. Other sides'
+/// organisations (suppliers, the broker) are not limited.
+fn scope_hunter_organisations(sql: &mut Sql, actor: &Actor, alias: &str) {
+    sql.push(" AND (")
+        .push(alias)
+        .push(".kind <> 'client' OR ")
+        .push(alias)
+        .push(".hunter_user_id = ")
+        .bind(actor.user_id)
+        .push(" OR EXISTS (SELECT 1 FROM requests hr WHERE hr.client_org_id = ")
+        .push(alias)
+        .push(".id AND (hr.hunter_user_id = ")
+        .bind(actor.user_id)
+        .push(" OR hr.owner_user_id = ")
+        .bind(actor.user_id)
+        .push(")))");
 }
 
 fn scope_requests(sql: &mut Sql, actor: &Actor, alias: &str) {
@@ -254,6 +326,26 @@ mod tests {
         let mut sql = Sql::new("SELECT r.id FROM requests r WHERE 1 = 1");
         scope(&mut sql, &Actor::system(1), Resource::Request, "r");
         assert_eq!(sql.text(), "SELECT r.id FROM requests r WHERE 1 = 1");
+    }
+
+    #[test]
+    fn a_hunters_client_directory_is_their_book() {
+        let hunter = Actor {
+            user_id: 3,
+            org_id: 1,
+            org_kind: OrgKind::Broker,
+            roles: vec![Role::Hunter],
+            full_name: "h".into(),
+        };
+        let mut sql = Sql::new("SELECT o.id FROM organisations o WHERE 1 = 1");
+        scope(&mut sql, &hunter, Resource::Organisation, "o");
+        assert!(
+            sql.text()
+                .contains("o.kind <> 'client' OR o.hunter_user_id = $1"),
+            "{}",
+            sql.text()
+        );
+        assert_eq!(sql.params().len(), 3);
     }
 
     #[test]

@@ -20,10 +20,33 @@ use crate::{access::audit, accounts::tokens, args};
 
 /// How long a session lives without use.
 pub const SESSION_TTL: Duration = Duration::days(14);
-/// Failures allowed per login (and, ×4, per address) within the window.
+/// Sign-in throttling. Failures are counted per (login, client address):
+/// after [`MAX_FAILURES`] within [`FAILURE_WINDOW`] from one address, each
+/// further failure makes that address wait before its next try for that
+/// login — 1 s, 2 s, 4 s … up to [`MAX_DELAY`]. The owner signing in from
+/// their own address is never locked out by an attacker elsewhere. Against
+/// password spraying (many logins from one address), an address with
+/// [`MAX_FAILURES_PER_ADDRESS`] failures in the window waits
+/// [`LOCK_DURATION`] for any login.
 pub const MAX_FAILURES: i64 = 5;
 pub const FAILURE_WINDOW: Duration = Duration::minutes(15);
+pub const MAX_DELAY: Duration = Duration::minutes(15);
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 50;
 pub const LOCK_DURATION: Duration = Duration::minutes(15);
+/// Password-reset links per account (login) and per client address, per hour.
+pub const RESET_LIMIT_PER_ACCOUNT: u32 = 3;
+pub const RESET_LIMIT_PER_ADDRESS: u32 = 10;
+
+/// The wait after the `failures`-th failure of one (login, address):
+/// nothing before [`MAX_FAILURES`], then doubling from one second, capped.
+pub fn login_delay(failures: i64) -> Option<Duration> {
+    if failures < MAX_FAILURES {
+        return None;
+    }
+    let exp = (failures - MAX_FAILURES).min(30) as u32;
+    let secs = 1i64.checked_shl(exp).unwrap_or(i64::MAX);
+    Some(Duration::seconds(secs.min(MAX_DELAY.num_seconds())))
+}
 pub const MIN_PASSWORD_LEN: usize = 8;
 
 /// A sign-in name: an e-mail or a Russian phone number, normalised.
@@ -215,6 +238,7 @@ async fn taken_logins(
 /// an owner adding a dispatcher). Without a password an invitation link is
 /// sent so the person sets their own.
 pub async fn create_colleague(s: &Services, actor: &Actor, input: &UserInput) -> DomainResult<i64> {
+    may_manage_colleagues(actor)?;
     let user = input
         .validate(actor.org_kind)
         .map_err(DomainError::Invalid)?;
@@ -278,8 +302,9 @@ pub(crate) async fn send_invitation(
     Ok(())
 }
 
-/// Checks a login and password, enforcing throttling per login and per
-/// client address. Returns the user id.
+/// Checks a login and password, enforcing throttling per (login, client
+/// address) and per address (see [`MAX_FAILURES`]). Returns the user id.
+/// A refused early attempt is [`DomainError::Throttled`] with the wait.
 pub async fn authenticate(
     db: &Db,
     login_input: &str,
@@ -292,12 +317,14 @@ pub async fn authenticate(
         .as_ref()
         .map(Login::key)
         .unwrap_or_else(|| format!("login:{}", login_input.trim().to_lowercase()));
-    let ip_key = ip.map(|ip| format!("ip:{ip}"));
+    let ip = ip.unwrap_or("unknown");
+    let pair_key = format!("{login_key}|ip:{ip}");
+    let ip_key = format!("ip:{ip}");
 
-    for key in std::iter::once(&login_key).chain(ip_key.as_ref()) {
+    for key in [&pair_key, &ip_key] {
         if let Some(until) = locked_until(db, key, now).await? {
             return Err(DomainError::Throttled {
-                retry_after_secs: (until - now).num_seconds().max(1),
+                retry_after_secs: ((until - now).num_milliseconds() + 999).max(1000) / 1000,
             });
         }
     }
@@ -323,7 +350,7 @@ pub async fn authenticate(
         Some((id, _, status)) if ok && status == "active" => {
             let mut tx = db.begin().await?;
             sqlx::query("DELETE FROM login_throttle WHERE key = $1")
-                .bind(&login_key)
+                .bind(&pair_key)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
@@ -339,17 +366,22 @@ pub async fn authenticate(
         }
         _ => {
             let mut tx = db.begin().await?;
-            let mut locked = record_failure(&mut tx, &login_key, now, MAX_FAILURES).await?;
-            if let Some(ip_key) = &ip_key {
-                locked |= record_failure(&mut tx, ip_key, now, MAX_FAILURES * 4).await?;
+            let failures = record_failure(&mut tx, &pair_key, now).await?;
+            let mut wait = login_delay(failures);
+            let from_address = record_failure(&mut tx, &ip_key, now).await?;
+            if from_address >= MAX_FAILURES_PER_ADDRESS {
+                wait = Some(wait.map_or(LOCK_DURATION, |w| w.max(LOCK_DURATION)));
+                lock(&mut tx, &ip_key, now + LOCK_DURATION, true).await?;
+            }
+            if let Some(w) = login_delay(failures) {
+                lock(&mut tx, &pair_key, now + w, false).await?;
             }
             tx.commit().await?;
-            if locked {
-                Err(DomainError::Throttled {
-                    retry_after_secs: LOCK_DURATION.num_seconds(),
-                })
-            } else {
-                Err(DomainError::field("login", "login.invalid"))
+            match wait {
+                Some(w) => Err(DomainError::Throttled {
+                    retry_after_secs: w.num_seconds().max(1),
+                }),
+                None => Err(DomainError::field("login", "login.invalid")),
             }
         }
     }
@@ -368,40 +400,46 @@ async fn locked_until(
     Ok(until.flatten().map(from_db_time).filter(|u| *u > now))
 }
 
-/// Counts a failure; returns true when it locks the key.
-async fn record_failure(
-    tx: &mut Tx,
-    key: &str,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> Result<bool, sqlx::Error> {
+/// Counts a failure of `key`; returns the count. The count starts again
+/// after [`FAILURE_WINDOW`] without failures (`window_start_at` holds the
+/// last failure), so waiting out a growing delay does not reset it.
+async fn record_failure(tx: &mut Tx, key: &str, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
     let window_start = to_db_time(now - FAILURE_WINDOW);
-    let failures: i64 = sqlx::query_scalar(
+    sqlx::query_scalar(
         "INSERT INTO login_throttle (key, failures, window_start_at, locked_until)
          VALUES ($1, 1, $2, NULL)
          ON CONFLICT (key) DO UPDATE SET
            failures = CASE WHEN login_throttle.window_start_at < $3 THEN 1
                            ELSE login_throttle.failures + 1 END,
-           window_start_at = CASE WHEN login_throttle.window_start_at < $3 THEN $2
-                                  ELSE login_throttle.window_start_at END,
-           locked_until = NULL
+           window_start_at = $2
          RETURNING failures",
     )
     .bind(key)
     .bind(to_db_time(now))
     .bind(window_start)
     .fetch_one(&mut **tx)
-    .await?;
-    if failures >= limit {
-        sqlx::query("UPDATE login_throttle SET locked_until = $1, failures = 0, window_start_at = $2 WHERE key = $3")
-            .bind(to_db_time(now + LOCK_DURATION))
-            .bind(to_db_time(now))
-            .bind(key)
-            .execute(&mut **tx)
-            .await?;
-        return Ok(true);
-    }
-    Ok(false)
+    .await
+}
+
+/// Makes `key` wait until `until`; `reset` starts its count again (the
+/// per-address lock), otherwise the count keeps growing the next delay.
+async fn lock(
+    tx: &mut Tx,
+    key: &str,
+    until: DateTime<Utc>,
+    reset: bool,
+) -> Result<(), sqlx::Error> {
+    let sql = if reset {
+        "UPDATE login_throttle SET locked_until = $1, failures = 0 WHERE key = $2"
+    } else {
+        "UPDATE login_throttle SET locked_until = $1 WHERE key = $2"
+    };
+    sqlx::query(sql)
+        .bind(to_db_time(until))
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Opens a session; the returned token goes into the HttpOnly cookie.
@@ -500,11 +538,38 @@ pub async fn close_session(db: &Db, token: &str) -> DomainResult<()> {
 /// Sends a one-time password-reset link to the account's e-mail (or phone).
 /// Answers the same whether or not the account exists, so the form cannot be
 /// used to discover who has an account.
-pub async fn request_password_reset(s: &Services, login_input: &str) -> DomainResult<()> {
+///
+/// Limited per account (the login asked for, known or not) and per client
+/// address ([`RESET_LIMIT_PER_ACCOUNT`], [`RESET_LIMIT_PER_ADDRESS`] an
+/// hour), so the form cannot flood anyone's mailbox or phone with SMS.
+pub async fn request_password_reset(
+    s: &Services,
+    login_input: &str,
+    ip: Option<&str>,
+) -> DomainResult<()> {
     let (db, texts, base_url) = (&s.db, s.texts.as_ref(), s.base_url.as_str());
     let Some(login) = Login::parse(login_input) else {
         return Err(DomainError::field("login", "login.not_email_or_phone"));
     };
+    let hour = Duration::hours(1);
+    crate::rate_limit::hit(
+        db,
+        &format!("reset:ip:{}", ip.unwrap_or("unknown")),
+        crate::rate_limit::Limit {
+            limit: RESET_LIMIT_PER_ADDRESS,
+            window: hour,
+        },
+    )
+    .await?;
+    crate::rate_limit::hit(
+        db,
+        &format!("reset:{}", login.key()),
+        crate::rate_limit::Limit {
+            limit: RESET_LIMIT_PER_ACCOUNT,
+            window: hour,
+        },
+    )
+    .await?;
     let found: Option<(i64, Option<String>, Option<String>, String)> = match &login {
         Login::Email(e) => sqlx::query_as("SELECT id, email, phone, full_name FROM users WHERE email = $1 AND status <> 'disabled'")
             .bind(e)
@@ -611,6 +676,16 @@ pub async fn set_password_with_link(
     let Some(user_id) = user else {
         return Err(DomainError::Conflict("link.invalid"));
     };
+    // Every other outstanding reset or invitation link of the user dies
+    // with this one: a link leaked earlier cannot set the password again.
+    sqlx::query(
+        "UPDATE one_time_tokens SET used_at = $1
+         WHERE user_id = $2 AND purpose IN ('password_reset', 'invite') AND used_at IS NULL",
+    )
+    .bind(to_db_time(now))
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE users SET password_hash = $1, status = CASE WHEN status = 'invited' THEN 'active' ELSE status END, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(to_db_time(now))
@@ -621,10 +696,15 @@ pub async fn set_password_with_link(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM login_throttle WHERE key IN (SELECT 'login:' || email FROM users WHERE id = $1 AND email IS NOT NULL UNION SELECT 'login:' || phone FROM users WHERE id = $1 AND phone IS NOT NULL)")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    // The owner proved who they are: their sign-in waits end everywhere.
+    sqlx::query(
+        "DELETE FROM login_throttle WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND (
+            substr(login_throttle.key, 1, length(u.email) + 7) = 'login:' || u.email || '|'
+         OR substr(login_throttle.key, 1, length(u.phone) + 7) = 'login:' || u.phone || '|'))",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     audit::record(
         &mut tx,
         now,
@@ -723,6 +803,17 @@ async fn attach_roles(db: &Db, users: &mut [UserRow]) -> Result<(), sqlx::Error>
     Ok(())
 }
 
+/// Only who runs an organisation adds and changes its people's accounts:
+/// the broker's admins, a supplier's owner. Everyone else (a dispatcher, a
+/// driver, a manager) is refused, whatever page they call from.
+fn may_manage_colleagues(actor: &Actor) -> DomainResult<()> {
+    if actor.has_any(&[Role::Admin, Role::Owner]) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden)
+    }
+}
+
 /// Replaces a colleague's roles and status. Only within the actor's own
 /// organisation, and nobody can take the last admin's admin role away.
 pub async fn update_colleague(
@@ -732,6 +823,7 @@ pub async fn update_colleague(
     roles: &[String],
     status: &str,
 ) -> DomainResult<()> {
+    may_manage_colleagues(actor)?;
     let target = get_user(db, actor, user_id).await?;
     if target.org_id != actor.org_id {
         return Err(DomainError::NotFound);
@@ -806,4 +898,19 @@ pub async fn update_colleague(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+
+    #[test]
+    fn the_delay_grows_from_the_fifth_failure_and_is_capped() {
+        assert_eq!(login_delay(4), None);
+        assert_eq!(login_delay(5), Some(Duration::seconds(1)));
+        assert_eq!(login_delay(6), Some(Duration::seconds(2)));
+        assert_eq!(login_delay(8), Some(Duration::seconds(8)));
+        assert_eq!(login_delay(15), Some(MAX_DELAY));
+        assert_eq!(login_delay(1000), Some(MAX_DELAY));
+    }
 }

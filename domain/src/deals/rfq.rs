@@ -38,28 +38,51 @@ use crate::{access::audit, args, deals::scoring};
 /// Suppliers one round may ask at most.
 pub const MAX_SUPPLIERS: usize = 30;
 
-/// Patterns of contacts in free text (constant patterns: they compile).
-fn contact_patterns() -> &'static (Regex, Regex) {
-    static R: OnceLock<(Regex, Regex)> = OnceLock::new();
+/// Patterns of contacts in free text (constant patterns: they compile), in
+/// the order they are applied.
+fn contact_patterns() -> &'static [Regex; 4] {
+    static R: OnceLock<[Regex; 4]> = OnceLock::new();
     R.get_or_init(|| {
-        (
-            // +7 916 123-45-67, 8(916)1234567, 89161234567…
-            Regex::new(r"(?:\+7|\b8)[\s\-()]*\d(?:[\s\-()]*\d){9}").expect("a constant pattern"),
-            Regex::new(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+").expect("a constant pattern"),
-        )
+        [
+            // E-mails, also written to dodge filters: name@mail.ru,
+            // name(at)mail.ru, name [at] mail [dot] ru, name at mail.ru,
+            // name собака mail.ru. The domain ends with a letter TLD.
+            Regex::new(
+                r"(?i)[\w.+\-]+\s*(?:@|\(\s*at\s*\)|\[\s*at\s*\]|\{\s*at\s*\}|\s+at\s+|\(?\s*собака\s*\)?)\s*[\w\-]+(?:\s*(?:\.|\(\s*dot\s*\)|\[\s*dot\s*\]|\s+dot\s+|\s+точка\s+)\s*[\w\-]+)*\s*(?:\.|\(\s*dot\s*\)|\[\s*dot\s*\]|\s+dot\s+|\s+точка\s+)\s*[a-zа-я]{2,}\b",
+            )
+            .expect("a constant pattern"),
+            // Messenger and social links: t.me/…, telegram.me/…, vk.com/…,
+            // wa.me/…, whatsapp, instagram, ok.ru, max.ru.
+            Regex::new(
+                r"(?i)(?:https?://)?(?:www\.)?(?:t\.me|telegram\.(?:me|dog)|vk\.(?:com|me|ru)|wa\.me|api\.whatsapp\.com|chat\.whatsapp\.com|instagram\.com|ok\.ru|max\.ru)\s*/\s*\S*",
+            )
+            .expect("a constant pattern"),
+            // Phones in any grouping: 10 or 11 digits with spaces, dashes,
+            // dots or brackets between them, with or without +7/8.
+            Regex::new(r"\+?\d(?:[\s\-().]{0,3}\d){9,10}").expect("a constant pattern"),
+            // @handles (Telegram, Instagram…).
+            Regex::new(r"@[A-Za-z0-9_]{3,}").expect("a constant pattern"),
+        ]
     })
 }
 
-/// Phone numbers and e-mails in free text, masked: what a client typed
-/// into "what to carry" must not reach a supplier.
+/// What a supplier may see of a client's free text: every contact masked —
+/// phone numbers in any grouping of 10–11 digits, e-mails (also `(at)`,
+/// `[at]`, ` at ` forms), @handles and messenger or social links. This is
+/// the one masking function; free text reaches suppliers only through it.
 pub fn mask_contacts(text: &str) -> String {
-    let (phone, email) = contact_patterns();
-    let t = phone.replace_all(text, "***");
-    email.replace_all(&t, "***").into_owned()
+    let mut t = text.to_string();
+    for pattern in contact_patterns() {
+        t = pattern.replace_all(&t, "***").into_owned();
+    }
+    t
 }
 
-/// The area of an address a supplier may see: the leading parts up to the
-/// street (region, city, district), without the street, house or flat.
+/// The area of an address a supplier may see: the region, the town and the
+/// district — never the street, house or flat, even when the street is
+/// written without "ул." or a number. Parts are kept while they name a
+/// region, town or district; when none is named, only the first part (the
+/// town) is kept, unless it looks like a street.
 pub fn area_of(address: &str) -> String {
     const STREET: [&str; 24] = [
         "ул.",
@@ -87,14 +110,46 @@ pub fn area_of(address: &str) -> String {
         "аллея",
         "линия",
     ];
+    const AREA: [&str; 22] = [
+        "г.",
+        "г ",
+        "город",
+        "обл",
+        "область",
+        "край",
+        "респ",
+        "республика",
+        "ао",
+        "район",
+        "р-н",
+        "р-он",
+        "мкр",
+        "микрорайон",
+        "пос.",
+        "поселок",
+        "посёлок",
+        "пгт",
+        "село",
+        "с.",
+        "деревня",
+        "округ",
+    ];
+    let has = |lower: &str, m: &str| {
+        lower.starts_with(m)
+            || lower.contains(&format!(" {m}"))
+            || lower.ends_with(m.trim_end_matches('.'))
+    };
+    let streetish = |part: &str| {
+        let lower = part.to_lowercase();
+        STREET
+            .iter()
+            .any(|m| lower.starts_with(m) || lower.contains(&format!(" {m}")))
+            || part.chars().any(|c| c.is_ascii_digit())
+    };
     let mut parts = Vec::new();
     for part in address.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let lower = part.to_lowercase();
-        let streetish = STREET
-            .iter()
-            .any(|m| lower.starts_with(m) || lower.contains(&format!(" {m}")))
-            || part.chars().any(|c| c.is_ascii_digit());
-        if streetish {
+        if streetish(part) || !AREA.iter().any(|m| has(&lower, m)) {
             break;
         }
         parts.push(part);
@@ -103,8 +158,12 @@ pub fn area_of(address: &str) -> String {
         }
     }
     if parts.is_empty() {
-        // Nothing but a street: say nothing rather than the address.
-        return String::new();
+        // No part names a region or town: the first is taken for the town,
+        // unless it is a street (then nothing is said rather than it).
+        return match address.split(',').map(str::trim).find(|p| !p.is_empty()) {
+            Some(first) if !streetish(first) => first.to_string(),
+            _ => String::new(),
+        };
     }
     parts.join(", ")
 }
@@ -892,6 +951,51 @@ mod tests {
         );
         assert_eq!(area_of("Тверь"), "Тверь");
         assert_eq!(area_of("ул. Ленина, 1"), "");
+    }
+
+    #[test]
+    fn every_written_form_of_a_contact_is_masked() {
+        for (text, secret) in [
+            ("звоните 9161234567", "9161234567"),
+            ("тел. 7 916 123 45 67", "123 45 67"),
+            ("8-916-123-45-67", "123-45-67"),
+            ("+7(916)123.45.67", "123.45.67"),
+            ("(916) 123 4567 прораб", "123 4567"),
+            ("пишите в телегу @ivan_prorab", "ivan_prorab"),
+            ("t.me/ivan_prorab", "ivan_prorab"),
+            ("https://t.me/ivan_prorab", "ivan_prorab"),
+            ("vk.com/id12345", "id12345"),
+            ("wa.me/79161234567", "79161234567"),
+            ("ivan@example.ru", "ivan@"),
+            ("ivan(at)mail.ru", "ivan(at)"),
+            ("ivan [at] mail [dot] ru", "ivan [at]"),
+            ("ivan at mail.ru", "ivan at mail"),
+            ("ivan собака mail.ru", "собака"),
+        ] {
+            let masked = mask_contacts(text);
+            assert!(!masked.contains(secret), "{text:?} → {masked:?}");
+            assert!(masked.contains("***"), "{text:?} → {masked:?}");
+        }
+        // Ordinary figures and words stay.
+        for text in [
+            "Плитка 12 поддонов, 2026-05-01, вес 4,5 т",
+            "arrive at 9.30",
+            "ИНН не нужен, объём 150 м3",
+        ] {
+            assert_eq!(mask_contacts(text), text);
+        }
+    }
+
+    #[test]
+    fn a_site_address_is_shown_as_its_town_or_district_only() {
+        assert_eq!(area_of("Москва, Тверская, Пушкинская площадь"), "Москва");
+        assert_eq!(area_of("Москва, Тверская"), "Москва");
+        assert_eq!(
+            area_of("Московская обл., Мытищинский район, Колпакова"),
+            "Московская обл., Мытищинский район"
+        );
+        assert_eq!(area_of("Тверская"), "Тверская");
+        assert_eq!(area_of("ул. Тверская"), "");
     }
 
     #[test]

@@ -62,6 +62,9 @@ impl Channel {
 }
 
 /// A request as typed (every value text, kept as typed for redisplay).
+/// The longest person's name a request keeps.
+pub const MAX_NAME_LEN: usize = 200;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RequestInput {
@@ -244,6 +247,9 @@ impl RequestInput {
         }
         if self.comment.chars().count() > 5000 {
             e.add("comment", "text.too_long");
+        }
+        if self.contact_name.trim().chars().count() > MAX_NAME_LEN {
+            e.add("contact_name", "text.too_long");
         }
         if !e.is_empty() {
             return Err(e);

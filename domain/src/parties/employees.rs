@@ -163,6 +163,23 @@ pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Employee>
         .ok_or(DomainError::NotFound)
 }
 
+/// Who may change an employee: the owner anyone; a dispatcher only people
+/// without a login of their own (a colleague's account is the owner's to
+/// change) and never into a dispatcher (no one promotes themselves or a
+/// friend to the office).
+fn may_manage(actor: &Actor, current: &Employee, new_role: Option<Role>) -> DomainResult<()> {
+    if actor.has(Role::Owner) {
+        return Ok(());
+    }
+    if current.user_id.is_some()
+        || current.role == "dispatcher"
+        || new_role == Some(Role::Dispatcher)
+    {
+        return Err(DomainError::Forbidden);
+    }
+    Ok(())
+}
+
 /// Adds an employee to the actor's own supplier organisation.
 pub async fn create(
     s: &Services,
@@ -172,6 +189,9 @@ pub async fn create(
 ) -> DomainResult<i64> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let v = input.validate().map_err(DomainError::Invalid)?;
+    if v.role == Role::Dispatcher && !actor.has(Role::Owner) {
+        return Err(DomainError::Forbidden);
+    }
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let id: i64 = sqlx::query_scalar(
@@ -221,6 +241,7 @@ pub async fn update(
         return Err(DomainError::Conflict("employee.owner_is_edited_in_profile"));
     }
     let v = input.validate().map_err(DomainError::Invalid)?;
+    may_manage(actor, &current, Some(v.role))?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     sqlx::query(
@@ -269,6 +290,7 @@ pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
     if current.role == "owner" {
         return Err(DomainError::Conflict("employee.owner_cannot_be_archived"));
     }
+    may_manage(actor, &current, None)?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     sqlx::query("UPDATE employees SET status = 'archived', updated_at = $1 WHERE id = $2")

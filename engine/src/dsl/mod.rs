@@ -336,6 +336,25 @@ impl<'a> Compiler<'a> {
         }
         self.events.extend(declared.iter().cloned());
         self.events.extend(self.vocab.events.iter().cloned());
+        // External events: only a declared or global event may come from
+        // outside — never an action's own result (`<action>.done`), which
+        // only the engine reports.
+        let mut external = Vec::new();
+        for e in &raw.external {
+            if !declared.contains(&e.value) && !self.vocab.events.contains(&e.value) {
+                self.err(
+                    pos(e),
+                    format!(
+                        "`external` lists `{}`, which is not an event of this workflow: declare it under `events:`",
+                        e.value
+                    ),
+                );
+            } else if external.contains(&e.value) {
+                self.err(pos(e), format!("duplicate external event `{}`", e.value));
+            } else {
+                external.push(e.value.clone());
+            }
+        }
         // A local action has no result events: it ran in the step itself.
         for name in used_actions(raw) {
             if self.vocab.local_actions.contains(&name) {
@@ -375,7 +394,7 @@ impl<'a> Compiler<'a> {
             states.push(self.state(name, s));
         }
         self.graph_checks(raw, &states);
-        Definition::new(
+        let mut definition = Definition::new(
             raw.id.value.clone(),
             raw.title.value.clone(),
             raw.description.as_ref().map(|d| d.value.clone()),
@@ -387,7 +406,9 @@ impl<'a> Compiler<'a> {
             states,
             hash,
             self.file.to_string(),
-        )
+        );
+        definition.external_events = external;
+        definition
     }
 
     fn graph_checks(&mut self, raw: &RawDefinition, states: &[State]) {

@@ -55,6 +55,10 @@ pub(crate) struct RawDefinition {
     pub data: SMap<S<RawField>>,
     #[serde(default)]
     pub events: Vec<S<String>>,
+    /// Events that may come from outside (the JSON API); each must be a
+    /// declared (or global) event.
+    #[serde(default)]
+    pub external: Vec<S<String>>,
     pub initial: S<String>,
     pub states: SMap<S<RawState>>,
 }

@@ -65,6 +65,7 @@ login-field-login = Почта или телефон
 login-field-password = Пароль
 login-forgot = Забыли пароль?
 login-locked = Слишком много неудачных попыток входа. Попробуйте снова через { $minutes } мин. или восстановите пароль.
+login-locked-seconds = Слишком много неудачных попыток входа. Попробуйте снова через { $seconds } с или восстановите пароль.
 demo-title = Демо-доступ
 demo-explain = Войдите под любой ролью одним нажатием. Пароль всех демо-пользователей — demo12345.
 
@@ -187,11 +188,13 @@ error-retry-in = Повторите через { $minutes } мин.
 
 ## Error codes from the domain
 error-generic = Неверное значение.
+error-text-control-chars = В тексте есть недопустимые управляющие символы (например, нулевой байт). Уберите их и отправьте форму ещё раз.
 error-required = Обязательное поле.
 error-email-invalid = Неверный адрес электронной почты.
 error-phone-invalid = Неверный номер телефона: нужен российский номер из 10 цифр после +7.
 error-login-email-or-phone-required = Укажите почту или телефон.
 error-login-invalid = Неверный логин или пароль.
+error-login-throttled = Слишком много неудачных попыток входа. Подождите и попробуйте снова.
 error-login-disabled = Учётная запись отключена. Обратитесь к администратору.
 error-login-not-email-or-phone = Укажите адрес электронной почты или номер телефона.
 error-role-invalid = Недопустимая роль.

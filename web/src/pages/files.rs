@@ -1,5 +1,7 @@
 //! Serving uploaded files to those allowed to see them: the owning
-//! organisation's members and the broker's staff. Anyone else gets 404.
+//! organisation's office and the broker's staff; a driver only their own
+//! and their jobs' machines' files ([`domain::access::Resource::File`]).
+//! Anyone else gets 404.
 
 use axum::Router;
 use axum::extract::{Path, State};

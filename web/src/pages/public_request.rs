@@ -172,6 +172,7 @@ async fn submit(
         inn: form.text("inn"),
         website: form.text("website"),
         captcha_token: form.text("captcha_token"),
+        type_errors: Default::default(),
     };
     let result = intake::submit_public(
         s,

@@ -85,23 +85,35 @@ async fn login(
                     secure,
                 ),
             );
-            // A fresh CSRF token after sign-in, so a token planted before it is useless.
+            // The session's own CSRF token from now on, so a token planted
+            // (or read) before sign-in is useless.
             h.append(
                 header::SET_COOKIE,
-                set_cookie(CSRF_COOKIE, &domain::crypto::random_token(), None, secure),
+                set_cookie(
+                    CSRF_COOKIE,
+                    &crate::auth::session_csrf(&token),
+                    None,
+                    secure,
+                ),
             );
             return Ok(resp);
         }
         Err(DomainError::Invalid(errors)) => {
             (StatusCode::UNPROCESSABLE_ENTITY, error_map(&errors), None)
         }
-        Err(DomainError::Throttled { retry_after_secs }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            Default::default(),
-            Some((retry_after_secs + 59) / 60),
-        ),
+        Err(DomainError::Throttled { retry_after_secs }) => {
+            let mut errors = std::collections::BTreeMap::new();
+            errors.insert("login".to_string(), "login.throttled".to_string());
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                errors,
+                Some(retry_after_secs),
+            )
+        }
         Err(e) => return Err(e.into()),
     };
+    // A throttled attempt says why (`login.throttled`) and how long to wait:
+    // in the page, and in `Retry-After` for scripts.
     let page = state.page(
         &info,
         "login.html",
@@ -109,11 +121,18 @@ async fn login(
             next => form.next,
             login => form.login,
             errors,
-            locked_minutes => minutes,
+            locked_minutes => minutes.filter(|s| *s >= 60).map(|s| (s + 59) / 60),
+            locked_seconds => minutes.filter(|s| *s < 60),
             demo_accounts => ser(&state.config.demo_accounts),
         },
     )?;
-    Ok((status, page).into_response())
+    let mut resp = (status, page).into_response();
+    if let Some(secs) = minutes
+        && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+    {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Ok(resp)
 }
 
 async fn logout(State(state): State<AppState>, info: RequestInfo) -> AppResult<Response> {
@@ -125,6 +144,12 @@ async fn logout(State(state): State<AppState>, info: RequestInfo) -> AppResult<R
     resp.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(SESSION_COOKIE, "", Some(0), secure),
+    );
+    // The signed-out browser gets a new anonymous token: the session's one
+    // is dead with the session.
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(CSRF_COOKIE, &domain::crypto::random_token(), None, secure),
     );
     Ok(resp)
 }
@@ -146,7 +171,9 @@ async fn forgot(
     info: RequestInfo,
     Form(form): Form<ForgotForm>,
 ) -> AppResult<Response> {
-    match domain::accounts::request_password_reset(&state.services, &form.login).await {
+    match domain::accounts::request_password_reset(&state.services, &form.login, info.ip.as_deref())
+        .await
+    {
         Ok(()) => Ok(state
             .page(
                 &info,

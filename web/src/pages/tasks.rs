@@ -59,6 +59,19 @@ async fn inbox(
         offset: 0,
     };
     let mut tasks = engine.inbox(&me, &filter).await?;
+    if domain::access::hunter_only(&auth.actor) {
+        // A hunter's role sees tasks of every request; their inbox keeps
+        // those of their own book (the same scope as the requests).
+        let mut visible = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            if domain::access::object_visible(&state.db, &auth.actor, &t.object.kind, t.object.id)
+                .await?
+            {
+                visible.push(t);
+            }
+        }
+        tasks = visible;
+    }
     if q.mine.is_some() {
         tasks.retain(|t| t.claimed_by == Some(me.id) || t.assignee == Some(me.id));
     }
@@ -80,7 +93,9 @@ async fn inbox(
         .into_response())
 }
 
-/// A task the actor may see: theirs to do, or any task for the broker's staff.
+/// A task the actor may see: theirs to do; for the broker's staff, any task
+/// whose business object they may see (the object's own scope decides — a
+/// hunter's are their book's). Anything else is "not found".
 async fn visible_task(
     state: &AppState,
     auth: &Auth<AnyUser>,
@@ -89,7 +104,10 @@ async fn visible_task(
     let engine = &state.services.engine;
     let form = engine.task_form(id).await?.ok_or(AppError::NotFound)?;
     let me = user_ref(&auth.actor);
-    if !auth.actor.is_staff() && !engine.can_act(id, &me).await? {
+    if auth.actor.is_staff() {
+        let object = &form.task.object;
+        domain::access::require_object(&state.db, &auth.actor, &object.kind, object.id).await?;
+    } else if !engine.can_act(id, &me).await? {
         return Err(AppError::NotFound);
     }
     Ok(form)

@@ -221,6 +221,14 @@ async fn instance_page(
 ) -> AppResult<Response> {
     let engine = &state.services.engine;
     let instance = engine.instance(id).await?.ok_or(AppError::NotFound)?;
+    // The history is shown only to whoever may see the instance's object.
+    domain::access::require_object(
+        &state.db,
+        &auth.actor,
+        &instance.object.kind,
+        instance.object.id,
+    )
+    .await?;
     let history = engine.history(id).await?;
     let tasks = engine.instance_tasks(id, true).await?;
     let timers = engine.timers(id).await?;

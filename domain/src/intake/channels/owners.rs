@@ -67,6 +67,8 @@ pub async fn client_ownership(
     sql.push(OWNERSHIP_COLUMNS)
         .push(" WHERE o.kind = 'client' AND o.id = ")
         .bind(id);
+    // A hunter's company cards are their book's, as the directory.
+    crate::access::scope(&mut sql, actor, crate::access::Resource::Organisation, "o");
     sql.query_as()
         .fetch_optional(s.db.pool())
         .await?

@@ -10,6 +10,10 @@ pub struct PublicSubmission {
     /// The honeypot: a field people do not see and bots fill in.
     pub website: String,
     pub captcha_token: String,
+    /// Values of the wrong JSON type that were still read as text (a number
+    /// sent as `"2"`): refused with `json.type`, but only together with the
+    /// domain's checks of every field, so the caller learns all at once.
+    pub type_errors: FieldErrors,
 }
 
 /// The key of the public form's rate limit.
@@ -64,6 +68,7 @@ pub async fn submit_public(
         }
         None => None,
     };
+    e.0.extend(sub.type_errors.0.iter().cloned());
     let valid_client = match with_request_contact(&client, &sub.input).validate(true) {
         Ok(v) => Some(v),
         Err(errs) => {
@@ -154,10 +159,15 @@ pub fn submission_from_json(
         };
         match k.as_str() {
             "fields" => fields_value = Some(v),
+            // A number is a JSON number: `"2"` is refused, as the README
+            // and the OpenAPI document say.
             "duration" => match v {
                 Value::Number(n) => sub.input.duration = n.to_string(),
-                Value::String(s) => sub.input.duration = s.clone(),
                 Value::Null => {}
+                Value::String(s) => {
+                    sub.input.duration = s.clone();
+                    sub.type_errors.add("duration", "json.type");
+                }
                 _ => e.add("duration", "json.type"),
             },
             key if TEXT_KEYS.contains(&key) => match text {
@@ -191,11 +201,11 @@ pub fn submission_from_json(
     }
     match (fields_value, t) {
         (Some(Value::Object(fields)), Some(t)) => {
-            read_json_fields(t, fields, &mut sub.input, &mut e)
+            read_json_fields(t, fields, &mut sub.input, &mut e, &mut sub.type_errors)
         }
         (Some(Value::Object(_)), None) | (None, None) => {}
         (Some(Value::Null) | None, Some(t)) => {
-            read_json_fields(t, &Map::new(), &mut sub.input, &mut e)
+            read_json_fields(t, &Map::new(), &mut sub.input, &mut e, &mut sub.type_errors)
         }
         (Some(_), _) => e.add("fields", "json.type"),
     }
@@ -207,6 +217,7 @@ fn read_json_fields(
     fields: &Map<String, Value>,
     input: &mut RequestInput,
     e: &mut FieldErrors,
+    type_errors: &mut FieldErrors,
 ) {
     for (id, v) in fields {
         let key = format!("f.{id}");
@@ -249,7 +260,17 @@ fn read_json_fields(
                     .insert(key, if *b { "true" } else { "false" }.into());
             }
             (FieldKind::Boolean, _) => e.add(&key, "json.type"),
-            (FieldKind::Integer | FieldKind::Decimal, Value::Bool(_)) => e.add(&key, "json.type"),
+            (FieldKind::Integer | FieldKind::Decimal, Value::Number(n)) => {
+                input.fields.insert(key, n.to_string());
+            }
+            (FieldKind::Integer | FieldKind::Decimal, Value::Null) => {
+                input.fields.insert(key, String::new());
+            }
+            (FieldKind::Integer | FieldKind::Decimal, Value::String(s)) => {
+                input.fields.insert(key.clone(), s.clone());
+                type_errors.add(&key, "json.type");
+            }
+            (FieldKind::Integer | FieldKind::Decimal, _) => e.add(&key, "json.type"),
             (_, other) => match scalar(other) {
                 Some(text) => {
                     input.fields.insert(key, text);

@@ -14,11 +14,82 @@ pub struct RegistrationInput {
     pub consent: String,
 }
 
-/// The outcome of a registration.
+/// A registration that created its company and user.
 #[derive(Debug, Clone, Serialize)]
 pub struct Registered {
     pub org_id: i64,
     pub user_id: i64,
+}
+
+/// The outcome of a registration. The registration form answers both the
+/// same way ("check your e-mail"), so it cannot be used to learn who has an
+/// account; the address's owner hears about the attempt instead.
+#[derive(Debug, Clone, Serialize)]
+pub enum Registration {
+    New(Registered),
+    /// The e-mail (or phone) already belongs to an account: nothing was
+    /// created, and the account's owner was told someone tried.
+    AddressTaken,
+}
+
+/// An existing account with this e-mail or phone: (id, name, e-mail, phone).
+async fn existing_account(
+    s: &Services,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<Option<(i64, String, Option<String>, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, full_name, email, phone FROM users WHERE email = $1 OR phone = $2 ORDER BY id LIMIT 1",
+    )
+    .bind(email)
+    .bind(phone)
+    .fetch_optional(s.db.pool())
+    .await
+}
+
+/// Tells an account's owner that someone tried to register with their
+/// address (by e-mail, else SMS), and records the attempt.
+async fn tell_address_taken(
+    s: &Services,
+    (user_id, name, email, phone): (i64, String, Option<String>, Option<String>),
+    password: &str,
+) -> DomainResult<Registration> {
+    // The new account's password would be hashed: so is this one (and
+    // thrown away), so the answer takes as long either way.
+    let _ = crate::crypto::hash_password(password.to_string()).await?;
+    let now = s.db.now();
+    let mut tx = s.db.begin().await?;
+    let a = args!["name" => name, "link" => format!("{}/password/forgot", s.base_url)];
+    let (channel, recipient) = match (email, phone) {
+        (Some(e), _) => ("email", e),
+        (None, Some(p)) => ("sms", p),
+        (None, None) => return Ok(Registration::AddressTaken),
+    };
+    notify::enqueue(
+        &mut tx,
+        now,
+        NewNotification {
+            channel: channel.into(),
+            recipient,
+            user_id: Some(user_id),
+            subject: s.texts.text("mail-registration-taken-subject", &a),
+            body: s.texts.text("mail-registration-taken-body", &a),
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        None,
+        "registration.address_taken",
+        "user",
+        Some(user_id),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    s.after_commit();
+    Ok(Registration::AddressTaken)
 }
 
 fn check_person(input: &RegistrationInput, e: &mut FieldErrors) {
@@ -41,7 +112,7 @@ fn check_person(input: &RegistrationInput, e: &mut FieldErrors) {
 pub async fn register_supplier(
     s: &Services,
     input: &RegistrationInput,
-) -> DomainResult<Registered> {
+) -> DomainResult<Registration> {
     let mut e = FieldErrors::new();
     let details = match input.company.validate(Strictness::Supplier) {
         Ok(d) => Some(d),
@@ -65,6 +136,10 @@ pub async fn register_supplier(
     .await?;
     if dup > 0 {
         return Err(DomainError::field("inn", "inn.already_registered"));
+    }
+    if let Some(existing) = existing_account(s, details.email.as_deref(), None).await? {
+        drop(tx);
+        return tell_address_taken(s, existing, &input.password).await;
     }
     let org_id = insert_party(&mut tx, now, OrgKind::Supplier, &details, "unconfirmed").await?;
     let user_id = insert_user(
@@ -118,13 +193,16 @@ pub async fn register_supplier(
     .await?;
     tx.commit().await?;
     s.after_commit();
-    Ok(Registered { org_id, user_id })
+    Ok(Registration::New(Registered { org_id, user_id }))
 }
 
 /// Registers a client: a company (details as for suppliers, bank details
 /// optional until the contract) or a private person (name, phone, e-mail).
 /// No moderation: a client may place requests at once.
-pub async fn register_client(s: &Services, input: &RegistrationInput) -> DomainResult<Registered> {
+pub async fn register_client(
+    s: &Services,
+    input: &RegistrationInput,
+) -> DomainResult<Registration> {
     let mut e = FieldErrors::new();
     let mut company = input.company.clone();
     if company.legal_form == "person" && company.name.trim().is_empty() {
@@ -140,6 +218,16 @@ pub async fn register_client(s: &Services, input: &RegistrationInput) -> DomainR
     check_person(input, &mut e);
     e.into_result()?;
     let details = details.ok_or(DomainError::Conflict("validation"))?;
+    let login_phone = if details.legal_form == "person" {
+        details.phone.clone()
+    } else {
+        None
+    };
+    if let Some(existing) =
+        existing_account(s, details.email.as_deref(), login_phone.as_deref()).await?
+    {
+        return tell_address_taken(s, existing, &input.password).await;
+    }
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let org_id = insert_party(&mut tx, now, OrgKind::Client, &details, "active").await?;
@@ -150,11 +238,7 @@ pub async fn register_client(s: &Services, input: &RegistrationInput) -> DomainR
         &NewUser {
             full_name: input.person_name.trim().to_string(),
             email: details.email.clone(),
-            phone: if details.legal_form == "person" {
-                details.phone.clone()
-            } else {
-                None
-            },
+            phone: login_phone,
             roles: vec![Role::Client],
             password: Some(input.password.clone()),
         },
@@ -181,7 +265,7 @@ pub async fn register_client(s: &Services, input: &RegistrationInput) -> DomainR
     .await?;
     tx.commit().await?;
     s.after_commit();
-    Ok(Registered { org_id, user_id })
+    Ok(Registration::New(Registered { org_id, user_id }))
 }
 
 async fn insert_party(
@@ -345,7 +429,9 @@ pub async fn register_confirmed_supplier(
     s: &Services,
     input: &RegistrationInput,
 ) -> DomainResult<Registered> {
-    let reg = register_supplier(s, input).await?;
+    let Registration::New(reg) = register_supplier(s, input).await? else {
+        return Err(DomainError::field("email", "email.taken"));
+    };
     let mut tx = s.db.begin().await?;
     email_confirmed(s, &mut tx, reg.user_id).await?;
     tx.commit().await?;
