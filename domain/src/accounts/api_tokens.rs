@@ -46,7 +46,7 @@ pub async fn authenticate(db: &Db, token: &str) -> DomainResult<Option<Actor>> {
     .fetch_optional(db.pool())
     .await?;
     let Some(_) = id else { return Ok(None) };
-    let Some(broker) = crate::parties::orgs::broker_id(db).await? else {
+    let Some(broker) = crate::access::broker_id(db).await? else {
         return Ok(None);
     };
     Ok(Some(Actor::system(broker)))
