@@ -1,7 +1,7 @@
 //! Podryad, assembled: configuration, the application (database, engine,
 //! connectors, web server, background workers) and the command line.
 //!
-//! Tests start the same [`app::App`] the binary runs, on a port chosen by the
+//! Tests start the same [`app::RunningApp`] the binary runs, on a port chosen by the
 //! system and a fresh database, so what they check is what ships.
 
 pub mod app;

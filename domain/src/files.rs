@@ -187,7 +187,7 @@ impl Files {
     }
 
     /// Checks a file and stores its bytes; returns what to record with
-    /// [`Files::record`] inside the caller's transaction. Field errors are
+    /// [`StoredFile::record`] inside the caller's transaction. Field errors are
     /// keyed by `field`.
     pub async fn accept(
         &self,

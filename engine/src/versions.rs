@@ -14,7 +14,7 @@
 //! does not re-activate that version either: activate it in the browser.)
 //!
 //! **Several servers at once.** Storing and activating take a
-//! transaction-scoped lock first ([`lock_definitions`]: a PostgreSQL
+//! transaction-scoped lock first (`lock_definitions`: a PostgreSQL
 //! advisory lock; on SQLite the single writer's `BEGIN IMMEDIATE` already
 //! serialises), then read what is stored and decide. So two servers starting
 //! at the same moment with the same folder store each text once, and an

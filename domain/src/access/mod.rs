@@ -4,18 +4,22 @@
 //!
 //! Offers the others [`Actor`], [`scope`] and [`Resource`] (one mechanism for
 //! tenancy), [`require`] with a [`Rule`] (the role requirements of
-//! operations, once), [`roles`] (the roles and organisation kinds) and [`audit`].
+//! operations, once), [`roles`] (the roles and organisation kinds),
+//! [`broker_id`] (the broker's own organisation, which every context may
+//! need) and [`audit`].
 //! Depends on no other context. `audit` sits here rather than in its own
 //! context because it records *who* acted, which is what this context knows.
 
 mod actor;
 pub mod audit;
 mod objects;
+mod broker;
 pub mod roles;
 mod rules;
 
 pub use actor::*;
 pub use objects::{object_visible, require_object};
+pub use broker::broker_id;
 pub use rules::{Rule, require, require_or_hide};
 
 use engine::EngineBuilder;

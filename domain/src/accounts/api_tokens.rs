@@ -131,7 +131,7 @@ pub async fn authenticate(db: &Db, token: &str) -> DomainResult<Option<TokenGran
     let Some((token_id, scopes)) = row else {
         return Ok(None);
     };
-    let Some(broker) = crate::parties::orgs::broker_id(db).await? else {
+    let Some(broker) = crate::access::broker_id(db).await? else {
         return Ok(None);
     };
     Ok(Some(TokenGrant {

@@ -92,7 +92,7 @@ impl RequestRow {
     }
 
     /// The calendar days of the job at the site: from the wanted day to the
-    /// end of the window (at most [`MAX_DAYS`]); today when no date is set.
+    /// end of the window (at most `MAX_DAYS`, 14 days); today when no date is set.
     pub fn work_days(&self, now: DateTime<Utc>) -> Vec<NaiveDate> {
         let tz = self.tz();
         let from = self.wanted_from.map(from_db_time).unwrap_or(now);

@@ -54,7 +54,7 @@ pub(super) async fn notify_about_task(
         }
         let org = match p.get("org_id").and_then(Value::as_i64) {
             Some(o) => o,
-            None => match crate::parties::orgs::broker_id(&s.db).await? {
+            None => match crate::access::broker_id(&s.db).await? {
                 Some(b) => b,
                 None => return Ok(0),
             },

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use crate::access::roles::OrgKind;
 use crate::access::{Actor, Resource, scope};
+/// The broker's id lives in `access` so that contexts below `parties` may
+/// ask for it; re-exported here for existing callers.
+pub use crate::access::broker_id;
 use crate::error::{DomainError, DomainResult};
 
 /// Legal forms we deal with.
@@ -108,16 +111,6 @@ pub async fn ensure_broker(db: &Db) -> DomainResult<i64> {
     };
     tx.commit().await?;
     Ok(id)
-}
-
-pub async fn broker_id(db: &Db) -> DomainResult<Option<i64>> {
-    Ok(
-        sqlx::query_scalar(
-            "SELECT id FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
-        )
-        .fetch_optional(db.pool())
-        .await?,
-    )
 }
 
 /// One organisation the actor may see; others are `NotFound`.

@@ -21,7 +21,7 @@
 //! Each document with a "valid until" date runs the `machine_document`
 //! workflow (`workflows/machine_document.yaml`), started in the same
 //! transaction as the document row. Its timers call the
-//! `machine_document.warn` action registered by [`register_engine`] 14 days
+//! `machine_document.warn` action registered by `register_engine` 14 days
 //! before expiry and once the document has expired. Only the newest document
 //! of a kind on a machine is watched: a renewal (a new date on the same
 //! record) re-plans the timers through the `document.renewed` event, a newer

@@ -1,0 +1,19 @@
+//! The broker's own organisation: the tenant whose users are staff and
+//! whose id the system actor acts for. It lives here, with the actors and
+//! the tenancy scope, so every context may ask for it without depending on
+//! `parties` (which creates the row, see `parties::orgs::ensure_broker`).
+
+use engine::Db;
+
+use crate::error::DomainResult;
+
+/// The broker's organisation id; `None` before the first start created it.
+/// Not cached: the row is created once at start, and tests run several
+/// applications (each with its own database) in one process.
+pub async fn broker_id(db: &Db) -> DomainResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(db.pool())
+    .await?)
+}
