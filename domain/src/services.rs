@@ -58,3 +58,37 @@ pub(crate) fn text_param<'a>(ctx: &'a ActionContext, name: &str) -> Option<&'a s
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
 }
+
+/// The future a [`LocalFn`] returns.
+pub(crate) type LocalFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ActionError>> + Send + 'a>>;
+
+/// The body of a local workflow action: it writes on the step's connection
+/// only (never `s.db.begin()`, never the read pool for rows the step wrote).
+pub(crate) type LocalFn =
+    for<'a> fn(&'a Services, &'a mut sqlx::AnyConnection, &'a ActionContext) -> LocalFuture<'a>;
+
+/// A local action handler from a [`LocalFn`], with the services it needs.
+pub(crate) fn local(cell: &ServicesCell, f: LocalFn) -> Arc<dyn engine::LocalActionHandler> {
+    Arc::new(Local {
+        cell: cell.clone(),
+        f,
+    })
+}
+
+struct Local {
+    cell: ServicesCell,
+    f: LocalFn,
+}
+
+#[engine::async_trait]
+impl engine::LocalActionHandler for Local {
+    async fn run(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        ctx: ActionContext,
+    ) -> Result<(), ActionError> {
+        let s = ready(&self.cell)?;
+        (self.f)(s, conn, &ctx).await
+    }
+}

@@ -1,13 +1,16 @@
 //! The audit trail of changes outside workflow history (which the engine
 //! keeps): who did what to which object, and when.
 
-use engine::{Tx, to_db_time};
+use engine::to_db_time;
 use serde_json::Value;
+use sqlx::AnyConnection;
 
 use crate::access::Actor;
 
+/// Records on `tx`, a connection inside the caller's transaction (a
+/// `&mut Tx` coerces to it; a local workflow action passes the step's).
 pub async fn record(
-    tx: &mut Tx,
+    tx: &mut AnyConnection,
     now: chrono::DateTime<chrono::Utc>,
     actor: Option<&Actor>,
     action: &str,
@@ -26,7 +29,7 @@ pub async fn record(
     .bind(object_type)
     .bind(object_id)
     .bind(details.to_string())
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

@@ -126,6 +126,22 @@ pub(crate) async fn request_for(s: &Services, actor: &Actor, id: i64) -> DomainR
         .ok_or(DomainError::NotFound)
 }
 
+/// A request by id on a connection of the caller's transaction (local
+/// workflow actions read through the step's connection).
+pub(crate) async fn request_on(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+) -> DomainResult<RequestRow> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(REQUEST_COLUMNS)
+        .push(" FROM requests r WHERE r.id = ")
+        .bind(id);
+    sql.query_as()
+        .fetch_optional(conn)
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
 /// A request by id, for the system's own work (actions, RFQ views built
 /// for suppliers, which never show it whole).
 pub(crate) async fn request_by_id(s: &Services, id: i64) -> DomainResult<RequestRow> {

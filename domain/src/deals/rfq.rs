@@ -32,7 +32,7 @@ use crate::intake::request_types::{FieldKind, RequestType};
 use crate::intake::requests::{local_text, site_tz};
 use crate::notify::{self, RECIPIENT_COLUMNS, Recipient};
 use crate::services::Services;
-use crate::services::ServicesCell;
+use crate::services::{ServicesCell, local};
 use crate::{access::audit, args, deals::scoring};
 
 /// Suppliers one round may ask at most.
@@ -198,12 +198,15 @@ pub(crate) fn answerable(rfq_status: &str, round: &Round, now: DateTime<Utc>) ->
     round.is_open(now) && ANSWERABLE.contains(&rfq_status)
 }
 
-pub(crate) async fn round(tx: &mut Tx, id: i64) -> Result<Option<Round>, sqlx::Error> {
+pub(crate) async fn round(
+    tx: &mut sqlx::AnyConnection,
+    id: i64,
+) -> Result<Option<Round>, sqlx::Error> {
     let mut sql = Sql::new("SELECT ");
     sql.push(ROUND_COLUMNS)
         .push(" FROM rfq_rounds rr WHERE rr.id = ")
         .bind(id);
-    sql.query_as().fetch_optional(&mut **tx).await
+    sql.query_as().fetch_optional(&mut *tx).await
 }
 
 /// What [`send`] did.
@@ -393,7 +396,10 @@ pub async fn send_top(s: &Services, request_id: i64, top: usize) -> DomainResult
 
 /// People of a supplier who answer RFQs: its dispatchers, or its owners
 /// when it has none.
-pub(crate) async fn office_people(tx: &mut Tx, org_id: i64) -> Result<Vec<Recipient>, sqlx::Error> {
+pub(crate) async fn office_people(
+    tx: &mut sqlx::AnyConnection,
+    org_id: i64,
+) -> Result<Vec<Recipient>, sqlx::Error> {
     for role in ["dispatcher", "owner"] {
         let mut sql = Sql::new("SELECT ");
         sql.push(RECIPIENT_COLUMNS)
@@ -402,7 +408,7 @@ pub(crate) async fn office_people(tx: &mut Tx, org_id: i64) -> Result<Vec<Recipi
             .push(" AND u.status = 'active' AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = ")
             .bind(role)
             .push(") ORDER BY u.id");
-        let people: Vec<Recipient> = sql.query_as().fetch_all(&mut **tx).await?;
+        let people: Vec<Recipient> = sql.query_as().fetch_all(&mut *tx).await?;
         if !people.is_empty() {
             return Ok(people);
         }
@@ -411,14 +417,15 @@ pub(crate) async fn office_people(tx: &mut Tx, org_id: i64) -> Result<Vec<Recipi
 }
 
 /// Records the round's deadline and tells the suppliers not told yet (the
-/// `rfq.open_round` action; running it twice tells nobody twice).
+/// `rfq.open_round` action; running it twice tells nobody twice). A local
+/// action: `tx` is the step's connection.
 pub async fn open_round(
     s: &Services,
+    tx: &mut sqlx::AnyConnection,
     round_id: i64,
     deadline: Option<DateTime<Utc>>,
 ) -> DomainResult<usize> {
-    let mut tx = s.db.begin().await?;
-    let Some(round) = round(&mut tx, round_id).await? else {
+    let Some(round) = round(tx, round_id).await? else {
         return Err(DomainError::NotFound);
     };
     if let Some(d) = deadline {
@@ -428,7 +435,7 @@ pub async fn open_round(
             .execute(&mut *tx)
             .await?;
     }
-    let r = matching::request_by_id(s, round.request_id).await?;
+    let r = matching::request_on(tx, round.request_id).await?;
     let t = s.request_types.get(&r.request_type);
     let tz = r.tz();
     let rfqs: Vec<(i64, i64)> = sqlx::query_as(
@@ -447,8 +454,8 @@ pub async fn open_round(
             "deadline" => local_text(deadline.map(to_db_time), tz),
             "link" => format!("{}/supplier/rfqs/{rfq_id}", s.base_url),
         ];
-        for person in office_people(&mut tx, *org_id).await? {
-            if notify::tell(s, &mut tx, &person, "mail-rfq", &a).await? {
+        for person in office_people(tx, *org_id).await? {
+            if notify::tell(s, tx, &person, "mail-rfq", &a).await? {
                 sent += 1;
             }
         }
@@ -458,23 +465,26 @@ pub async fn open_round(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await?;
-    s.after_commit();
     Ok(sent)
 }
 
 /// Reminds the suppliers of a round who have not answered (the `rfq.remind`
 /// action; `key` is the action's idempotency key, so a retried run reminds
-/// nobody twice). Returns how many messages were queued.
-pub async fn remind(s: &Services, round_id: i64, key: &str) -> DomainResult<usize> {
-    let mut tx = s.db.begin().await?;
-    let Some(round) = round(&mut tx, round_id).await? else {
+/// nobody twice). Returns how many messages were queued. A local action:
+/// `tx` is the step's connection.
+pub async fn remind(
+    s: &Services,
+    tx: &mut sqlx::AnyConnection,
+    round_id: i64,
+    key: &str,
+) -> DomainResult<usize> {
+    let Some(round) = round(tx, round_id).await? else {
         return Err(DomainError::NotFound);
     };
     if !round.is_open(s.db.now()) {
         return Ok(0);
     }
-    let r = matching::request_by_id(s, round.request_id).await?;
+    let r = matching::request_on(tx, round.request_id).await?;
     let tz = r.tz();
     let due: Vec<(i64, i64)> = sqlx::query_as(
         "UPDATE rfqs SET reminders = reminders + 1, reminded_key = $1
@@ -492,22 +502,24 @@ pub async fn remind(s: &Services, round_id: i64, key: &str) -> DomainResult<usiz
             "deadline" => local_text(round.deadline_at, tz),
             "link" => format!("{}/supplier/rfqs/{rfq_id}", s.base_url),
         ];
-        for person in office_people(&mut tx, *org_id).await? {
-            if notify::tell(s, &mut tx, &person, "mail-rfq-reminder", &a).await? {
+        for person in office_people(tx, *org_id).await? {
+            if notify::tell(s, tx, &person, "mail-rfq-reminder", &a).await? {
                 sent += 1;
             }
         }
     }
-    tx.commit().await?;
-    s.after_commit();
     Ok(sent)
 }
 
 /// Closes a round (the `rfq.close_round` action): RFQs without an answer
-/// expire and count against their supplier's answer rate.
-pub async fn close_round(s: &Services, round_id: i64) -> DomainResult<usize> {
+/// expire and count against their supplier's answer rate. A local action:
+/// `tx` is the step's connection.
+pub async fn close_round(
+    s: &Services,
+    tx: &mut sqlx::AnyConnection,
+    round_id: i64,
+) -> DomainResult<usize> {
     let now = s.db.now();
-    let mut tx = s.db.begin().await?;
     sqlx::query("UPDATE rfq_rounds SET status = 'closed', closed_at = COALESCE(closed_at, $1) WHERE id = $2")
         .bind(to_db_time(now))
         .bind(round_id)
@@ -520,9 +532,8 @@ pub async fn close_round(s: &Services, round_id: i64) -> DomainResult<usize> {
     .fetch_all(&mut *tx)
     .await?;
     for org in &expired {
-        scoring::record(&mut tx, now, *org, scoring::Event::Expired).await?;
+        scoring::record(tx, now, *org, scoring::Event::Expired).await?;
     }
-    tx.commit().await?;
     Ok(expired.len())
 }
 
@@ -850,8 +861,11 @@ fn retry(e: DomainError) -> ActionError {
     }
 }
 
-/// Registers `rfq.send_top`, `rfq.open_round`, `rfq.remind` and
-/// `rfq.close_round`.
+/// Registers `rfq.send_top` (external: matching is a heavy read and the
+/// workflow branches on its result, `rfq.send_top.done`; a second run reuses
+/// the round the first created) and the local `rfq.open_round`,
+/// `rfq.remind` and `rfq.close_round` (their rows and mail are written in
+/// the step's transaction).
 pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
     let c = cell.clone();
     let b = b.action(
@@ -869,56 +883,49 @@ pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBui
             }
         }),
     );
-    let c = cell.clone();
-    let b = b.action(
+    let b = b.local_action(
         "rfq.open_round",
         Some(&["round_id", "deadline"]),
-        action_fn(move |ctx: ActionContext| {
-            let c = c.clone();
-            async move {
-                let s = crate::services::ready(&c)?;
-                let round_id = int_param(&ctx, "round_id")
+        local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
+                let round_id = int_param(ctx, "round_id")
                     .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
                 let deadline = ctx
                     .params
                     .get("deadline")
                     .and_then(Value::as_str)
                     .and_then(engine::expr::parse_time);
-                let n = open_round(s, round_id, deadline).await.map_err(retry)?;
-                Ok(json!({"notified": n}))
-            }
-        }),
-    );
-    let c = cell.clone();
-    let b = b.action(
-        "rfq.remind",
-        Some(&["round_id"]),
-        action_fn(move |ctx: ActionContext| {
-            let c = c.clone();
-            async move {
-                let s = crate::services::ready(&c)?;
-                let round_id = int_param(&ctx, "round_id")
-                    .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
-                let n = remind(s, round_id, &ctx.idempotency_key)
+                open_round(s, conn, round_id, deadline)
                     .await
                     .map_err(retry)?;
-                Ok(json!({"reminded": n}))
-            }
+                Ok(())
+            })
         }),
     );
-    let c = cell;
-    b.action(
+    let b = b.local_action(
+        "rfq.remind",
+        Some(&["round_id"]),
+        local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
+                let round_id = int_param(ctx, "round_id")
+                    .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
+                remind(s, conn, round_id, &ctx.idempotency_key)
+                    .await
+                    .map_err(retry)?;
+                Ok(())
+            })
+        }),
+    );
+    b.local_action(
         "rfq.close_round",
         Some(&["round_id"]),
-        action_fn(move |ctx: ActionContext| {
-            let c = c.clone();
-            async move {
-                let s = crate::services::ready(&c)?;
-                let round_id = int_param(&ctx, "round_id")
+        local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
+                let round_id = int_param(ctx, "round_id")
                     .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
-                let n = close_round(s, round_id).await.map_err(retry)?;
-                Ok(json!({"expired": n}))
-            }
+                close_round(s, conn, round_id).await.map_err(retry)?;
+                Ok(())
+            })
         }),
     )
 }

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use engine::{Sql, Tx, to_db_time};
+use engine::{Sql, to_db_time};
 use serde::Serialize;
 
 use crate::access::Actor;
@@ -164,7 +164,7 @@ pub(crate) enum Event {
 
 /// Updates a supplier's figures inside the caller's transaction.
 pub(crate) async fn record(
-    tx: &mut Tx,
+    tx: &mut sqlx::AnyConnection,
     now: DateTime<Utc>,
     org_id: i64,
     event: Event,
@@ -192,7 +192,7 @@ pub(crate) async fn record(
     .bind(won)
     .bind(ms)
     .bind(to_db_time(now))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }

@@ -5,8 +5,8 @@
 //! Offers the others [`request_types`], [`requests`] (a request, its status,
 //! what matching and deals read), [`ownership`] and the intake functions
 //! re-exported here. Registers the `request` object, what the request funnel
-//! reads about it (`object.*`), `request.set_status` and
-//! `client.first_order`.
+//! reads about it (`object.*`), the local `request.set_status` and the
+//! external `client.first_order`.
 
 mod channels;
 pub mod ownership;
@@ -22,28 +22,25 @@ use engine::{ActionContext, ActionError, EngineBuilder, action_fn};
 use serde_json::{Value, json};
 
 use crate::error::DomainError;
-use crate::services::{ServicesCell, ready, text_param};
+use crate::services::{ServicesCell, local, ready, text_param};
 
 /// Registers intake's objects, context provider and actions.
 pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
     let mut b = b
         .object_kind("request")
         .context("request", Arc::new(workflow::RequestContext));
-    let c = cell.clone();
-    b = b.action(
+    // The status projection is local: written in the step's transaction.
+    b = b.local_action(
         "request.set_status",
         Some(&["status"]),
-        action_fn(move |ctx: ActionContext| {
-            let c = c.clone();
-            async move {
-                let s = ready(&c)?;
-                let status = text_param(&ctx, "status")
+        local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
+                let status = text_param(ctx, "status")
                     .ok_or_else(|| ActionError::Fail("status is missing".into()))?;
-                requests::set_status(s, ctx.object.id, status)
+                requests::set_status(s, conn, ctx.object.id, status)
                     .await
-                    .map_err(|e| ActionError::Retry(e.to_string()))?;
-                Ok(json!({"status": status}))
-            }
+                    .map_err(|e| ActionError::Retry(e.to_string()))
+            })
         }),
     );
     // The client's first order goes into work: the hunter hands the client

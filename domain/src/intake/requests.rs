@@ -422,15 +422,24 @@ pub async fn insert(
 
 /// Mirrors the request workflow's state on the request row (for lists and
 /// reports); called by the workflow's `request.set_status` action.
-pub async fn set_status(s: &Services, request_id: i64, status: &str) -> DomainResult<()> {
-    let mut tx = s.db.begin().await?;
+///
+/// `tx` is the connection of the workflow step's own transaction: the
+/// projection is written with the step that entered the state, so
+/// `requests.status` never lags behind the workflow nor goes back to an
+/// older value (as an outbox action it could, when a retried older run
+/// finished after a newer one).
+pub async fn set_status(
+    s: &Services,
+    tx: &mut sqlx::AnyConnection,
+    request_id: i64,
+    status: &str,
+) -> DomainResult<()> {
     sqlx::query("UPDATE requests SET status = $1, updated_at = $2 WHERE id = $3")
         .bind(status)
         .bind(to_db_time(s.db.now()))
         .bind(request_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -9,7 +9,8 @@
 //! select people with, [`enqueue`] for a message to one address, and the
 //! outbox and its sender to the web (admin outbox) and the binary.
 //! Registers the mail behind the engine's task events (`task.created`,
-//! `task.remind`, `task.escalated`).
+//! `task.remind`, `task.escalated`) as local actions: queued in the step's
+//! transaction, exactly once with it.
 
 pub mod mask;
 pub mod outbox;
@@ -25,31 +26,43 @@ pub use outbox::{
 pub use sender::{NO_TRANSPORT, NotificationSender, SenderConfig, SenderWaker, idempotency_key};
 pub use tell::*;
 
-use engine::{ActionContext, ActionError, EngineBuilder, action_fn};
-use serde_json::json;
+use std::sync::Arc;
+
+use engine::{ActionContext, ActionError, EngineBuilder, LocalActionHandler, async_trait};
+use sqlx::AnyConnection;
 
 use crate::services::{ServicesCell, ready};
 
-/// Registers the task-event notifications.
+/// Queues the mail about one task event in the step's transaction.
+struct TaskMail {
+    cell: ServicesCell,
+    key: &'static str,
+}
+
+#[async_trait]
+impl LocalActionHandler for TaskMail {
+    async fn run(&self, conn: &mut AnyConnection, ctx: ActionContext) -> Result<(), ActionError> {
+        let s = ready(&self.cell)?;
+        tasks::notify_about_task(s, conn, &ctx, self.key)
+            .await
+            .map_err(|e| ActionError::Retry(e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Registers the task-event notifications (local actions).
 pub(crate) fn register_engine(mut b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
     for (action, key) in [
         ("task.created", "mail-task-assigned"),
         ("task.remind", "mail-task-reminder"),
         ("task.escalated", "mail-task-escalated"),
     ] {
-        let c = cell.clone();
-        b = b.action(
+        b = b.local_action(
             action,
             None,
-            action_fn(move |ctx: ActionContext| {
-                let c = c.clone();
-                async move {
-                    let s = ready(&c)?;
-                    let sent = tasks::notify_about_task(s, &ctx, key)
-                        .await
-                        .map_err(|e| ActionError::Retry(e.to_string()))?;
-                    Ok(json!({"notified": sent}))
-                }
+            Arc::new(TaskMail {
+                cell: cell.clone(),
+                key,
             }),
         );
     }

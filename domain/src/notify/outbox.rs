@@ -26,6 +26,7 @@ use chrono::{DateTime, Utc};
 use connectors::notify::Channel;
 use engine::{Db, Tx, to_db_time};
 use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 use super::mask::mask_secrets;
@@ -48,8 +49,12 @@ pub struct NewNotification {
 /// is delivered after the transaction commits, by the sender (immediately if
 /// the caller wakes it with [`SenderWaker::wake`](super::SenderWaker::wake), else at its next poll).
 /// An unknown channel is [`sqlx::Error::InvalidArgument`].
+///
+/// `tx` is any connection inside the caller's transaction: a `&mut Tx`
+/// coerces to it, and a workflow's local action passes the step's own
+/// connection, so the message is queued exactly once with the step.
 pub async fn enqueue(
-    tx: &mut Tx,
+    tx: &mut AnyConnection,
     now: DateTime<Utc>,
     notification: NewNotification,
 ) -> Result<i64, sqlx::Error> {
@@ -70,7 +75,7 @@ pub async fn enqueue(
     .bind(notification.subject)
     .bind(notification.body)
     .bind(now)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *tx)
     .await?;
     Ok(id)
 }

@@ -1,8 +1,16 @@
 //! Mail behind the engine's task events: who hears of a new, overdue or
 //! escalated task.
+//!
+//! These are **local** actions: the messages are queued on the connection of
+//! the step that opened, reminded of or escalated the task, inside its
+//! transaction — so a message exists exactly when the step does, once. (As
+//! outbox actions they committed their own transaction before the outbox row
+//! was marked done; a crash or an expired lease between the two queued the
+//! mail twice.)
 
 use engine::ActionContext;
 use serde_json::Value;
+use sqlx::AnyConnection;
 
 use crate::args;
 use crate::notify;
@@ -14,6 +22,7 @@ use crate::services::Services;
 /// inbox: mailing a whole role on every task would be noise.
 pub(super) async fn notify_about_task(
     s: &Services,
+    conn: &mut AnyConnection,
     ctx: &ActionContext,
     key: &str,
 ) -> anyhow::Result<usize> {
@@ -54,10 +63,17 @@ pub(super) async fn notify_about_task(
         }
         let org = match p.get("org_id").and_then(Value::as_i64) {
             Some(o) => o,
-            None => match crate::access::broker_id(&s.db).await? {
-                Some(b) => b,
-                None => return Ok(0),
-            },
+            None => {
+                let broker: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
+                )
+                .fetch_optional(&mut *conn)
+                .await?;
+                match broker {
+                    Some(b) => b,
+                    None => return Ok(0),
+                }
+            }
         };
         sql.push("u.org_id = ")
             .bind(org)
@@ -65,7 +81,7 @@ pub(super) async fn notify_about_task(
             .bind_list(roles)
             .push("))");
     }
-    let people: Vec<notify::Recipient> = sql.query_as().fetch_all(s.db.pool()).await?;
+    let people: Vec<notify::Recipient> = sql.query_as().fetch_all(&mut *conn).await?;
     let title = p
         .get("title")
         .and_then(Value::as_str)
@@ -76,15 +92,12 @@ pub(super) async fn notify_about_task(
         Some(id) => format!("{}/tasks/{id}", s.base_url),
         None => format!("{}/tasks", s.base_url),
     };
-    let mut tx = s.db.begin().await?;
     let mut sent = 0;
     for person in &people {
         let a = args!["name" => person.full_name, "title" => title, "link" => link];
-        if notify::tell(s, &mut tx, person, key, &a).await? {
+        if notify::tell(s, conn, person, key, &a).await? {
             sent += 1;
         }
     }
-    tx.commit().await?;
-    s.after_commit();
     Ok(sent)
 }

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use engine::Tx;
+use sqlx::AnyConnection;
 
 use super::outbox::{NewNotification, enqueue};
 
@@ -31,11 +31,12 @@ pub struct Recipient {
 pub const RECIPIENT_COLUMNS: &str = "u.id, u.email, u.phone, u.full_name, u.telegram_chat_id";
 
 /// Queues the message `key` (texts `<key>-subject` and `<key>-body` with
-/// `args`) for `person` (see the module docs). Returns whether any channel
-/// reaches them.
+/// `args`) for `person` (see the module docs), on `tx`: a connection inside
+/// the caller's transaction (a `&mut Tx` coerces to it; a local workflow
+/// action passes the step's). Returns whether any channel reaches them.
 pub async fn tell(
     s: &Services,
-    tx: &mut Tx,
+    tx: &mut AnyConnection,
     person: &Recipient,
     key: &str,
     args: &HashMap<&str, String>,

@@ -5,7 +5,7 @@
 //! Offers the others [`orgs`] (organisations, the broker's id), the
 //! directory and registration functions re-exported here, and
 //! [`employees`]. Registers the `supplier` and `client` objects with the
-//! engine, the onboarding funnel's `supplier.set_status` action and what
+//! engine, the onboarding funnel's local `supplier.set_status` action and what
 //! that funnel reads about an application (`object.*`).
 
 mod directory;
@@ -17,10 +17,9 @@ pub use directory::*;
 
 use std::sync::Arc;
 
-use engine::{ActionContext, ActionError, EngineBuilder, action_fn};
-use serde_json::json;
+use engine::{ActionError, EngineBuilder};
 
-use crate::services::{ServicesCell, ready, text_param};
+use crate::services::{ServicesCell, local, text_param};
 
 /// Registers the parties' objects, context provider and actions.
 pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
@@ -28,21 +27,24 @@ pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBui
         .object_kind("supplier")
         .object_kind("client")
         .context("supplier", Arc::new(workflow::SupplierContext));
-    let c = cell.clone();
-    b.action(
+    // Local: the status and the owner's mail are written in the step.
+    b.local_action(
         "supplier.set_status",
         Some(&["status", "reason"]),
-        action_fn(move |ctx: ActionContext| {
-            let c = c.clone();
-            async move {
-                let s = ready(&c)?;
-                let status = text_param(&ctx, "status")
+        local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
+                let status = text_param(ctx, "status")
                     .ok_or_else(|| ActionError::Fail("status is missing".into()))?;
-                apply_moderation_status(s, ctx.object.id, status, text_param(&ctx, "reason"))
-                    .await
-                    .map_err(|e| ActionError::Retry(e.to_string()))?;
-                Ok(json!({"status": status}))
-            }
+                apply_moderation_status_on(
+                    s,
+                    conn,
+                    ctx.object.id,
+                    status,
+                    text_param(ctx, "reason"),
+                )
+                .await
+                .map_err(|e| ActionError::Retry(e.to_string()))
+            })
         }),
     )
 }

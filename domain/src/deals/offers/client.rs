@@ -223,10 +223,15 @@ pub async fn answer_by_token(
 }
 
 /// Marks an offer expired when its validity ends unanswered (the
-/// `offer.expire` action of the workflow's validity timer).
-pub async fn expire(s: &Services, offer_id: i64) -> DomainResult<bool> {
+/// `offer.expire` action of the workflow's validity timer: local, `tx` is
+/// the step's connection). Nothing was booked for an offer not accepted, so
+/// nothing is released.
+pub async fn expire(
+    s: &Services,
+    tx: &mut sqlx::AnyConnection,
+    offer_id: i64,
+) -> DomainResult<bool> {
     let now = s.db.now();
-    let mut tx = s.db.begin().await?;
     let n = sqlx::query(
         "UPDATE offers SET status = 'expired', decided_at = $1 WHERE id = $2 AND status = 'sent'",
     )
@@ -243,7 +248,7 @@ pub async fn expire(s: &Services, offer_id: i64) -> DomainResult<bool> {
         .execute(&mut *tx)
         .await?;
         audit::record(
-            &mut tx,
+            tx,
             now,
             None,
             "offer.expired",
@@ -253,29 +258,26 @@ pub async fn expire(s: &Services, offer_id: i64) -> DomainResult<bool> {
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(n > 0)
 }
 
-/// Registers `offer.expire`.
+/// Registers the local `offer.expire`.
 pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
-    b.action(
+    b.local_action(
         "offer.expire",
         Some(&["offer_id"]),
-        action_fn(move |ctx: ActionContext| {
-            let cell = cell.clone();
-            async move {
-                let s = crate::services::ready(&cell)?;
+        crate::services::local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
                 let id = ctx
                     .params
                     .get("offer_id")
                     .and_then(Value::as_i64)
                     .ok_or_else(|| ActionError::Fail("offer_id is missing".into()))?;
-                let expired = expire(s, id)
+                expire(s, conn, id)
                     .await
                     .map_err(|e| ActionError::Retry(e.to_string()))?;
-                Ok(json!({"expired": expired}))
-            }
+                Ok(())
+            })
         }),
     )
 }

@@ -22,7 +22,7 @@
 //! it; accepting or declining consumes it in the same transaction.
 
 use chrono::{DateTime, Duration, Utc};
-use engine::{ActionContext, ActionError, EngineBuilder, Sql, action_fn, to_db_time};
+use engine::{ActionError, EngineBuilder, Sql, to_db_time};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 

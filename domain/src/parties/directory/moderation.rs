@@ -27,7 +27,7 @@ pub(super) async fn start_moderation(
 }
 
 pub(super) async fn set_status_in(
-    tx: &mut Tx,
+    tx: &mut sqlx::AnyConnection,
     now: DateTime<Utc>,
     org_id: i64,
     status: &str,
@@ -46,15 +46,34 @@ pub(super) async fn set_status_in(
     .bind(approved)
     .bind(to_db_time(now))
     .bind(org_id)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(())
 }
 
-/// Moves a supplier to a moderation status; called by the onboarding
-/// workflow's `supplier.set_status` action. Idempotent. Tells the owner.
+/// Moves a supplier to a moderation status in its own transaction.
+/// Idempotent. Tells the owner.
 pub async fn apply_moderation_status(
     s: &Services,
+    org_id: i64,
+    status: &str,
+    reason: Option<&str>,
+) -> DomainResult<()> {
+    let mut tx = s.db.begin().await?;
+    apply_moderation_status_on(s, &mut tx, org_id, status, reason).await?;
+    tx.commit().await?;
+    s.after_commit();
+    Ok(())
+}
+
+/// Moves a supplier to a moderation status on `tx`, a connection inside the
+/// caller's transaction: the onboarding workflow's local
+/// `supplier.set_status` action passes its step's, so the projection is
+/// written with the step and never lags or goes back. Idempotent. Tells the
+/// owner (queued in the same transaction).
+pub async fn apply_moderation_status_on(
+    s: &Services,
+    tx: &mut sqlx::AnyConnection,
     org_id: i64,
     status: &str,
     reason: Option<&str>,
@@ -64,7 +83,6 @@ pub async fn apply_moderation_status(
         return Err(DomainError::field("status", "status.invalid"));
     }
     let now = s.db.now();
-    let mut tx = s.db.begin().await?;
     let current: Option<String> =
         sqlx::query_scalar("SELECT status FROM organisations WHERE id = $1 AND kind = 'supplier'")
             .bind(org_id)
@@ -76,7 +94,7 @@ pub async fn apply_moderation_status(
     if current == status {
         return Ok(());
     }
-    set_status_in(&mut tx, now, org_id, status, reason).await?;
+    set_status_in(tx, now, org_id, status, reason).await?;
     if status != "pending" {
         let owners: Vec<(i64, Option<String>, String)> = sqlx::query_as(
             "SELECT u.id, u.email, u.full_name FROM users u JOIN user_roles r ON r.user_id = u.id
@@ -93,7 +111,7 @@ pub async fn apply_moderation_status(
                 "link" => format!("{}/supplier/profile", s.base_url)
             ];
             notify::enqueue(
-                &mut tx,
+                tx,
                 now,
                 NewNotification {
                     channel: "email".into(),
@@ -109,7 +127,7 @@ pub async fn apply_moderation_status(
         }
     }
     audit::record(
-        &mut tx,
+        tx,
         now,
         None,
         "supplier.status",
@@ -118,8 +136,6 @@ pub async fn apply_moderation_status(
         json!({"status": status, "reason": reason}),
     )
     .await?;
-    tx.commit().await?;
-    s.after_commit();
     Ok(())
 }
 
