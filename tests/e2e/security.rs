@@ -877,13 +877,15 @@ async fn a_suppliers_rfq_page_shows_no_contact_in_any_form() {
         "petr@example.ru",
     ];
     let text = format!("Плитка. Звоните {}", secrets.join(", "));
+    let mut tx = app.db().begin().await.expect("write");
     sqlx::query("UPDATE requests SET fields = REPLACE(fields, 'Паллеты с плиткой', $1), site_address = $2 WHERE id = $3")
         .bind(&text)
         .bind("Москва, Тверская, Пушкинская площадь")
         .bind(request)
-        .execute(app.db().pool())
+        .execute(&mut *tx)
         .await
         .expect("client's text");
+    tx.commit().await.expect("commit");
     let supplier = signed_in(&app, "dispatcher@stroytech.test").await;
     let (status, page) = supplier.get_text(&format!("/supplier/rfqs/{rfq}")).await;
     assert_eq!(status, StatusCode::OK);
