@@ -71,7 +71,11 @@ impl RunningApp {
         let cell: domain::services::ServicesCell = Arc::new(std::sync::OnceLock::new());
         let mut builder = domain::engine_builder(db.clone(), cell.clone());
         if config.test_actions {
-            builder = crate::test_actions::register(builder, db.clone());
+            builder = crate::test_actions::register(
+                builder,
+                db.clone(),
+                config.test_provider_url.clone(),
+            );
         }
         let engine_config = options.engine.unwrap_or_else(|| engine::EngineConfig {
             lease: std::time::Duration::from_secs(config.action_lease_secs.max(1)),
