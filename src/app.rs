@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::startup::StartupLock;
 
 /// What tests may replace.
 #[derive(Default)]
@@ -35,8 +36,15 @@ pub struct RunningApp {
 }
 
 /// Connects to the database, applies migrations and makes sure the broker's
-/// own organisation exists.
+/// own organisation exists — in turn with other processes starting on the
+/// same database ([`StartupLock`]).
 pub async fn prepare_db(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Db> {
+    let _startup = StartupLock::acquire(&config.database_url).await?;
+    prepare_db_in_turn(config, clock).await
+}
+
+/// [`prepare_db`] for a caller that holds the start-up lock.
+async fn prepare_db_in_turn(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Db> {
     let mut db = Db::connect(
         &config.database_url,
         &DbOptions {
@@ -58,7 +66,10 @@ impl RunningApp {
     /// Starts everything and returns once the server listens.
     pub async fn start(config: Config, options: AppOptions) -> anyhow::Result<RunningApp> {
         install_crypto_provider();
-        let db = prepare_db(&config, options.clock).await?;
+        // Everything up to the workers writes what "is missing": another
+        // server starting now waits until this one is done.
+        let startup = StartupLock::acquire(&config.database_url).await?;
+        let db = prepare_db_in_turn(&config, options.clock).await?;
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let base_url = config.base_url_for(addr);
@@ -121,6 +132,7 @@ impl RunningApp {
         if config.demo {
             crate::demo::seed_live(&services).await?;
         }
+        drop(startup);
 
         let demo_accounts = if config.demo {
             crate::demo::accounts()

@@ -61,7 +61,7 @@ impl Managers {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_servers_lose_no_step_and_repeat_no_effect() {
-    let rounds = env_usize("PODRYAD_CRASH_ROUNDS", 4);
+    let rounds = env_usize("PODRYAD_CRASH_ROUNDS", 8);
     // The drivers keep going until the server dies (or this many each).
     let burst = env_usize("PODRYAD_CRASH_BURST", 5_000);
     let mut rng = Rng::seeded();

@@ -9,15 +9,21 @@
 //!   loopback HTTP. After recovery every instance has finished, every
 //!   notification was queued exactly once, and every external effect was
 //!   applied once — a repeated call carried the same idempotency key.
+//! - [`two_servers`]: `podryad serve` processes started at the same moment on
+//!   a fresh database all come up and prepare it once; then two of them, a
+//!   third starting while an analyst activates versions, and a burst through
+//!   both: every process finishes, every action runs once, every timer fires
+//!   once.
 //!
-//! CI runs short versions (about a minute in all on two cores). Longer:
-//! `PODRYAD_CRASH_ROUNDS=50 cargo test --release --test crash -- --nocapture`
+//! CI runs short versions (20–40 s per database on two cores). Longer:
+//! `PODRYAD_CRASH_ROUNDS=50 PODRYAD_STARTUP_TRIES=20 PODRYAD_TWO_SERVERS_BURST=2000 cargo test --release --test crash -- --nocapture`
 //! (add `PODRYAD_TEST_DATABASE=postgres://…` for PostgreSQL).
 
 mod checks;
 mod drivers;
 mod kills;
 mod provider;
+mod two_servers;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

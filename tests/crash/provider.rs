@@ -152,7 +152,10 @@ async fn effect(
                             result: result.clone(),
                         },
                     );
-                    if inner.lose_every.is_some_and(|every| n.is_multiple_of(every)) {
+                    if inner
+                        .lose_every
+                        .is_some_and(|every| n.is_multiple_of(every))
+                    {
                         (
                             Answer::AppliedAnswerLost,
                             StatusCode::SERVICE_UNAVAILABLE,
