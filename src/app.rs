@@ -39,8 +39,10 @@ pub struct RunningApp {
 /// own organisation exists — in turn with other processes starting on the
 /// same database ([`StartupLock`]).
 pub async fn prepare_db(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Db> {
-    let _startup = StartupLock::acquire(&config.database_url).await?;
-    prepare_db_in_turn(config, clock).await
+    let startup = StartupLock::acquire(&config.database_url).await?;
+    let db = prepare_db_in_turn(config, clock).await;
+    startup.release().await;
+    db
 }
 
 /// [`prepare_db`] for a caller that holds the start-up lock.
@@ -132,7 +134,7 @@ impl RunningApp {
         if config.demo {
             crate::demo::seed_live(&services).await?;
         }
-        drop(startup);
+        startup.release().await;
 
         let demo_accounts = if config.demo {
             crate::demo::accounts()

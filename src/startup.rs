@@ -28,8 +28,8 @@ const POSTGRES_KEY: i64 = 0x0070_6f64_7279_6164;
 /// Held while this process prepares the database; see the module docs.
 #[must_use = "the lock is released when dropped"]
 pub struct StartupLock {
-    // Kept for their drop: closing the connection or the file lets go.
-    _postgres: Option<sqlx::AnyConnection>,
+    // Closing the connection or the file lets go.
+    postgres: Option<sqlx::AnyConnection>,
     _sqlite: Option<File>,
 }
 
@@ -53,7 +53,7 @@ impl StartupLock {
                     .await?;
             }
             Ok(StartupLock {
-                _postgres: Some(conn),
+                postgres: Some(conn),
                 _sqlite: None,
             })
         } else {
@@ -78,9 +78,21 @@ impl StartupLock {
                 }
             }
             Ok(StartupLock {
-                _postgres: None,
+                postgres: None,
                 _sqlite: Some(file),
             })
+        }
+    }
+}
+
+impl StartupLock {
+    /// Lets the next process go on. (Dropping the lock does too; this also
+    /// closes the PostgreSQL connection politely.)
+    pub async fn release(self) {
+        if let Some(conn) = self.postgres
+            && let Err(e) = conn.close().await
+        {
+            tracing::warn!(error = %e, "closing the start-up lock's connection");
         }
     }
 }
