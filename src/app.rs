@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::startup::StartupLock;
 
 /// What tests may replace.
 #[derive(Default)]
@@ -35,8 +36,17 @@ pub struct RunningApp {
 }
 
 /// Connects to the database, applies migrations and makes sure the broker's
-/// own organisation exists.
+/// own organisation exists — in turn with other processes starting on the
+/// same database ([`StartupLock`]).
 pub async fn prepare_db(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Db> {
+    let startup = StartupLock::acquire(&config.database_url).await?;
+    let db = prepare_db_in_turn(config, clock).await;
+    startup.release().await;
+    db
+}
+
+/// [`prepare_db`] for a caller that holds the start-up lock.
+async fn prepare_db_in_turn(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Db> {
     let mut db = Db::connect(
         &config.database_url,
         &DbOptions {
@@ -58,7 +68,10 @@ impl RunningApp {
     /// Starts everything and returns once the server listens.
     pub async fn start(config: Config, options: AppOptions) -> anyhow::Result<RunningApp> {
         install_crypto_provider();
-        let db = prepare_db(&config, options.clock).await?;
+        // Everything up to the workers writes what "is missing": another
+        // server starting now waits until this one is done.
+        let startup = StartupLock::acquire(&config.database_url).await?;
+        let db = prepare_db_in_turn(&config, options.clock).await?;
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let base_url = config.base_url_for(addr);
@@ -71,7 +84,11 @@ impl RunningApp {
         let cell: domain::services::ServicesCell = Arc::new(std::sync::OnceLock::new());
         let mut builder = domain::engine_builder(db.clone(), cell.clone());
         if config.test_actions {
-            builder = crate::test_actions::register(builder, db.clone());
+            builder = crate::test_actions::register(
+                builder,
+                db.clone(),
+                config.test_provider_url.clone(),
+            );
         }
         let engine_config = options.engine.unwrap_or_else(|| engine::EngineConfig {
             lease: std::time::Duration::from_secs(config.action_lease_secs.max(1)),
@@ -117,6 +134,7 @@ impl RunningApp {
         if config.demo {
             crate::demo::seed_live(&services).await?;
         }
+        startup.release().await;
 
         let demo_accounts = if config.demo {
             crate::demo::accounts()

@@ -22,8 +22,11 @@ pub struct Config {
     pub workflows_dir: std::path::PathBuf,
     /// Where uploaded files are kept (local storage).
     pub files_dir: std::path::PathBuf,
-    /// Register the crash test's counting action (`PODRYAD_TEST_ACTIONS=1`).
+    /// Register the crash test's actions (`PODRYAD_TEST_ACTIONS=1`).
     pub test_actions: bool,
+    /// Where the crash test's external action `test.provider` calls its fake
+    /// provider (`PODRYAD_TEST_PROVIDER_URL`; only with test actions).
+    pub test_provider_url: Option<String>,
     /// How long an outbox worker holds an action before another may retry it
     /// (`PODRYAD_ACTION_LEASE_SECS`, default 300).
     pub action_lease_secs: u64,
@@ -95,6 +98,7 @@ impl Config {
                 .unwrap_or_else(|| "data/files".into())
                 .into(),
             test_actions: env_flag("PODRYAD_TEST_ACTIONS"),
+            test_provider_url: env("PODRYAD_TEST_PROVIDER_URL"),
             action_lease_secs: env("PODRYAD_ACTION_LEASE_SECS")
                 .map(|v| v.parse())
                 .transpose()

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod migrations;
+pub mod startup;
 pub mod telemetry;
 pub mod test_actions;
 pub mod workflows;

@@ -1,24 +1,46 @@
-//! Crash test: the real server process is killed with SIGKILL at random
-//! moments while a burst of workflow starts, events, timers and actions runs
-//! against it; after restarts, the database must show that no acknowledged
-//! step was lost, no step was applied twice, and every action's effect
-//! happened exactly once (a counting action keyed by idempotency key).
+//! Crash tests against the real `podryad` server process.
 //!
-//! CI runs a short version. The long one:
-//! `PODRYAD_CRASH_ROUNDS=50 cargo test --release --test crash -- --nocapture`
+//! - [`kills`]: the server is killed with SIGKILL at random moments, round
+//!   after round, while a burst runs through it: the engine's own test
+//!   workflow (events, a timer, actions), the real request workflow (requests
+//!   filed through the API as an integration would, then qualified and closed
+//!   through the task pages by a signed-in manager, so task mail is queued),
+//!   and a workflow whose external actions call a fake payment provider over
+//!   loopback HTTP. After recovery every instance has finished, every
+//!   notification was queued exactly once, and every external effect was
+//!   applied once — a repeated call carried the same idempotency key.
+//! - [`two_servers`]: `podryad serve` processes started at the same moment on
+//!   a fresh database all come up and prepare it once; then two of them, a
+//!   third starting while an analyst activates versions, and a burst through
+//!   both: every process finishes, every action runs once, every timer fires
+//!   once.
+//!
+//! CI runs short versions (20–40 s per database on two cores). Longer:
+//! `PODRYAD_CRASH_ROUNDS=50 PODRYAD_STARTUP_TRIES=20 PODRYAD_TWO_SERVERS_BURST=2000 cargo test --release --test crash -- --nocapture`
 //! (add `PODRYAD_TEST_DATABASE=postgres://…` for PostgreSQL).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod checks;
+mod drivers;
+mod kills;
+mod provider;
+mod two_servers;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_podryad");
 
-fn env_usize(name: &str, default: usize) -> usize {
+/// The manager who works the request tasks (and is told about them).
+pub const MANAGER_EMAIL: &str = "manager@crash.test";
+pub const ANALYST_EMAIL: &str = "analyst@crash.test";
+pub const PASSWORD: &str = "crash-test-password";
+/// Links in mail point here (a fixed address, whatever port a server has).
+pub const BASE_URL: &str = "http://crash.test";
+
+pub fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -26,76 +48,156 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 /// A small deterministic random source (seeded from the clock, printed).
-struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn seeded() -> Rng {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            | 1;
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
     }
 }
 
-struct Setup {
-    dir: PathBuf,
-    url: String,
+/// A scratch database and folder for one test, and how to run the binary on them.
+pub struct Setup {
+    pub dir: PathBuf,
+    pub url: String,
     pg: Option<(String, String)>,
+    /// `PODRYAD_ACTION_LEASE_SECS` for servers (None: the default).
+    pub lease_secs: Option<u64>,
+    pub provider_url: String,
 }
 
 impl Setup {
-    async fn new() -> Setup {
+    pub async fn new(name: &str, provider_url: &str) -> Setup {
         let suffix = format!(
             "{}_{}",
             std::process::id(),
             chrono::Utc::now().timestamp_millis()
         );
-        let dir = std::env::temp_dir().join(format!("podryad-crash-{suffix}"));
+        let dir = std::env::temp_dir().join(format!("podryad-{name}-{suffix}"));
         std::fs::create_dir_all(dir.join("workflows")).expect("dir");
         copy_dir(
             Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows")),
             &dir.join("workflows"),
         );
-        std::fs::copy(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/crash/crash_test.yaml"),
-            dir.join("workflows/crash_test.yaml"),
-        )
-        .expect("copy the crash workflow");
+        for file in ["crash_test.yaml", "crash_provider.yaml"] {
+            std::fs::copy(
+                Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/crash")).join(file),
+                dir.join("workflows").join(file),
+            )
+            .expect("copy a crash workflow");
+        }
         let (url, pg) = match std::env::var("PODRYAD_TEST_DATABASE") {
             Ok(admin) if admin.starts_with("postgres") => {
-                let name = format!("podryad_crash_{suffix}");
-                engine::db::create_postgres_database(&admin, &name)
+                let db = format!("podryad_{name}_{suffix}");
+                engine::db::create_postgres_database(&admin, &db)
                     .await
                     .expect("scratch database");
                 (
-                    engine::testing::replace_db_name(&admin, &name),
-                    Some((admin, name)),
+                    engine::testing::replace_db_name(&admin, &db),
+                    Some((admin, db)),
                 )
             }
-            _ => (format!("sqlite://{}/crash.db", dir.display()), None),
+            _ => (format!("sqlite://{}/podryad.db", dir.display()), None),
         };
-        Setup { dir, url, pg }
+        Setup {
+            dir,
+            url,
+            pg,
+            lease_secs: None,
+            provider_url: provider_url.to_string(),
+        }
     }
 
-    fn command(&self, args: &[&str], port: u16) -> Command {
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+
+    pub fn command(&self, args: &[&str], port: u16) -> Command {
         let mut c = Command::new(BIN);
         c.args(args)
             .env("DATABASE_URL", &self.url)
             .env("PODRYAD_WORKFLOWS_DIR", self.dir.join("workflows"))
             .env("PODRYAD_FILES_DIR", self.dir.join("files"))
             .env("PODRYAD_BIND", format!("127.0.0.1:{port}"))
+            .env("PODRYAD_BASE_URL", BASE_URL)
             .env("PODRYAD_TEST_ACTIONS", "1")
-            .env("PODRYAD_ACTION_LEASE_SECS", "2")
+            .env("PODRYAD_TEST_PROVIDER_URL", &self.provider_url)
             .env("RUST_LOG", "error")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if let Some(secs) = self.lease_secs {
+            c.env("PODRYAD_ACTION_LEASE_SECS", secs.to_string());
+        }
         c
     }
 
-    async fn cleanup(self) {
+    /// Runs a command of the binary to its end; panics unless it succeeds.
+    pub async fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command(args, free_port())
+            .output()
+            .await
+            .expect("the command runs");
+        assert!(
+            out.status.success(),
+            "podryad {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub async fn token(&self, scopes: &[&str]) -> String {
+        let mut args = vec!["token", "create", "--name", "crash test"];
+        for s in scopes {
+            args.extend(["--scope", s]);
+        }
+        self.run(&args).await
+    }
+
+    pub async fn user(&self, email: &str, role: &str) {
+        self.run(&[
+            "user",
+            "add",
+            "--name",
+            "Мария Кузнецова",
+            "--email",
+            email,
+            "--role",
+            role,
+            "--password",
+            PASSWORD,
+        ])
+        .await;
+    }
+
+    pub async fn connect(&self) -> engine::Db {
+        engine::Db::connect(
+            &self.url,
+            &engine::DbOptions {
+                max_connections: 2,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("connect")
+    }
+
+    pub async fn cleanup(self) {
         if let Some((admin, name)) = self.pg {
             let _ = engine::db::drop_postgres_database(&admin, &name).await;
         }
@@ -103,7 +205,7 @@ impl Setup {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).expect("read workflows") {
         let entry = entry.expect("entry");
         let target = to.join(entry.file_name());
@@ -116,302 +218,128 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port")
 }
 
-async fn start_server(setup: &Setup) -> (Child, String) {
-    let port = free_port();
-    let child = setup
-        .command(&["serve"], port)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the server starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return (child, base);
+/// A running `podryad serve`.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `podryad serve` (with `workflows` as its folder when given)
+    /// and waits until it answers `/readyz`; panics with its log if it dies.
+    pub async fn start(setup: &Setup, name: &str, workflows: Option<&Path>) -> Server {
+        let port = free_port();
+        let log = setup.dir.join(format!("{name}-{port}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let mut command = setup.command(&["serve"], port);
+        if let Some(w) = workflows {
+            command.env("PODRYAD_WORKFLOWS_DIR", w);
         }
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// What the driver was told had happened (committed for sure).
-#[derive(Default)]
-struct Acknowledged {
-    started: BTreeSet<i64>,
-    go: BTreeSet<i64>,
-}
-
-async fn drive(
-    base: String,
-    token: String,
-    next_object: std::sync::Arc<std::sync::atomic::AtomicI64>,
-    burst: usize,
-) -> Acknowledged {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("client");
-    let mut ack = Acknowledged::default();
-    let mut pending_go: Vec<i64> = Vec::new();
-    for _ in 0..burst {
-        let object = next_object.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let r = http
-            .post(format!("{base}/api/v1/workflows/crash_test/start"))
-            .bearer_auth(&token)
-            .json(&json!({"object_id": object}))
-            .send()
-            .await;
-        match r {
-            Ok(r) if r.status().as_u16() == 201 => {
-                let v: Value = r.json().await.unwrap_or_default();
-                if let Some(id) = v.get("instance_id").and_then(Value::as_i64) {
-                    ack.started.insert(id);
-                    pending_go.push(id);
-                }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("the server starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "server {name} exited at start ({status}):\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
-            Ok(_) | Err(_) => return ack,
-        }
-        if pending_go.len() >= 3 {
-            let id = pending_go.remove(0);
-            match http
-                .post(format!("{base}/api/v1/instances/{id}/events"))
-                .bearer_auth(&token)
-                .json(&json!({"name": "go"}))
-                .send()
-                .await
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+                && r.status().is_success()
             {
-                Ok(r) if r.status().is_success() => {
-                    ack.go.insert(id);
-                }
-                _ => return ack,
+                return Server { child, base, log };
             }
+            assert!(
+                Instant::now() < deadline,
+                "server {name} did not become ready:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    ack
+
+    pub async fn kill(mut self) {
+        self.child.start_kill().expect("SIGKILL");
+        let _ = self.child.wait().await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_servers_lose_no_step_and_repeat_no_effect() {
-    let rounds = env_usize("PODRYAD_CRASH_ROUNDS", 4);
-    // The driver keeps going until the server dies (or this many starts).
-    let burst = env_usize("PODRYAD_CRASH_BURST", 5_000);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        | 1;
-    eprintln!("crash test: {rounds} rounds, up to {burst} starts each, seed {seed}");
-    let mut rng = Rng(seed);
-    let setup = Setup::new().await;
+/// A signed-in browser: keeps cookies, sends the CSRF token like a page.
+#[derive(Clone)]
+pub struct Browser {
+    pub http: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+}
 
-    let status = setup
-        .command(&["migrate"], free_port())
-        .stdout(Stdio::null())
-        .status()
-        .await
-        .expect("migrate");
-    assert!(status.success(), "podryad migrate");
-    let out = setup
-        .command(
-            &[
-                "token",
-                "create",
-                "--name",
-                "crash test",
-                "--scope",
-                "workflows:start",
-                "--scope",
-                "events:emit",
-            ],
-            free_port(),
-        )
-        .output()
-        .await
-        .expect("token");
-    assert!(out.status.success(), "podryad token create");
-    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
-    let next_object = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(1));
-    let mut ack = Acknowledged::default();
-    for round in 0..rounds {
-        let (mut child, base) = start_server(&setup).await;
-        // Several clients at once, so steps interleave in the server.
-        let drivers: Vec<_> = (0..4)
-            .map(|_| {
-                tokio::spawn(drive(
-                    base.clone(),
-                    token.clone(),
-                    next_object.clone(),
-                    burst,
-                ))
-            })
-            .collect();
-        let delay = 200 + rng.below(1300);
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        child.start_kill().expect("SIGKILL");
-        let _ = child.wait().await;
-        let (mut started, mut go) = (0, 0);
-        for d in drivers {
-            let a = d.await.expect("driver");
-            started += a.started.len();
-            go += a.go.len();
-            ack.started.extend(a.started);
-            ack.go.extend(a.go);
+impl Browser {
+    pub fn new() -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Browser { http, jar }
+    }
+
+    fn cookie(&self, base: &str, name: &str) -> Option<String> {
+        let url = base.parse().ok()?;
+        let header = reqwest::cookie::CookieStore::cookies(&*self.jar, &url)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// Posts a form with the CSRF token; `Err` when the server is gone.
+    pub async fn post_form(
+        &self,
+        base: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        if self.cookie(base, "podryad_csrf").is_none() {
+            self.http.get(format!("{base}/login")).send().await?;
         }
-        eprintln!(
-            "round {round}: killed after {delay} ms; {started} starts and {go} events acknowledged"
-        );
-    }
-
-    // A last, undisturbed run finishes everything.
-    let (mut child, base) = start_server(&setup).await;
-    let db = engine::Db::connect(
-        &setup.url,
-        &engine::DbOptions {
-            max_connections: 2,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("connect");
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let waiting: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM wf_instances WHERE definition_key = 'crash_test' AND state = 'step1'",
-        )
-        .fetch_all(db.pool())
-        .await
-        .expect("query");
-        for id in &waiting {
-            let _ = http
-                .post(format!("{base}/api/v1/instances/{id}/events"))
-                .bearer_auth(&token)
-                .json(&json!({"name": "go"}))
-                .send()
-                .await;
-        }
-        let unfinished: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM wf_instances WHERE definition_key = 'crash_test' AND state <> 'done'",
-        )
-        .fetch_one(db.pool())
-        .await
-        .expect("count");
-        let pending_actions: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM wf_outbox WHERE status <> 'done'")
-                .fetch_one(db.pool())
-                .await
-                .expect("count");
-        if unfinished == 0 && pending_actions == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{unfinished} instances and {pending_actions} actions never finished"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    child.start_kill().ok();
-    let _ = child.wait().await;
-
-    // 1. Every acknowledged start exists; nothing was lost.
-    let instances: BTreeSet<i64> = sqlx::query_scalar::<_, i64>(
-        "SELECT id FROM wf_instances WHERE definition_key = 'crash_test'",
-    )
-    .fetch_all(db.pool())
-    .await
-    .expect("instances")
-    .into_iter()
-    .collect();
-    let lost: Vec<_> = ack.started.difference(&instances).collect();
-    assert!(lost.is_empty(), "acknowledged starts lost: {lost:?}");
-    assert!(!instances.is_empty(), "the burst started something");
-
-    // 2. No step applied twice: each instance went through each transition once.
-    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
-        "SELECT h.instance_id, h.from_state, h.to_state, COUNT(*) FROM wf_history h
-         JOIN wf_instances i ON i.id = h.instance_id WHERE i.definition_key = 'crash_test'
-         AND h.from_state <> h.to_state AND h.trigger_kind <> 'start' GROUP BY h.instance_id, h.from_state, h.to_state",
-    )
-    .fetch_all(db.pool())
-    .await
-    .expect("history");
-    let mut moves: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
-    for (id, from, to, n) in rows {
-        assert_eq!(n, 1, "instance {id}: {from} → {to} applied {n} times");
-        moves.entry(id).or_default().push((from, to));
-    }
-    for id in &instances {
-        let m = moves.get(id).map(Vec::len).unwrap_or(0);
-        assert_eq!(m, 3, "instance {id} made {m} of its 3 moves");
-    }
-    let dup_steps: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM (SELECT instance_id, step, seq FROM wf_history GROUP BY instance_id, step, seq HAVING COUNT(*) > 1) d",
-    )
-    .fetch_one(db.pool())
-    .await
-    .expect("steps");
-    assert_eq!(dup_steps, 0, "a step number was written twice");
-    // Acknowledged events were applied (each exactly once, checked above).
-    for id in &ack.go {
-        assert!(
-            moves
-                .get(id)
-                .is_some_and(|m| m.iter().any(|(f, t)| f == "step1" && t == "step2")),
-            "event go on {id} lost"
-        );
-    }
-
-    // 3. Every action's effect happened exactly once.
-    let actions: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM wf_outbox WHERE action = 'test.count'")
-            .fetch_one(db.pool())
+        let token = self.cookie(base, "podryad_csrf").unwrap_or_default();
+        let mut all = fields.to_vec();
+        all.push(("_csrf", &token));
+        self.http
+            .post(format!("{base}{path}"))
+            .form(&all)
+            .send()
             .await
-            .expect("outbox");
-    assert_eq!(
-        actions as usize,
-        instances.len() * 3,
-        "three actions per instance were planned"
-    );
-    let effects: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM wf_outbox o JOIN test_effects e ON e.idempotency_key = o.idempotency_key WHERE o.action = 'test.count'",
-    )
-    .fetch_one(db.pool())
-    .await
-    .expect("effects");
-    assert_eq!(
-        effects, actions,
-        "each planned action has exactly one effect"
-    );
-    let stray: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM test_effects e WHERE NOT EXISTS (SELECT 1 FROM wf_outbox o WHERE o.idempotency_key = e.idempotency_key)",
-    )
-    .fetch_one(db.pool())
-    .await
-    .expect("stray");
-    assert_eq!(stray, 0, "no effect without a planned action");
-    let reruns: i64 =
-        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(runs - 1), 0) AS BIGINT) FROM test_effects")
-            .fetch_one(db.pool())
-            .await
-            .expect("reruns");
-    eprintln!(
-        "crash test passed: {} instances, {} actions, {} re-runs absorbed by idempotency keys",
-        instances.len(),
-        actions,
-        reruns
-    );
-    db.close().await;
-    setup.cleanup().await;
+    }
+
+    /// Signs in; `false` when the server did not let us (or is gone).
+    pub async fn login(&self, base: &str, email: &str) -> bool {
+        matches!(
+            self.post_form(base, "/login", &[("login", email), ("password", PASSWORD)]).await,
+            Ok(r) if r.status().as_u16() == 303
+        )
+    }
 }
