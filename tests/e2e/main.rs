@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod bookings;
 mod foundation;
 mod garage;
 mod imports;
