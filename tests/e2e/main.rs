@@ -11,6 +11,7 @@ mod garage;
 mod imports;
 mod intake;
 mod parties;
+mod problems;
 mod quotes;
 mod security;
 mod workflows;
