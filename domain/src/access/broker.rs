@@ -11,9 +11,11 @@ use crate::error::DomainResult;
 /// Not cached: the row is created once at start, and tests run several
 /// applications (each with its own database) in one process.
 pub async fn broker_id(db: &Db) -> DomainResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
+    Ok(
+        sqlx::query_scalar(
+            "SELECT id FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(db.pool())
+        .await?,
     )
-    .fetch_optional(db.pool())
-    .await?)
 }

@@ -12,14 +12,14 @@
 
 mod actor;
 pub mod audit;
-mod objects;
 mod broker;
+mod objects;
 pub mod roles;
 mod rules;
 
 pub use actor::*;
-pub use objects::{object_visible, require_object};
 pub use broker::broker_id;
+pub use objects::{object_visible, require_object};
 pub use rules::{Rule, require, require_or_hide};
 
 use engine::EngineBuilder;

@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use engine::{Db, Sql, Tx, to_db_time};
 use serde::Serialize;
 
-use crate::access::roles::OrgKind;
-use crate::access::{Actor, Resource, scope};
 /// The broker's id lives in `access` so that contexts below `parties` may
 /// ask for it; re-exported here for existing callers.
 pub use crate::access::broker_id;
+use crate::access::roles::OrgKind;
+use crate::access::{Actor, Resource, scope};
 use crate::error::{DomainError, DomainResult};
 
 /// Legal forms we deal with.
