@@ -9,6 +9,10 @@
 //!   `Idempotency-Key` header, and returns the provider's answer, which the
 //!   engine stores on the outbox row. The provider applies each key once, so
 //!   the harness can tell "applied once" from "called once".
+//! - `test.outage` stands for a call to an outside system that is down:
+//!   while the table `test_outage` has a row it fails for good (no
+//!   retries), and once the row is gone it records its effect like
+//!   `test.count`. The administrators' problems page is tested with it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +24,7 @@ use serde_json::{Value, json};
 
 pub fn register(b: EngineBuilder, db: Db, provider_url: Option<String>) -> EngineBuilder {
     let db = Arc::new(db);
+    let outage_db = db.clone();
     b.action(
         "test.count",
         Some(&["n"]),
@@ -38,7 +43,41 @@ pub fn register(b: EngineBuilder, db: Db, provider_url: Option<String>) -> Engin
         Some(&["op", "amount"]),
         Arc::new(Provider::new(provider_url)),
     )
+    .action(
+        "test.outage",
+        None,
+        action_fn(move |ctx: ActionContext| {
+            let db = outage_db.clone();
+            async move {
+                if outside_down(&db)
+                    .await
+                    .map_err(|e| ActionError::Retry(e.to_string()))?
+                {
+                    return Err(ActionError::Fail(
+                        "the outside system is down (test_outage)".into(),
+                    ));
+                }
+                count(&db, &ctx)
+                    .await
+                    .map_err(|e| ActionError::Retry(e.to_string()))?;
+                Ok(json!({}))
+            }
+        }),
+    )
     .object_kind("crash")
+}
+
+/// Whether the test says the outside system is down (a row in `test_outage`).
+async fn outside_down(db: &Db) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS test_outage (reason TEXT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM test_outage")
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows > 0)
 }
 
 async fn count(db: &Db, ctx: &ActionContext) -> Result<(), sqlx::Error> {

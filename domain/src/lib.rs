@@ -25,8 +25,10 @@
 //!
 //! Shared, context-free modules sit at the top: [`error`], [`values`],
 //! [`services`], [`texts`], [`search`], [`files`], [`rate_limit`],
-//! [`crypto`]; and [`export`], the spreadsheet reports that read several
-//! contexts (directories and garages) the way the web does.
+//! [`crypto`]; [`export`], the spreadsheet reports that read several
+//! contexts (directories and garages) the way the web does; and
+//! [`operations`], what the workflow workers could not do, for the
+//! administrators.
 //!
 //! # The dependency rule
 //!
@@ -49,6 +51,7 @@ pub mod files;
 pub mod fleet;
 pub mod intake;
 pub mod notify;
+pub mod operations;
 pub mod parties;
 pub mod rate_limit;
 pub mod search;

@@ -739,6 +739,8 @@ pub struct ActionProblem {
     pub instance_id: i64,
     /// Empty when the instance is gone.
     pub definition_key: String,
+    /// The instance's business object (`None` when the instance is gone).
+    pub object: Option<ObjectRef>,
     pub step: i64,
     pub action: String,
     pub idempotency_key: String,
@@ -747,6 +749,12 @@ pub struct ActionProblem {
     pub last_error: Option<String>,
     pub next_attempt_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// For a failed row: why [`Engine::retry_failed_action`] would refuse
+    /// it (`action.instance_gone`, `action.failure_handled`), `None` when
+    /// it may be retried. Always `None` for rows still being retried.
+    pub retry_refusal: Option<&'static str>,
+    #[serde(skip)]
+    definition_id: Option<i64>,
 }
 
 /// A timer parked after its last failed firing.
@@ -755,6 +763,7 @@ pub struct TimerProblem {
     pub id: i64,
     pub instance_id: i64,
     pub definition_key: String,
+    pub object: ObjectRef,
     pub kind: String,
     pub key: String,
     pub due_at: DateTime<Utc>,
@@ -794,7 +803,7 @@ pub struct EngineProblems {
 }
 
 const ACTION_PROBLEM_COLUMNS: &str = "o.id, o.instance_id, COALESCE(i.definition_key, ''), o.step, o.action, o.idempotency_key, \
-     o.status, o.attempts, o.last_error, o.next_attempt_at, o.completed_at \
+     o.status, o.attempts, o.last_error, o.next_attempt_at, o.completed_at, i.definition_id, i.object_kind, i.object_id \
      FROM wf_outbox o LEFT JOIN wf_instances i ON i.id = o.instance_id";
 
 /// Outbox rows still to run that failed at least once.
@@ -814,7 +823,29 @@ fn action_problem(r: &sqlx::any::AnyRow) -> Result<ActionProblem, sqlx::Error> {
         last_error: r.try_get(8)?,
         next_attempt_at: from_db_time(r.try_get(9)?),
         completed_at: r.try_get::<Option<i64>, _>(10)?.map(from_db_time),
+        definition_id: r.try_get(11)?,
+        object: match (
+            r.try_get::<Option<String>, _>(12)?,
+            r.try_get::<Option<i64>, _>(13)?,
+        ) {
+            (Some(kind), Some(id)) => Some(ObjectRef { kind, id }),
+            _ => None,
+        },
+        retry_refusal: None,
     })
+}
+
+/// What [`Engine::retry_failed_action`] and [`Engine::retry_failed_timer`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Retry {
+    /// Queued again: the workers take it at once.
+    Queued,
+    /// No such row.
+    NotFound,
+    /// Not done, with the machine-readable reason: `action.not_failed`
+    /// (it is not, or no longer, failed), `action.instance_gone`,
+    /// `action.failure_handled`, `timer.not_failed`.
+    Refused(&'static str),
 }
 
 /// Counts rows of `from_where` and reads the latest error by `order`.
@@ -886,7 +917,8 @@ impl Engine {
         })
     }
 
-    /// Outbox rows failed for good, newest first.
+    /// Outbox rows failed for good, newest first, each saying whether it
+    /// may be retried ([`ActionProblem::retry_refusal`]).
     pub async fn failed_actions(&self, limit: i64) -> Result<Vec<ActionProblem>, EngineError> {
         let sql = format!(
             "SELECT {ACTION_PROBLEM_COLUMNS} WHERE o.status = 'failed' ORDER BY o.completed_at DESC, o.id DESC LIMIT $1"
@@ -895,7 +927,111 @@ impl Engine {
             .bind(limit)
             .fetch_all(self.inner.db.pool())
             .await?;
-        Ok(rows.iter().map(action_problem).collect::<Result<_, _>>()?)
+        let mut out: Vec<ActionProblem> =
+            rows.iter().map(action_problem).collect::<Result<_, _>>()?;
+        for a in &mut out {
+            a.retry_refusal = self.retry_refusal(a.definition_id, &a.action).await?;
+        }
+        Ok(out)
+    }
+
+    /// Why a failed action of an instance of `definition_id` may not run
+    /// again. Its instance must exist; and if the workflow listens to
+    /// `<action>.failed`, it has already taken its failure branch — running
+    /// the effect now would do what the process no longer expects.
+    async fn retry_refusal(
+        &self,
+        definition_id: Option<i64>,
+        action: &str,
+    ) -> Result<Option<&'static str>, EngineError> {
+        let Some(def_id) = definition_id else {
+            return Ok(Some("action.instance_gone"));
+        };
+        let listens = match self.definition(def_id).await {
+            Ok(def) => def.listened_events.contains(&format!("{action}.failed")),
+            Err(EngineError::Db(e)) => return Err(e.into()),
+            // A definition that no longer compiles cannot take the result.
+            Err(_) => true,
+        };
+        Ok(listens.then_some("action.failure_handled"))
+    }
+
+    /// Puts a failed outbox row back in the queue, with its attempts reset
+    /// and the same idempotency key (so a provider that did apply it the
+    /// first time changes nothing). Its last error stays on the row until
+    /// the next attempt; the instance's later actions wait for it, as they
+    /// would for any earlier action. For an administrator who fixed the
+    /// cause.
+    pub async fn retry_failed_action(&self, outbox_id: i64) -> Result<Retry, EngineError> {
+        let db = &self.inner.db;
+        let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT o.action, o.status, i.definition_id FROM wf_outbox o \
+             LEFT JOIN wf_instances i ON i.id = o.instance_id WHERE o.id = $1",
+        )
+        .bind(outbox_id)
+        .fetch_optional(db.pool())
+        .await?;
+        let Some((action, status, def_id)) = row else {
+            return Ok(Retry::NotFound);
+        };
+        if status != "failed" {
+            return Ok(Retry::Refused("action.not_failed"));
+        }
+        if let Some(reason) = self.retry_refusal(def_id, &action).await? {
+            return Ok(Retry::Refused(reason));
+        }
+        let mut tx = db.begin().await?;
+        let n = sqlx::query(
+            "UPDATE wf_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
+             completed_at = NULL, locked_until = NULL WHERE id = $2 AND status = 'failed'",
+        )
+        .bind(to_db_time(db.now()))
+        .bind(outbox_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        if n == 0 {
+            return Ok(Retry::Refused("action.not_failed"));
+        }
+        tracing::info!(
+            outbox_id,
+            action,
+            "failed action queued again by an administrator"
+        );
+        self.after_commit(false, true);
+        Ok(Retry::Queued)
+    }
+
+    /// Makes a parked timer due now with its attempts reset; if it fails
+    /// again it is retried and parked as before. For an administrator who
+    /// fixed the cause.
+    pub async fn retry_failed_timer(&self, timer_id: i64) -> Result<Retry, EngineError> {
+        let db = &self.inner.db;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM wf_timers WHERE id = $1")
+            .bind(timer_id)
+            .fetch_optional(db.pool())
+            .await?;
+        if exists.is_none() {
+            return Ok(Retry::NotFound);
+        }
+        let mut tx = db.begin().await?;
+        let n = sqlx::query(
+            "UPDATE wf_timers SET failed_at = NULL, attempts = 0, due_at = $1 \
+             WHERE id = $2 AND failed_at IS NOT NULL",
+        )
+        .bind(to_db_time(db.now()))
+        .bind(timer_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        if n == 0 {
+            return Ok(Retry::Refused("timer.not_failed"));
+        }
+        tracing::info!(timer_id, "failed timer made due again by an administrator");
+        self.after_commit(true, false);
+        Ok(Retry::Queued)
     }
 
     /// Outbox rows that failed at least once and wait for another attempt
@@ -915,7 +1051,8 @@ impl Engine {
     /// retried.
     pub async fn failed_timers(&self, limit: i64) -> Result<Vec<TimerProblem>, EngineError> {
         let rows = sqlx::query(
-            "SELECT t.id, t.instance_id, i.definition_key, t.kind, t.key, t.due_at, t.attempts, t.last_error, t.failed_at \
+            "SELECT t.id, t.instance_id, i.definition_key, t.kind, t.key, t.due_at, t.attempts, t.last_error, t.failed_at, \
+             i.object_kind, i.object_id \
              FROM wf_timers t JOIN wf_instances i ON i.id = t.instance_id \
              WHERE t.attempts > 0 ORDER BY t.failed_at IS NULL, t.failed_at DESC, t.id LIMIT $1",
         )
@@ -934,6 +1071,10 @@ impl Engine {
                     attempts: r.try_get(6)?,
                     last_error: r.try_get(7)?,
                     failed_at: r.try_get::<Option<i64>, _>(8)?.map(from_db_time),
+                    object: ObjectRef {
+                        kind: r.try_get(9)?,
+                        id: r.try_get(10)?,
+                    },
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

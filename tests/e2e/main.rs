@@ -5,11 +5,13 @@
 
 mod helpers;
 
+mod bookings;
 mod foundation;
 mod garage;
 mod imports;
 mod intake;
 mod parties;
+mod problems;
 mod quotes;
 mod security;
 mod workflows;

@@ -17,12 +17,12 @@ const GRUZAVTO: &str = "ООО «ГрузАвто»";
 const CLIENT: &str = "ООО «Северный бетон»";
 const CLIENT_PHONE: &str = "+79167770011";
 
-fn services(app: &TestApp) -> &domain::services::Services {
+pub(crate) fn services(app: &TestApp) -> &domain::services::Services {
     &app.app.as_ref().expect("running").services
 }
 
 /// The id a one-row query finds for `key`.
-async fn id_of(app: &TestApp, sql: &'static str, key: &str) -> i64 {
+pub(crate) async fn id_of(app: &TestApp, sql: &'static str, key: &str) -> i64 {
     sqlx::query_scalar(sql)
         .bind(key)
         .fetch_one(app.db().pool())
@@ -30,20 +30,20 @@ async fn id_of(app: &TestApp, sql: &'static str, key: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{key}: {e}"))
 }
 
-async fn org_id(app: &TestApp, name: &str) -> i64 {
+pub(crate) async fn org_id(app: &TestApp, name: &str) -> i64 {
     id_of(app, "SELECT id FROM organisations WHERE name = $1", name).await
 }
 
-async fn machine(app: &TestApp, plate: &str) -> i64 {
+pub(crate) async fn machine(app: &TestApp, plate: &str) -> i64 {
     id_of(app, "SELECT id FROM machines WHERE plate = $1", plate).await
 }
 
-async fn employee(app: &TestApp, email: &str) -> i64 {
+pub(crate) async fn employee(app: &TestApp, email: &str) -> i64 {
     id_of(app, "SELECT id FROM employees WHERE email = $1", email).await
 }
 
 /// The site-local `YYYY-MM-DDTHH:MM` of `days` from now at `hour`.
-fn local_day(app: &TestApp, days: i64, hour: u32) -> String {
+pub(crate) fn local_day(app: &TestApp, days: i64, hour: u32) -> String {
     let d = services(app)
         .db
         .now()
@@ -109,7 +109,7 @@ async fn ready_request(app: &TestApp) -> (i64, String) {
     (created.id, created.number)
 }
 
-async fn open_task(app: &TestApp, request_id: i64, key: &str) -> i64 {
+pub(crate) async fn open_task(app: &TestApp, request_id: i64, key: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT t.id FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id
          WHERE i.object_kind = 'request' AND i.object_id = $1 AND t.task_key = $2 AND t.status = 'open'",
@@ -121,7 +121,7 @@ async fn open_task(app: &TestApp, request_id: i64, key: &str) -> i64 {
     .unwrap_or_else(|e| panic!("open task {key}: {e}"))
 }
 
-async fn request_status(app: &TestApp, id: i64) -> String {
+pub(crate) async fn request_status(app: &TestApp, id: i64) -> String {
     sqlx::query_scalar("SELECT status FROM requests WHERE id = $1")
         .bind(id)
         .fetch_one(app.db().pool())
@@ -129,7 +129,7 @@ async fn request_status(app: &TestApp, id: i64) -> String {
         .expect("status")
 }
 
-async fn rfq_of(app: &TestApp, request_id: i64, supplier: &str) -> i64 {
+pub(crate) async fn rfq_of(app: &TestApp, request_id: i64, supplier: &str) -> i64 {
     let org = org_id(app, supplier).await;
     sqlx::query_scalar("SELECT MAX(id) FROM rfqs WHERE request_id = $1 AND supplier_org_id = $2")
         .bind(request_id)
@@ -139,14 +139,19 @@ async fn rfq_of(app: &TestApp, request_id: i64, supplier: &str) -> i64 {
         .expect("rfq")
 }
 
-async fn login(app: &TestApp, who: &str) -> Browser {
+pub(crate) async fn login(app: &TestApp, who: &str) -> Browser {
     let b = app.client();
     b.login(who, DEMO_PASSWORD).await;
     b
 }
 
 /// The manager sends the RFQ round to `suppliers` from the matching page.
-async fn send_rfq(app: &TestApp, manager: &Browser, request_id: i64, suppliers: &[&str]) {
+pub(crate) async fn send_rfq(
+    app: &TestApp,
+    manager: &Browser,
+    request_id: i64,
+    suppliers: &[&str],
+) {
     let mut ids = Vec::new();
     for s in suppliers {
         ids.push(org_id(app, s).await.to_string());
@@ -160,7 +165,7 @@ async fn send_rfq(app: &TestApp, manager: &Browser, request_id: i64, suppliers: 
     app.run_due().await;
 }
 
-async fn quote(
+pub(crate) async fn quote(
     b: &Browser,
     rfq: i64,
     machine: i64,
@@ -190,7 +195,7 @@ async fn quote(
     .await
 }
 
-async fn notifications_to(app: &TestApp, recipient: &str) -> Vec<(String, String)> {
+pub(crate) async fn notifications_to(app: &TestApp, recipient: &str) -> Vec<(String, String)> {
     sqlx::query_as("SELECT subject, body FROM notifications WHERE recipient = $1 ORDER BY id")
         .bind(recipient)
         .fetch_all(app.db().pool())
@@ -560,7 +565,7 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     app.stop().await;
 }
 
-async fn result_request(app: &TestApp, id: i64) -> domain::deals::matching::RequestRow {
+pub(crate) async fn result_request(app: &TestApp, id: i64) -> domain::deals::matching::RequestRow {
     sqlx::query_as(
         "SELECT id, number, request_type, client_org_id, owner_user_id, status, site_address, site_lat, site_lon, site_timezone, wanted_from, wanted_to, duration, fields FROM requests WHERE id = $1",
     )

@@ -77,6 +77,11 @@ const NAV: &[NavItem] = &[
         roles: &[Admin],
     },
     NavItem {
+        key: "nav-workflow-problems",
+        href: "/admin/workflow-problems",
+        roles: &[Admin],
+    },
+    NavItem {
         key: "nav-matching",
         href: "/matching",
         roles: &[Admin, Hunter, Manager, Operator],

@@ -3,7 +3,7 @@
 //! `require_…` helper.
 
 use crate::access::Actor;
-use crate::access::roles::OrgKind;
+use crate::access::roles::{OrgKind, Role};
 use crate::error::{DomainError, DomainResult};
 
 /// Who an operation is for.
@@ -16,6 +16,8 @@ pub enum Rule {
     FrontOffice,
     /// Anyone of a client organisation.
     Client,
+    /// The broker's administrators.
+    Admin,
 }
 
 impl Rule {
@@ -25,6 +27,7 @@ impl Rule {
             Rule::SupplierOffice => actor.is_supplier_office(),
             Rule::FrontOffice => actor.is_front_office(),
             Rule::Client => actor.org_kind == OrgKind::Client,
+            Rule::Admin => actor.is_staff() && actor.has(Role::Admin),
         }
     }
 }

@@ -10,8 +10,10 @@
 //! 3. its base is within its service radius of the site (great-circle
 //!    distance);
 //! 4. it is available on every day of the job (the garage's one rule:
-//!    active, mandatory documents valid, not a busy day — [`garage::evaluate`])
-//!    and not booked by a won quote for that day;
+//!    active, mandatory documents valid, not a busy day — [`garage::evaluate`];
+//!    the first 14 days of a longer job) and not booked by an accepted offer
+//!    on any day of it ([`crate::deals::bookings`], which also says what the
+//!    days of a job are);
 //! 5. its supplier is approved (not pending, rejected or suspended).
 //!
 //! Suppliers are ranked by their best fitting machine: fitting first, then
@@ -29,13 +31,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
-use engine::{Sql, from_db_time};
+use engine::Sql;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::access::{Actor, Resource, scope};
+use crate::deals::bookings::{self, JobDays};
 use crate::deals::scoring::{self, Score};
 use crate::error::{DomainError, DomainResult};
 use crate::fleet::garage::{self, BusyDay, Machine, MachineDocument};
@@ -90,27 +93,13 @@ impl RequestRow {
     pub fn tz(&self) -> Tz {
         crate::intake::requests::site_tz(self.site_timezone.as_deref())
     }
+}
 
-    /// The calendar days of the job at the site: from the wanted day to the
-    /// end of the window (at most `MAX_DAYS`, 14 days); today when no date is set.
-    pub fn work_days(&self, now: DateTime<Utc>) -> Vec<NaiveDate> {
-        let tz = self.tz();
-        let from = self.wanted_from.map(from_db_time).unwrap_or(now);
-        let first = from.with_timezone(&tz).date_naive();
-        let last = self
-            .wanted_to
-            .map(|t| from_db_time(t).with_timezone(&tz).date_naive())
-            .filter(|d| *d >= first)
-            .unwrap_or(first)
-            .min(first + Duration::days(MAX_DAYS - 1));
-        let mut out = Vec::new();
-        let mut d = first;
-        while d <= last {
-            out.push(d);
-            d += Duration::days(1);
-        }
-        out
-    }
+/// The days of a job whose availability in the garage is checked: the
+/// first `MAX_DAYS` (14) of them, to keep the candidate query small.
+/// Bookings are checked over the whole job.
+pub fn checked_days(job: &JobDays) -> Vec<NaiveDate> {
+    job.days().take(MAX_DAYS as usize).collect()
 }
 
 /// A request the actor may see (staff; a hunter only their book).
@@ -256,7 +245,7 @@ struct CandidateRow {
     stats: scoring::JoinedStats,
     /// 1 when available on every day of the job (the garage's rule, in SQL).
     available: i64,
-    /// 1 when a won quote books it on one of those days.
+    /// 1 when an accepted offer books it on one of the job's days.
     booked: i64,
 }
 
@@ -264,20 +253,21 @@ struct CandidateRow {
 /// supplier, `st` the supplier's figures.
 const CANDIDATE_FROM: &str = " FROM machines m JOIN organisations o ON o.id = m.org_id LEFT JOIN supplier_stats st ON st.org_id = m.org_id";
 
-/// The candidate columns with the availability and booking flags for `days`.
-fn push_candidate_columns(sql: &mut Sql, s: &Services, days: &[NaiveDate]) {
+/// The candidate columns with the availability and booking flags for the
+/// days of `job`.
+fn push_candidate_columns(sql: &mut Sql, s: &Services, job: &JobDays) {
     sql.push(
         "m.id, m.org_id, m.category, m.make, m.model, m.plate, m.specs, m.base_lat, m.base_lon, m.service_radius_km,
          o.name AS org_name, o.status AS org_status, ",
     );
     sql.push(scoring::JOINED_STATS)
         .push(", CAST(CASE WHEN 1 = 1");
-    for d in days {
-        garage::push_available(sql, &s.equipment, "m", *d);
+    for d in checked_days(job) {
+        garage::push_available(sql, &s.equipment, "m", d);
     }
-    sql.push(" THEN 1 ELSE 0 END AS BIGINT) AS available, CAST(CASE WHEN EXISTS (SELECT 1 FROM supplier_quotes bq WHERE bq.machine_id = m.id AND bq.status = 'won' AND bq.work_day IN (")
-        .bind_list(days.iter().map(|d| garage::ymd(*d)))
-        .push(")) THEN 1 ELSE 0 END AS BIGINT) AS booked");
+    sql.push(" THEN 1 ELSE 0 END AS BIGINT) AS available, CAST(CASE WHEN EXISTS (SELECT 1 FROM machine_bookings mb WHERE mb.machine_id = m.id");
+    bookings::push_within(sql, "mb.day", job);
+    sql.push(") THEN 1 ELSE 0 END AS BIGINT) AS booked");
 }
 
 /// The categories that may serve a request: the type's, narrowed to the
@@ -308,14 +298,15 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
     let fields = r.field_map();
     let categories = categories_for(t, &fields);
     let site = r.site_lat.zip(r.site_lon);
+    let job = bookings::requested_days(s, r);
     let rows = if categories.is_empty() {
         Vec::new()
     } else {
         match site {
-            Some((lat, lon)) => candidates_near(s, r, &categories, lat, lon).await?,
+            Some((lat, lon)) => candidates_near(s, &job, &categories, lat, lon).await?,
             None => {
                 let mut sql = Sql::new("SELECT ");
-                push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()));
+                push_candidate_columns(&mut sql, s, &job);
                 sql.push(CANDIDATE_FROM)
                     .push(" WHERE o.kind = 'supplier' AND m.status = 'active' AND m.category IN (")
                     .bind_list(categories.iter().cloned())
@@ -336,16 +327,12 @@ pub async fn run(s: &Services, r: &RequestRow) -> DomainResult<MatchResult> {
             (row.org_id, info)
         })
         .collect();
-    let machines = judge(s, r, t, &fields, rows).await?;
+    let machines = judge(s, r, t, &fields, &job, rows).await?;
     let considered = machines.len();
     let suppliers = rank(machines, orgs);
     Ok(MatchResult {
         request_id: r.id,
-        days: r
-            .work_days(s.db.now())
-            .into_iter()
-            .map(garage::ymd)
-            .collect(),
+        days: checked_days(&job).into_iter().map(garage::ymd).collect(),
         categories,
         has_site: site.is_some(),
         machines_considered: considered,
@@ -381,7 +368,7 @@ pub async fn for_request(
 /// each row's own radius.
 async fn candidates_near(
     s: &Services,
-    r: &RequestRow,
+    job: &JobDays,
     categories: &[String],
     lat: f64,
     lon: f64,
@@ -407,7 +394,7 @@ async fn candidates_near(
     let widest = (lat.abs() + dlat).min(89.0).to_radians().cos().max(0.01);
     let dlon = reach / (111.32 * widest);
     let mut sql = Sql::new("SELECT ");
-    push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()));
+    push_candidate_columns(&mut sql, s, job);
     sql.push(CANDIDATE_FROM)
         .push(" WHERE o.kind = 'supplier' AND m.category IN (")
         .bind_list(categories.iter().cloned())
@@ -449,11 +436,24 @@ async fn candidates_near(
 }
 
 /// The machines of one supplier that could serve the request (any
-/// distance), judged: what the quote form offers.
+/// distance), judged on the days the request asks for: what the quote form
+/// offers.
 pub async fn machines_of_supplier(
     s: &Services,
     r: &RequestRow,
     org_id: i64,
+) -> DomainResult<Vec<MachineMatch>> {
+    let job = bookings::requested_days(s, r);
+    machines_of_supplier_on(s, r, org_id, &job).await
+}
+
+/// The same, judged on the days of `job` (a quote's own days: from its
+/// arrival).
+pub async fn machines_of_supplier_on(
+    s: &Services,
+    r: &RequestRow,
+    org_id: i64,
+    job: &JobDays,
 ) -> DomainResult<Vec<MachineMatch>> {
     let t = request_type(s, r)?;
     let fields = r.field_map();
@@ -462,7 +462,7 @@ pub async fn machines_of_supplier(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new("SELECT ");
-    push_candidate_columns(&mut sql, s, &r.work_days(s.db.now()));
+    push_candidate_columns(&mut sql, s, job);
     sql.push(CANDIDATE_FROM)
         .push(" WHERE m.org_id = ")
         .bind(org_id)
@@ -470,7 +470,7 @@ pub async fn machines_of_supplier(
         .bind_list(categories.iter().cloned())
         .push(") ORDER BY m.category, m.make, m.model, m.id");
     let rows = sql.query_as().fetch_all(s.db.pool()).await?;
-    judge(s, r, t, &fields, rows).await
+    judge(s, r, t, &fields, job, rows).await
 }
 
 /// The shortest degree of latitude, km (at the equator).
@@ -483,9 +483,10 @@ async fn judge(
     r: &RequestRow,
     t: &RequestType,
     fields: &Map<String, Value>,
+    job: &JobDays,
     rows: Vec<CandidateRow>,
 ) -> DomainResult<Vec<MachineMatch>> {
-    let days = r.work_days(s.db.now());
+    let days = checked_days(job);
     let site = r.site_lat.zip(r.site_lon);
     let mut out = Vec::with_capacity(rows.len());
     let mut explain = Vec::new();
@@ -782,12 +783,13 @@ struct OrgInfo {
 
 /// Request statuses of the matching-to-offer funnel (set by the request
 /// workflow's `request.set_status`).
-pub const BOARD_STATUSES: [&str; 8] = [
+pub const BOARD_STATUSES: [&str; 9] = [
     "ready_for_matching",
     "rfq",
     "no_quotes",
     "quote_review",
     "offer_sent",
+    "machine_booked",
     "offer_declined",
     "offer_expired",
     "accepted",

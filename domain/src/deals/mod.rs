@@ -1,12 +1,13 @@
 //! Deals: from a request to an accepted offer — matching suppliers and
 //! machines, rounds of requests for quotes, suppliers' quotes, our offers to
-//! the client, and suppliers' scores.
+//! the client, the bookings an accepted offer makes, and suppliers' scores.
 //!
-//! Offers the others [`matching`], [`rfq`], [`quotes`], [`offers`] and
-//! [`scoring`]. Reads the fleet (machines, availability) and intake
+//! Offers the others [`matching`], [`rfq`], [`quotes`], [`offers`],
+//! [`bookings`] and [`scoring`]. Reads the fleet (machines, availability) and intake
 //! (requests) through their modules; nothing below deals reads deals.
 //! Registers the RFQ round actions (`rfq.*`) and `offer.expire`.
 
+pub mod bookings;
 pub mod matching;
 pub mod offers;
 pub mod quotes;

@@ -467,7 +467,7 @@ pub async fn reindex(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
 
 /// Statuses a request can have, in funnel order: the request workflow's
 /// states it mirrors (`new` until the workflow's first step is applied).
-pub const STATUSES: [&str; 12] = [
+pub const STATUSES: [&str; 13] = [
     "new",
     "qualification",
     "ready_for_matching",
@@ -475,6 +475,7 @@ pub const STATUSES: [&str; 12] = [
     "no_quotes",
     "quote_review",
     "offer_sent",
+    "machine_booked",
     "offer_declined",
     "offer_expired",
     "accepted",

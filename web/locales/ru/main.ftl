@@ -11,6 +11,7 @@ nav-label = Разделы
 nav-home = Главная
 nav-users = Сотрудники
 nav-outbox = Исходящие сообщения
+nav-workflow-problems = Сбои процессов
 nav-organisation = Организация
 nav-colleagues = Пользователи организации
 
@@ -165,6 +166,47 @@ notification-status-queued = В очереди
 notification-status-sent = Отправлено
 notification-status-failed = Ошибка
 notification-status-undeliverable = Канал не настроен
+
+## Workflow problems (administrators)
+problems-title = Сбои процессов
+problems-explain = Что не смогли сделать фоновые исполнители процессов. Такие действия и таймеры отложены и не мешают остальным: они ждут здесь вас. Устраните причину (например, настройку внешней системы или данные экземпляра) и нажмите «Повторить».
+problems-count-failed_actions = Действия с ошибкой
+problems-count-retrying_actions = Действия повторяются
+problems-count-failed_timers = Таймеры с ошибкой
+problems-count-broken_instances = Повреждённые экземпляры
+problems-last = последний сбой { $at }
+problems-empty = Сбоев нет: все действия и таймеры выполняются.
+problems-none = Нет.
+problems-failed-actions = Действия с ошибкой
+problems-failed-actions-explain = Все попытки исчерпаны или действие не может выполниться (экземпляр удалён, параметры повреждены). Повтор выполнит его снова с тем же ключом идемпотентности.
+problems-retrying-actions = Действия, которые повторяются
+problems-retrying-actions-explain = Ошибка была, но попытки ещё не исчерпаны: следующая будет выполнена автоматически. Следующие действия того же экземпляра ждут.
+problems-failed-timers = Таймеры с ошибкой
+problems-failed-timers-explain = Таймер не удалось выполнить. После последней попытки он отложен; остальные таймеры работают.
+problems-broken-instances = Повреждённые экземпляры
+problems-broken-instances-explain = Сохранённые данные экземпляра не читаются. Система не перезаписывает их; исправьте данные — таймеры экземпляра можно будет повторить.
+problems-action = Действие
+problems-timer = Таймер
+problems-workflow = Процесс
+problems-instance = Экземпляр
+problems-object = Объект
+problems-instance-gone = экземпляр удалён
+problems-state = Состояние
+problems-attempts = Попыток
+problems-error = Ошибка
+problems-when = Когда
+problems-next-attempt = Следующая попытка
+problems-due = срок { $at }
+problems-timer-state = Статус
+problems-timer-parked = Отложен
+problems-timer-retrying = Повторяется
+problems-retry = Повторить
+flash-action-retried = Действие поставлено в очередь снова.
+flash-timer-retried = Таймер будет выполнен снова.
+error-action-not-failed = Это действие уже не в ошибке: его повторили или оно выполнилось.
+error-action-instance-gone = Экземпляр процесса удалён: повторять действие некуда.
+error-action-failure-handled = Процесс уже обработал эту ошибку (перешёл по ветке «.failed»): повтор выполнил бы то, чего процесс больше не ждёт.
+error-timer-not-failed = Этот таймер уже не отложен: его повторили или он сработал.
 
 ## Error pages
 error-title-400 = Неверный запрос

@@ -1,10 +1,13 @@
-//! The administrator's workplace: staff accounts and the message outbox.
+//! The administrator's workplace: staff accounts, the message outbox, and
+//! what the workflow workers could not do (failed and retrying actions,
+//! failed timers, broken instances — see `domain::operations`), with a
+//! retry for a failed action or timer once its cause is fixed.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use domain::access::roles::Role;
 use domain::accounts::{UserFilter, UserInput};
 use domain::error::DomainError;
@@ -25,6 +28,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/new", get(new_user_page).post(create_user))
         .route("/admin/users/{id}", get(user_page).post(update_user))
         .route("/admin/outbox", get(outbox))
+        .route("/admin/workflow-problems", get(workflow_problems))
+        .route(
+            "/admin/workflow-problems/actions/{id}/retry",
+            post(retry_action),
+        )
+        .route(
+            "/admin/workflow-problems/timers/{id}/retry",
+            post(retry_timer),
+        )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -217,4 +229,72 @@ async fn outbox(
             context! { messages => ser(&messages), recipient => q.recipient, page },
         )?
         .into_response())
+}
+
+const PROBLEMS: &str = "/admin/workflow-problems";
+
+/// The problems page; `refusal` is a retry the engine refused (409).
+async fn problems_page(
+    state: &AppState,
+    auth: &Auth<AdminOnly>,
+    refusal: Option<&str>,
+) -> AppResult<Response> {
+    let p = domain::operations::workflow_problems(&state.services, &auth.actor).await?;
+    let status = if refusal.is_some() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        state.page(
+            &auth.info,
+            "admin/workflow_problems.html",
+            context! { p => ser(&p), empty => p.is_empty(), refusal },
+        )?,
+    )
+        .into_response())
+}
+
+async fn workflow_problems(
+    State(state): State<AppState>,
+    auth: Auth<AdminOnly>,
+) -> AppResult<Response> {
+    problems_page(&state, &auth, None).await
+}
+
+/// After a retry: back to the page, or the page with the refusal.
+async fn after_retry(
+    state: &AppState,
+    auth: &Auth<AdminOnly>,
+    done: Result<(), DomainError>,
+    flash: &str,
+) -> AppResult<Response> {
+    match done {
+        Ok(()) => Ok(redirect_with_flash(
+            PROBLEMS,
+            flash,
+            state.config.secure_cookies,
+        )),
+        Err(DomainError::Conflict(code)) => problems_page(state, auth, Some(code)).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn retry_action(
+    State(state): State<AppState>,
+    auth: Auth<AdminOnly>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let done = domain::operations::retry_action(&state.services, &auth.actor, id).await;
+    after_retry(&state, &auth, done, "flash-action-retried").await
+}
+
+async fn retry_timer(
+    State(state): State<AppState>,
+    auth: Auth<AdminOnly>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let done = domain::operations::retry_timer(&state.services, &auth.actor, id).await;
+    after_retry(&state, &auth, done, "flash-timer-retried").await
 }

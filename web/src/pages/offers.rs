@@ -4,12 +4,16 @@
 //!
 //! Any signed-in user may call these handlers: the domain answers "not found"
 //! to anyone but a client's people, so another party's id is a plain 404.
+//!
+//! An accept refused because the machine was booked meanwhile by another
+//! client shows the offer again with the refusal (409, `machine.booked`).
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use domain::deals::bookings::MACHINE_BOOKED;
 use domain::deals::offers::{self, Decision};
 use domain::error::DomainError;
 use minijinja::{Value, context};
@@ -17,7 +21,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{AnyUser, Auth, RequestInfo};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::forms::error_map;
 use crate::layout::redirect_with_flash;
 use crate::render::ser;
@@ -65,10 +69,37 @@ fn offer_page(
         state.page(
             info,
             "offers/show.html",
-            context! { o => ser(offer), action, errors, reason },
+            context! { o => ser(offer), action, errors, reason, refused => status == StatusCode::CONFLICT },
         )?,
     )
         .into_response())
+}
+
+/// An accept refused because the machine was booked meanwhile: the offer
+/// page again, saying so (409); a JSON caller gets `machine.booked`.
+fn machine_booked(
+    state: &AppState,
+    info: &RequestInfo,
+    headers: &HeaderMap,
+    offer: Option<&offers::ClientOffer>,
+    action: &str,
+) -> AppResult<Response> {
+    let json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
+    match offer {
+        Some(o) if !json => offer_page(
+            state,
+            info,
+            o,
+            action,
+            Value::UNDEFINED,
+            "",
+            StatusCode::CONFLICT,
+        ),
+        _ => Err(AppError::Conflict(MACHINE_BOOKED)),
+    }
 }
 
 async fn show(
@@ -91,14 +122,27 @@ async fn show(
 async fn accept(
     State(state): State<AppState>,
     auth: Auth<AnyUser>,
+    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    offers::answer(&state.services, &auth.actor, id, Decision::Accept, "").await?;
-    Ok(redirect_with_flash(
-        &format!("/offers/{id}"),
-        "flash-offer-accepted",
-        state.config.secure_cookies,
-    ))
+    match offers::answer(&state.services, &auth.actor, id, Decision::Accept, "").await {
+        Ok(()) => Ok(redirect_with_flash(
+            &format!("/offers/{id}"),
+            "flash-offer-accepted",
+            state.config.secure_cookies,
+        )),
+        Err(DomainError::Conflict(MACHINE_BOOKED)) => {
+            let o = offers::for_client(&state.services, &auth.actor, id).await?;
+            machine_booked(
+                &state,
+                &auth.info,
+                &headers,
+                Some(&o),
+                &format!("/offers/{id}"),
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn decline(
@@ -175,11 +219,23 @@ async fn decided(state: &AppState, info: &RequestInfo, key: &str) -> AppResult<R
 async fn accept_by_token(
     State(state): State<AppState>,
     info: RequestInfo,
+    headers: HeaderMap,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
     match offers::answer_by_token(&state.services, &token, Decision::Accept, "").await {
         Ok(_) => decided(&state, &info, "q-offer-accepted-thanks").await,
         Err(DomainError::NotFound) => gone(&state, &info),
+        Err(DomainError::Conflict(MACHINE_BOOKED)) => {
+            // The refused accept left the link valid.
+            let o = offers::by_token(&state.services, &token).await.ok();
+            machine_booked(
+                &state,
+                &info,
+                &headers,
+                o.as_ref(),
+                &format!("/offers/t/{token}"),
+            )
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -102,6 +102,10 @@ async fn decide(
     }
     match decision {
         Decision::Accept => {
+            // Before the quotes, the scores and the workflow are touched: of
+            // two accepts that overlap, the second waits here and is refused
+            // whole.
+            bookings::book(tx, now, o.id, o.request_id, o.supplier_quote_id).await?;
             sqlx::query("UPDATE supplier_quotes SET status = 'won', updated_at = $1 WHERE id = $2")
                 .bind(to_db_time(now))
                 .bind(o.supplier_quote_id)
@@ -183,6 +187,10 @@ fn checked_reason(decision: Decision, reason: &str) -> DomainResult<Option<Strin
 }
 
 /// The signed-in client accepts or declines (with a reason) an offer.
+///
+/// An accept whose machine was booked meanwhile by another offer is refused
+/// with `machine.booked`: nothing of it is stored, and the request's manager
+/// gets a task to find another machine.
 pub async fn answer(
     s: &Services,
     actor: &Actor,
@@ -195,14 +203,13 @@ pub async fn answer(
     let o = get(s, actor, id).await?;
     let mut tx = s.db.begin().await?;
     // The e-mailed link then shows the decision and offers none.
-    decide(s, &mut tx, &o, decision, reason.as_deref(), actor.user()).await?;
-    tx.commit().await?;
-    s.after_commit();
-    Ok(())
+    let decided = decide(s, &mut tx, &o, decision, reason.as_deref(), actor.user()).await;
+    finish(s, tx, &o, decided, actor.user()).await
 }
 
 /// Accepts or declines through the e-mailed link (no password): the token
-/// is consumed in the same transaction.
+/// is consumed in the same transaction (and stays valid when the accept is
+/// refused).
 pub async fn answer_by_token(
     s: &Services,
     token: &str,
@@ -216,10 +223,37 @@ pub async fn answer_by_token(
         .await?
         .ok_or(DomainError::NotFound)?;
     let o = token_offer(s, &payload).await?;
-    decide(s, &mut tx, &o, decision, reason.as_deref(), None).await?;
-    tx.commit().await?;
-    s.after_commit();
+    let decided = decide(s, &mut tx, &o, decision, reason.as_deref(), None).await;
+    finish(s, tx, &o, decided, None).await?;
     Ok(o.id)
+}
+
+/// Commits a decision, or rolls it back whole; a refusal because the
+/// machine is booked is then reported to the request's manager in a
+/// transaction of its own ([`bookings::report_conflict`]).
+async fn finish(
+    s: &Services,
+    tx: engine::Tx,
+    o: &Offer,
+    decided: DomainResult<()>,
+    user: Option<i64>,
+) -> DomainResult<()> {
+    match decided {
+        Ok(()) => {
+            tx.commit().await?;
+            s.after_commit();
+            Ok(())
+        }
+        Err(e) => {
+            // PostgreSQL has aborted the transaction already; a failed
+            // rollback leaves nothing behind either (the connection drops it).
+            let _ = tx.rollback().await;
+            if matches!(e, DomainError::Conflict(bookings::MACHINE_BOOKED)) {
+                bookings::report_conflict(s, o.id, o.request_id, o.supplier_quote_id, user).await;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Marks an offer expired when its validity ends unanswered (the

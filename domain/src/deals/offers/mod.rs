@@ -20,6 +20,15 @@
 //! a password: a one-time token ([`crate::accounts::tokens`], stored hashed) issued to
 //! the client organisation for this offer, expiring with it. Viewing keeps
 //! it; accepting or declining consumes it in the same transaction.
+//!
+//! # Accepting books the machine
+//!
+//! Accepting books the quote's machine for every day of its job in the
+//! accepting transaction ([`bookings::book`]); a day booked meanwhile by
+//! another offer refuses the accept whole (`machine.booked`), and the
+//! request's manager gets a task to find another machine. An offer whose
+//! machine is taken shows the client so and offers no accept; the manager
+//! cannot send one.
 
 use chrono::{DateTime, Duration, Utc};
 use engine::{ActionError, EngineBuilder, Sql, to_db_time};
@@ -27,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access::{Actor, Resource, scope};
+use crate::deals::bookings;
 use crate::deals::matching::{self, RequestRow};
 use crate::deals::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
 use crate::error::{DomainError, DomainResult, FieldErrors};

@@ -77,6 +77,10 @@ pub struct ClientOffer {
     pub decline_reason: Option<String>,
     /// The client may still accept or decline.
     pub open: bool,
+    /// Still open, but its machine was booked by another offer for a day of
+    /// the job meanwhile: it can only be declined (the manager has a task
+    /// to find another machine).
+    pub machine_taken: bool,
 }
 
 /// An offer with what the client's view shows of its request and machine.
@@ -89,6 +93,8 @@ struct ClientOfferRow {
     site_address: Option<String>,
     site_timezone: Option<String>,
     category: String,
+    /// 1 when another offer has booked the quote's machine on a day of its job.
+    machine_taken: i64,
 }
 
 /// Offers as the client sees them, in one query; `narrow` adds conditions
@@ -99,7 +105,9 @@ pub(super) async fn client_rows(
 ) -> DomainResult<Vec<ClientOffer>> {
     let mut sql = Sql::new("SELECT ");
     sql.push(OFFER_COLUMNS).push(
-        ", r.number AS request_number, r.request_type, r.site_address, r.site_timezone, m.category
+        ", r.number AS request_number, r.request_type, r.site_address, r.site_timezone, m.category,
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM machine_bookings mb WHERE mb.machine_id = sq.machine_id
+           AND mb.day BETWEEN sq.work_day AND sq.last_work_day AND mb.offer_id <> f.id) THEN 1 ELSE 0 END AS BIGINT) AS machine_taken
          FROM offers f JOIN requests r ON r.id = f.request_id
          JOIN supplier_quotes sq ON sq.id = f.supplier_quote_id JOIN machines m ON m.id = sq.machine_id
          WHERE 1 = 1",
@@ -143,6 +151,7 @@ fn client_view(s: &Services, x: &ClientOfferRow) -> ClientOffer {
         comment: o.comment.clone(),
         decline_reason: o.decline_reason.clone(),
         open: o.status == "sent" && to_db_time(s.db.now()) < o.valid_until,
+        machine_taken: o.status == "sent" && x.machine_taken != 0,
     }
 }
 

@@ -31,6 +31,10 @@ pub async fn send(
     let now = s.db.now();
     let v = checked(input, &q, ours, &r, now).map_err(DomainError::Invalid)?;
     let mut tx = s.db.begin().await?;
+    // An offer the client could not accept is not sent.
+    if bookings::quote_taken(&mut tx, q.id).await? {
+        return Err(DomainError::Conflict("offer.machine_booked"));
+    }
     // One live offer per request: a new one replaces the previous.
     sqlx::query("UPDATE offers SET status = 'withdrawn', decided_at = $1 WHERE request_id = $2 AND status = 'sent'")
         .bind(to_db_time(now))

@@ -10,8 +10,32 @@ async fn validate(
     let mut e = FieldErrors::new();
     let now = s.db.now();
     let tz = r.tz();
+    let at = |field: &str, text: &str, e: &mut FieldErrors| -> Option<DateTime<Utc>> {
+        if text.trim().is_empty() {
+            e.add(field, "required");
+            return None;
+        }
+        match local_to_utc(text, tz) {
+            Some(t) => Some(t),
+            None => {
+                e.add(field, "quote.datetime_invalid");
+                None
+            }
+        }
+    };
+    let arrival_at = at("arrival_at", &input.arrival_at, &mut e);
+    if arrival_at.is_some_and(|a| a < now) {
+        e.add("arrival_at", "quote.in_past");
+    }
+    // The quote is for the days of the job from its arrival (the request's
+    // own days until the arrival is readable).
+    let job = match arrival_at {
+        Some(a) => bookings::job_days(r, bookings::duration_kind(s, r), a),
+        None => bookings::requested_days(s, r),
+    };
     // The machine: of this supplier (another's is unknown), suiting the job
-    // and free on its days.
+    // and free on its days — in the garage and not booked by an accepted
+    // offer.
     let machine = match input.machine_id.trim().parse::<i64>() {
         Err(_) => {
             e.add("machine_id", "required");
@@ -19,9 +43,13 @@ async fn validate(
         }
         Ok(id) => match garage::get(s, actor, id).await {
             Ok(m) if m.org_id == actor.org_id && m.status == "active" => {
-                let judged = matching::machines_of_supplier(s, r, actor.org_id).await?;
+                let judged = matching::machines_of_supplier_on(s, r, actor.org_id, &job).await?;
                 match judged.into_iter().find(|x| x.machine_id == id) {
                     Some(j) if j.fits => Some(j),
+                    Some(j) if j.reasons.iter().any(|x| x.code == "booked") => {
+                        e.add("machine_id", "quote.machine_booked");
+                        None
+                    }
                     Some(j) if j.suits => {
                         e.add("machine_id", "quote.machine_unavailable");
                         None
@@ -102,23 +130,6 @@ async fn validate(
     if !PAYMENT_METHODS.contains(&payment_method.as_str()) {
         e.add("payment_method", "quote.payment_method_invalid");
     }
-    let at = |field: &str, text: &str, e: &mut FieldErrors| -> Option<DateTime<Utc>> {
-        if text.trim().is_empty() {
-            e.add(field, "required");
-            return None;
-        }
-        match local_to_utc(text, tz) {
-            Some(t) => Some(t),
-            None => {
-                e.add(field, "quote.datetime_invalid");
-                None
-            }
-        }
-    };
-    let arrival_at = at("arrival_at", &input.arrival_at, &mut e);
-    if arrival_at.is_some_and(|a| a < now) {
-        e.add("arrival_at", "quote.in_past");
-    }
     let valid_until = match input.valid_until.trim() {
         "" => Some(
             view.round
@@ -170,7 +181,7 @@ async fn validate(
             prepayment_percent,
             postpayment_days,
             payment_method,
-            work_day: garage::ymd(arrival_at.with_timezone(&tz).date_naive()),
+            job,
             arrival_at,
             valid_until,
             comment: Some(input.comment.trim().to_string()).filter(|c| !c.is_empty()),
@@ -216,8 +227,8 @@ pub async fn submit(
             sqlx::query(
                 "UPDATE supplier_quotes SET machine_id = $1, employee_id = $2, price_unit = $3, unit_price = $4, quantity_centi = $5,
                    total_price = $6, vat_mode = $7, prepayment_percent = $8, postpayment_days = $9, payment_method = $10,
-                   arrival_at = $11, work_day = $12, valid_until = $13, comment = $14, status = 'active',
-                   revision = revision + 1, updated_at = $15 WHERE id = $16",
+                   arrival_at = $11, work_day = $12, last_work_day = $13, valid_until = $14, comment = $15, status = 'active',
+                   revision = revision + 1, updated_at = $16 WHERE id = $17",
             )
             .bind(v.machine.machine_id)
             .bind(v.employee_id)
@@ -230,7 +241,8 @@ pub async fn submit(
             .bind(v.postpayment_days)
             .bind(&v.payment_method)
             .bind(to_db_time(v.arrival_at))
-            .bind(&v.work_day)
+            .bind(v.job.stored().0)
+            .bind(v.job.stored().1)
             .bind(to_db_time(v.valid_until))
             .bind(v.comment.clone())
             .bind(to_db_time(now))
@@ -243,8 +255,8 @@ pub async fn submit(
             sqlx::query_scalar(
                 "INSERT INTO supplier_quotes (rfq_id, request_id, supplier_org_id, machine_id, employee_id, price_unit, unit_price,
                    quantity_centi, total_price, vat_mode, prepayment_percent, postpayment_days, payment_method, arrival_at, work_day,
-                   valid_until, comment, status, revision, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', 1, $18, $18) RETURNING id",
+                   last_work_day, valid_until, comment, status, revision, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'active', 1, $19, $19) RETURNING id",
             )
             .bind(rfq_id)
             .bind(r.id)
@@ -260,7 +272,8 @@ pub async fn submit(
             .bind(v.postpayment_days)
             .bind(&v.payment_method)
             .bind(to_db_time(v.arrival_at))
-            .bind(&v.work_day)
+            .bind(v.job.stored().0)
+            .bind(v.job.stored().1)
             .bind(to_db_time(v.valid_until))
             .bind(v.comment.clone())
             .bind(to_db_time(now))

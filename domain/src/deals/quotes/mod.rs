@@ -2,9 +2,10 @@
 //! of them.
 //!
 //! A dispatcher quotes with a machine of their own garage that suits the job
-//! and is free on its days (checked here, on the server, whatever the form
-//! sent: another supplier's machine is "unknown", a busy or unavailable one
-//! is refused), a driver or operator with a fitting licence, a price per unit
+//! and is free on its days — the days of the job from the quote's arrival
+//! ([`bookings`]), free in the garage and not booked by an accepted offer
+//! (checked here, on the server, whatever the form sent: another supplier's
+//! machine is "unknown", a busy, unavailable or booked one is refused), a driver or operator with a fitting licence, a price per unit
 //! of the request type, VAT mode, payment terms, arrival time and validity;
 //! or declines with a reason. Until the round closes the quote may be revised
 //! (in place, `revision` + 1) or withdrawn.
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access::{Actor, Resource, scope};
+use crate::deals::bookings::{self, JobDays};
 use crate::deals::matching::{self, MachineMatch, RequestRow};
 use crate::deals::rfq::{self, RfqView};
 use crate::error::{DomainError, DomainResult, FieldErrors};

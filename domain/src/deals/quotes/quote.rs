@@ -52,7 +52,9 @@ pub struct Quote {
     pub postpayment_days: i64,
     pub payment_method: String,
     pub arrival_at: i64,
+    /// The first and last site-local days of the job (`YYYY-MM-DD`).
     pub work_day: String,
+    pub last_work_day: String,
     pub valid_until: i64,
     pub comment: Option<String>,
     pub status: String,
@@ -61,7 +63,7 @@ pub struct Quote {
     pub updated_at: i64,
 }
 
-pub(super) const QUOTE_COLUMNS: &str = "sq.id, sq.rfq_id, sq.request_id, sq.supplier_org_id, sq.machine_id, sq.employee_id, sq.price_unit, sq.unit_price, sq.quantity_centi, sq.total_price, sq.vat_mode, sq.prepayment_percent, sq.postpayment_days, sq.payment_method, sq.arrival_at, sq.work_day, sq.valid_until, sq.comment, sq.status, sq.revision, sq.created_at, sq.updated_at";
+pub(super) const QUOTE_COLUMNS: &str = "sq.id, sq.rfq_id, sq.request_id, sq.supplier_org_id, sq.machine_id, sq.employee_id, sq.price_unit, sq.unit_price, sq.quantity_centi, sq.total_price, sq.vat_mode, sq.prepayment_percent, sq.postpayment_days, sq.payment_method, sq.arrival_at, sq.work_day, sq.last_work_day, sq.valid_until, sq.comment, sq.status, sq.revision, sq.created_at, sq.updated_at";
 
 /// A quote the actor may see (its supplier; staff).
 pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Quote> {
@@ -173,7 +175,8 @@ pub(super) struct ValidQuote {
     pub(super) postpayment_days: i64,
     pub(super) payment_method: String,
     pub(super) arrival_at: DateTime<Utc>,
-    pub(super) work_day: String,
+    /// The site-local days of the job, from the arrival's.
+    pub(super) job: JobDays,
     pub(super) valid_until: DateTime<Utc>,
     pub(super) comment: Option<String>,
 }
