@@ -248,3 +248,4 @@ error-offer-markup-invalid = Проверьте наценку.
 error-offer-not-ready = Заявка сейчас не на выборе КП.
 error-offer-decided = По предложению уже принято решение.
 error-offer-expired = Срок предложения истёк.
+error-offer-no-verified-contact = У клиента нет подтверждённого контакта (ни пользователя, ни записанных e-mail или телефона): добавьте контакт в карточке клиента.
