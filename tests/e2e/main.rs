@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod client_proof;
 mod foundation;
 mod garage;
 mod imports;
