@@ -6,6 +6,7 @@
 mod helpers;
 
 mod bookings;
+mod client_proof;
 mod foundation;
 mod garage;
 mod imports;

@@ -243,11 +243,16 @@ fn scope_requests(sql: &mut Sql, actor: &Actor, alias: &str) {
         return;
     }
     if actor.org_kind == OrgKind::Client {
+        // A public request that matched this client on a phone, an e-mail
+        // or an INN alone is not the client's until staff confirm it: a
+        // stranger's request (and its contacts) stays out of the cabinet.
         sql.push(" AND (")
             .push(alias)
             .push(".client_org_id = ")
             .bind(actor.org_id)
-            .push(")");
+            .push(" AND NOT EXISTS (SELECT 1 FROM request_client_matches cm WHERE cm.request_id = ")
+            .push(alias)
+            .push(".id AND cm.status = 'unconfirmed'))");
     } else {
         // Suppliers never see requests: they see our RFQs, not the client's request.
         sql.push(" AND 1 = 0");

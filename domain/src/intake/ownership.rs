@@ -58,6 +58,38 @@ pub async fn owner_for_new_request(
     Ok(manager)
 }
 
+/// Whether `user` is one of the broker's active managers.
+pub async fn is_active_manager(tx: &mut Tx, user: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'manager'
+         JOIN organisations o ON o.id = u.org_id AND o.kind = 'broker'
+         WHERE u.id = $1 AND u.status = 'active'",
+    )
+    .bind(user)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Makes `manager` responsible for a client that came through a passive
+/// `channel` (noting the channel if none is recorded yet).
+pub async fn assign_manager(
+    tx: &mut Tx,
+    client_org_id: i64,
+    manager: i64,
+    channel: Channel,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE organisations SET manager_user_id = $1, acquisition_channel = COALESCE(acquisition_channel, $2) WHERE id = $3",
+    )
+    .bind(manager)
+    .bind(channel.as_str())
+    .bind(client_org_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The active manager with the fewest open requests (ties: the longest
 /// serving). `None` when the broker has no manager yet.
 pub async fn least_loaded_manager(tx: &mut Tx) -> Result<Option<i64>, sqlx::Error> {

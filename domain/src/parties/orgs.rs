@@ -136,3 +136,121 @@ pub async fn list(db: &Db, actor: &Actor, kind: OrgKind) -> DomainResult<Vec<Org
     sql.push(" ORDER BY o.name");
     Ok(sql.query_as().fetch_all(db.pool()).await?)
 }
+
+/// A way to reach an organisation that it may have on record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactKind {
+    Phone,
+    Email,
+}
+
+impl ContactKind {
+    /// The column of `organisations`, `org_contacts` and `users` that holds it.
+    fn column(self) -> &'static str {
+        match self {
+            ContactKind::Phone => "phone",
+            ContactKind::Email => "email",
+        }
+    }
+}
+
+/// Whether `value` (a normalised phone or e-mail) is on record for the
+/// organisation: its own, one of its contact persons' or one of its active
+/// users'. A request's typed contact is never a record: it is what a
+/// visitor says, not what the client gave us.
+pub async fn has_contact(
+    conn: &mut sqlx::AnyConnection,
+    org_id: i64,
+    kind: ContactKind,
+    value: &str,
+) -> Result<bool, sqlx::Error> {
+    let column = kind.column();
+    // `column` is one of two fixed names, never input.
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM organisations o WHERE o.id = $1 AND (o.{column} = $2
+           OR EXISTS (SELECT 1 FROM org_contacts c WHERE c.org_id = o.id AND c.{column} = $2)
+           OR EXISTS (SELECT 1 FROM users u WHERE u.org_id = o.id AND u.status = 'active' AND u.{column} = $2))"
+    )))
+    .bind(org_id)
+    .bind(value)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Records a contact person of an organisation (in the caller's transaction).
+pub async fn add_contact(
+    conn: &mut sqlx::AnyConnection,
+    now: DateTime<Utc>,
+    org_id: i64,
+    full_name: &str,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO org_contacts (org_id, full_name, phone, email, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(org_id)
+    .bind(full_name)
+    .bind(phone)
+    .bind(email)
+    .bind(to_db_time(now))
+    .fetch_one(conn)
+    .await
+}
+
+/// Who is told what concerns an organisation as a whole (our offer to a
+/// client): its active users; failing those, what it has on record — its
+/// own e-mail or phone and its contact persons'. Nothing typed with a
+/// request counts, so a visitor who only knows a client's phone number
+/// cannot have the client's mail sent to them. Each address once.
+pub async fn verified_recipients(
+    conn: &mut sqlx::AnyConnection,
+    org_id: i64,
+) -> Result<Vec<crate::notify::Recipient>, sqlx::Error> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(crate::notify::RECIPIENT_COLUMNS)
+        .push(" FROM users u WHERE u.org_id = ")
+        .bind(org_id)
+        .push(" AND u.status = 'active' ORDER BY u.id");
+    let users: Vec<crate::notify::Recipient> = sql.query_as().fetch_all(&mut *conn).await?;
+    if users
+        .iter()
+        .any(|u| u.email.is_some() || u.phone.is_some() || u.telegram_chat_id.is_some())
+    {
+        return Ok(users);
+    }
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT name, email, phone FROM (
+           SELECT 0 AS k, o.id AS id, COALESCE(o.contact_name, o.name) AS name, o.email, o.phone
+             FROM organisations o WHERE o.id = $1
+           UNION ALL
+           SELECT 1 AS k, c.id AS id, c.full_name AS name, c.email, c.phone
+             FROM org_contacts c WHERE c.org_id = $1
+         ) x ORDER BY k, id",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: Vec<crate::notify::Recipient> = Vec::new();
+    for (full_name, email, phone) in rows {
+        // Reached by e-mail when there is one, else by SMS (as `tell` does):
+        // that address is what must not repeat.
+        let address = email.clone().or_else(|| phone.clone());
+        let Some(address) = address else { continue };
+        if out
+            .iter()
+            .any(|r| r.email.clone().or_else(|| r.phone.clone()).as_deref() == Some(&address))
+        {
+            continue;
+        }
+        out.push(crate::notify::Recipient {
+            id: None,
+            email,
+            phone,
+            full_name,
+            telegram_chat_id: None,
+        });
+    }
+    Ok(out)
+}

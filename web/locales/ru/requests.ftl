@@ -250,3 +250,24 @@ request-matching-title = Подбор и КП
 request-open-matching = Подбор поставщиков
 request-open-quotes = КП и предложение клиенту
 request-client-see-offers = Наши предложения
+
+# A public request that matched a client without proof (issue 10).
+client-match-title = Клиент не подтверждён
+client-match-why = Заявка с сайта совпала с клиентом «{ $client }» по { $by }, но не всё, что указал посетитель, записано у этого клиента.
+client-match-by-inn = ИНН
+client-match-by-phone = телефону
+client-match-by-email = e-mail
+client-match-typed = Посетитель указал
+client-match-inn = ИНН
+client-match-hold = Пока вы не решите, чья это заявка, клиент не видит её в кабинете, а предложение по ней отправить нельзя.
+client-match-confirm = Это этот клиент
+client-match-split = Это другой клиент
+client-match-hint = «Это этот клиент» — контакты из заявки добавятся клиенту, и заявка пойдёт как его. «Это другой клиент» — из указанных данных будет создан новый клиент, и заявка перейдёт к нему. Если сомневаетесь, позвоните клиенту по записанному у него телефону.
+client-match-open = Решить на странице заявки
+client-match-decision = Совпадение с клиентом
+client-match-decided-confirmed = Подтверждено: это «{ $client }»
+client-match-decided-split = Другой клиент (не «{ $client }»)
+flash-client-confirmed = Клиент подтверждён: контакты из заявки добавлены клиенту.
+flash-client-split = Создан новый клиент, заявка перенесена к нему.
+error-request-client-unconfirmed = Клиент заявки не подтверждён: предложение отправить нельзя. Сначала решите на странице заявки, тот ли это клиент.
+error-request-client-already-decided = По этой заявке уже решили, чей это клиент.

@@ -56,11 +56,14 @@ struct QuoteQuery {
     quote: i64,
 }
 
+/// The offer form; `blocked` names why sending was refused (shown next to
+/// the send button, the form kept as typed).
 fn offer_page(
     state: &AppState,
     auth: &Auth<FrontOffice>,
     draft: &offers::Draft,
     errors: Value,
+    blocked: Option<&str>,
     status: StatusCode,
 ) -> AppResult<Response> {
     Ok((
@@ -69,7 +72,7 @@ fn offer_page(
             &auth.info,
             "quotes/offer.html",
             context! {
-                d => ser(draft), input => ser(&draft.input), errors,
+                d => ser(draft), input => ser(&draft.input), errors, blocked,
                 methods => ser(&domain::deals::quotes::PAYMENT_METHODS),
             },
         )?,
@@ -84,7 +87,14 @@ async fn offer_form(
     Query(q): Query<QuoteQuery>,
 ) -> AppResult<Response> {
     let draft = offers::draft(&state.services, &auth.actor, id, None, q.quote).await?;
-    offer_page(&state, &auth, &draft, Value::UNDEFINED, StatusCode::OK)
+    offer_page(
+        &state,
+        &auth,
+        &draft,
+        Value::UNDEFINED,
+        None,
+        StatusCode::OK,
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,7 +121,14 @@ async fn offer_post(
         .map_err(|_| AppError::BadRequest("form"))?;
     if f.preview.is_some() {
         let draft = offers::draft(s, &auth.actor, id, Some(&f.input), quote_id).await?;
-        return offer_page(&state, &auth, &draft, Value::UNDEFINED, StatusCode::OK);
+        return offer_page(
+            &state,
+            &auth,
+            &draft,
+            Value::UNDEFINED,
+            None,
+            StatusCode::OK,
+        );
     }
     match offers::send(s, &auth.actor, id, &f.input).await {
         Ok(_) => Ok(redirect_with_flash(
@@ -126,7 +143,23 @@ async fn offer_post(
                 &auth,
                 &draft,
                 ser(&error_map(&e)),
+                None,
                 StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        // Refusals the manager can act on are said next to the button,
+        // with what they typed kept.
+        Err(DomainError::Conflict(
+            code @ ("request.client_unconfirmed" | "offer.no_verified_contact"),
+        )) => {
+            let draft = offers::draft(s, &auth.actor, id, Some(&f.input), quote_id).await?;
+            offer_page(
+                &state,
+                &auth,
+                &draft,
+                Value::UNDEFINED,
+                Some(code),
+                StatusCode::CONFLICT,
             )
         }
         Err(e) => Err(e.into()),

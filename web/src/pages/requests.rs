@@ -16,7 +16,7 @@ use axum::body::to_bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use domain::error::DomainError;
 use domain::intake::request_types::{RequestType, TIMEZONES};
 use domain::intake::requests::{self, Channel, RequestFilter, RequestInput};
@@ -44,6 +44,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/requests/{id}", get(show))
         .route("/requests/{id}/edit", get(edit_form).post(edit))
+        .route("/requests/{id}/client/confirm", post(confirm_client))
+        .route("/requests/{id}/client/split", post(split_client))
         .layer(DefaultBodyLimit::max(MAX_FORM))
 }
 
@@ -363,6 +365,13 @@ async fn show(
         None => (Vec::new(), Vec::new(), BTreeMap::new()),
     };
     let can_edit = requests::may_edit(&auth.actor, &r);
+    // A public request that matched a client without proof: who it matched
+    // and the two decisions (only the front office decides).
+    let client_match = if auth.actor.is_front_office() {
+        intake::client_match(s, &auth.actor, id).await?
+    } else {
+        None
+    };
     Ok(state
         .page(
             &auth.info,
@@ -373,6 +382,7 @@ async fn show(
                 tasks => ser(&tasks),
                 titles => ser(&titles),
                 can_edit,
+                client_match => ser(&client_match),
                 ..common
             },
         )?
@@ -447,4 +457,32 @@ async fn edit(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// "Это этот клиент": the visitor is the matched client.
+async fn confirm_client(
+    State(state): State<AppState>,
+    auth: Auth<FrontOffice>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    intake::confirm_client(&state.services, &auth.actor, id).await?;
+    Ok(redirect_with_flash(
+        &format!("/requests/{id}"),
+        "flash-client-confirmed",
+        state.config.secure_cookies,
+    ))
+}
+
+/// "Это другой клиент": a new client from the typed details takes the request.
+async fn split_client(
+    State(state): State<AppState>,
+    auth: Auth<FrontOffice>,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    intake::split_client(&state.services, &auth.actor, id).await?;
+    Ok(redirect_with_flash(
+        &format!("/requests/{id}"),
+        "flash-client-split",
+        state.config.secure_cookies,
+    ))
 }

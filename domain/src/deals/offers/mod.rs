@@ -41,7 +41,6 @@ use crate::deals::matching::{self, RequestRow};
 use crate::deals::quotes::{self, PAYMENT_METHODS, parse_centi, times_centi};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::intake::requests::{local_input, local_text, local_to_utc, site_tz};
-use crate::notify::{RECIPIENT_COLUMNS, Recipient};
 use crate::services::Services;
 use crate::services::ServicesCell;
 use crate::values::{Kopecks, VatMode};

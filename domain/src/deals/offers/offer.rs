@@ -202,6 +202,9 @@ pub struct Draft {
     pub input: OfferInput,
     pub broker_vat: VatMode,
     pub pricing: Option<Pricing>,
+    /// The request's client waits for staff to confirm it (a public
+    /// request that matched a client without proof): sending is refused.
+    pub client_unconfirmed: bool,
 }
 
 pub(super) async fn quote_of_request(
@@ -264,7 +267,9 @@ pub async fn draft(
     let pricing = checked(&input, &q, ours, &r, s.db.now())
         .ok()
         .map(|v| v.pricing);
+    let client_unconfirmed = crate::intake::client_unconfirmed(s.db.pool(), r.id).await?;
     Ok(Draft {
+        client_unconfirmed,
         request: r,
         quote: q,
         supplier_name,

@@ -23,6 +23,11 @@ pub async fn send(
         .trim()
         .parse::<i64>()
         .map_err(|_| DomainError::field("quote_id", "required"))?;
+    // Nothing goes out in the name of a client a public request has not
+    // been confirmed to be (see `intake::confirm_client`).
+    if crate::intake::client_unconfirmed(s.db.pool(), r.id).await? {
+        return Err(DomainError::Conflict("request.client_unconfirmed"));
+    }
     let q = quote_of_request(s, actor, &r, quote_id).await?;
     if !matches!(q.status.as_str(), "active" | "selected") {
         return Err(DomainError::Conflict("quote.not_active"));
@@ -34,6 +39,17 @@ pub async fn send(
     // An offer the client could not accept is not sent.
     if bookings::quote_taken(&mut tx, q.id).await? {
         return Err(DomainError::Conflict("offer.machine_booked"));
+    }
+    // Again in the transaction: staff may have just split the request off
+    // to another client.
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT client_org_id FROM requests WHERE id = $1")
+            .bind(r.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if current != Some(r.client_org_id) || crate::intake::client_unconfirmed(&mut *tx, r.id).await?
+    {
+        return Err(DomainError::Conflict("request.client_unconfirmed"));
     }
     // One live offer per request: a new one replaces the previous.
     sqlx::query("UPDATE offers SET status = 'withdrawn', decided_at = $1 WHERE request_id = $2 AND status = 'sent'")
@@ -104,12 +120,10 @@ pub async fn send(
         "valid" => local_text(Some(to_db_time(v.valid_until)), r.tz()),
         "link" => link,
     ];
-    let mut sql = Sql::new("SELECT ");
-    sql.push(RECIPIENT_COLUMNS)
-        .push(" FROM users u WHERE u.org_id = ")
-        .bind(r.client_org_id)
-        .push(" AND u.status = 'active' ORDER BY u.id");
-    let people: Vec<Recipient> = sql.query_as().fetch_all(&mut *tx).await?;
+    // Only the client's verified contacts: its users, else what it has on
+    // record — never the contact typed with the request, which anyone who
+    // knows the client's phone could have filled in.
+    let people = crate::parties::orgs::verified_recipients(&mut tx, r.client_org_id).await?;
     let mut told = 0;
     for person in &people {
         if crate::notify::tell(s, &mut tx, person, "mail-offer", &a).await? {
@@ -117,20 +131,7 @@ pub async fn send(
         }
     }
     if told == 0 {
-        // A website visitor without a login: the request's contact.
-        let contact: Option<(Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT contact_email, contact_phone FROM requests WHERE id = $1")
-                .bind(r.id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((email, phone)) = contact {
-            let person = Recipient {
-                email,
-                phone,
-                ..Recipient::default()
-            };
-            crate::notify::tell(s, &mut tx, &person, "mail-offer", &a).await?;
-        }
+        return Err(DomainError::Conflict("offer.no_verified_contact"));
     }
     let reports = s
         .engine

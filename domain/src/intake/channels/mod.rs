@@ -7,7 +7,10 @@
 //!   field, a per-address rate limit ([`admit_public`]) and a [`Captcha`]
 //!   hook; the visitor becomes a client (found again by INN, phone or
 //!   e-mail on the next visit) and gets the request's number by e-mail
-//!   and/or SMS ([`submit_public`]).
+//!   and/or SMS ([`submit_public`]). A visitor who matches a client but
+//!   types a contact the client does not have on record is not taken for
+//!   that client until staff confirm it ([`confirm_client`],
+//!   [`split_client`]).
 //! - **operator** — the contact centre: a phone lookup first
 //!   ([`lookup`]: the caller's company, history, open requests, responsible
 //!   manager), then the form; a new caller becomes a client inline.
@@ -51,12 +54,14 @@ use crate::{access::audit, args, intake::ownership};
 mod clients;
 mod owners;
 mod placing;
+mod proof;
 mod public;
 mod report;
 
 pub use clients::*;
 pub use owners::*;
 pub use placing::*;
+pub use proof::*;
 pub use public::*;
 pub use report::*;
 

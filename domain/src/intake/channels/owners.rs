@@ -239,7 +239,7 @@ pub async fn add_hunter_client(
     let valid = input.validate(true).map_err(DomainError::Invalid)?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
-    let id = match find_client(&mut tx, &valid).await? {
+    let id = match find_client(&mut tx, &valid).await?.map(|m| m.org_id) {
         Some(id) => {
             let row = client_row(&mut tx, id)
                 .await?

@@ -79,8 +79,10 @@ async fn store_placed(
     let hunter = (channel == Channel::Hunter).then_some(actor.user_id);
     let client_id = match (client, new_client) {
         (ClientChoice::Existing(id), _) => *id,
+        // Staff placing for a caller or their own client: they spoke to the
+        // person, and offers go to the client's verified contacts anyway.
         (ClientChoice::New(_), Some(v)) => match find_client(&mut tx, &v).await? {
-            Some(id) => id,
+            Some(m) => m.org_id,
             None => create_client(&mut tx, now, &v, channel, hunter).await?,
         },
         (ClientChoice::New(_), None) => return Err(DomainError::Conflict("validation")),
@@ -180,39 +182,6 @@ pub(super) async fn confirm(
         sent += 1;
     }
     Ok(sent)
-}
-
-/// An existing client with this INN, phone or e-mail (in that order): the
-/// organisation's own, a contact person's or a client user's.
-pub(super) async fn find_client(tx: &mut Tx, c: &ValidClient) -> Result<Option<i64>, sqlx::Error> {
-    if let Some(inn) = &c.inn {
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM organisations WHERE kind = 'client' AND inn = $1 ORDER BY id LIMIT 1",
-        )
-        .bind(inn)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if id.is_some() {
-            return Ok(id);
-        }
-    }
-    for (column, value) in [("phone", &c.phone), ("email", &c.email)] {
-        let Some(value) = value else { continue };
-        // `column` is one of two fixed names, never input.
-        let id: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT o.id FROM organisations o WHERE o.kind = 'client' AND (o.{column} = $1
-               OR EXISTS (SELECT 1 FROM org_contacts c WHERE c.org_id = o.id AND c.{column} = $1)
-               OR EXISTS (SELECT 1 FROM users u WHERE u.org_id = o.id AND u.{column} = $1))
-             ORDER BY o.id LIMIT 1"
-        )))
-        .bind(value)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if id.is_some() {
-            return Ok(id);
-        }
-    }
-    Ok(None)
 }
 
 /// Creates a client record: the organisation (a private person's name is

@@ -30,8 +30,10 @@ pub async fn admit_public(s: &Services, ip: Option<&str>, limit: Limit) -> Domai
 
 /// A website visitor's request (after [`admit_public`]): honeypot, captcha,
 /// the request and the visitor checked; then the visitor's client record
-/// (found or created, with a manager at once — a passive channel), the
-/// request and its files, and the confirmation — all in one transaction.
+/// (created, with a manager at once — a passive channel — or found; a found
+/// client without proof leaves the request held for staff, see
+/// [`confirm_client`]), the request and its files, and the confirmation —
+/// all in one transaction.
 pub async fn submit_public(
     s: &Services,
     captcha: &dyn Captcha,
@@ -99,10 +101,20 @@ async fn store_public(
     files: &[StoredFile],
 ) -> DomainResult<Created> {
     let now = s.db.now();
+    let broker = crate::access::broker_id(&s.db).await?.ok_or_else(|| {
+        DomainError::Other(anyhow::anyhow!("the broker's organisation is missing"))
+    })?;
     let mut tx = s.db.begin().await?;
-    let client_id = match find_client(&mut tx, client).await? {
-        Some(id) => id,
-        None => create_client(&mut tx, now, client, Channel::Website, None).await?,
+    // A match on a phone, an e-mail or an INN alone proves nothing (anyone
+    // may know them): unless everything typed is the client's on record,
+    // the request waits for staff to confirm whose it is.
+    let (client_id, unconfirmed) = match find_client(&mut tx, client).await? {
+        Some(m) if proven(&mut tx, &m, client).await? => (m.org_id, None),
+        Some(m) => (m.org_id, Some(m)),
+        None => (
+            create_client(&mut tx, now, client, Channel::Website, None).await?,
+            None,
+        ),
     };
     let created = requests::insert(
         s,
@@ -117,7 +129,19 @@ async fn store_public(
         t,
     )
     .await?;
-    attach(&mut tx, now, created.id, client_id, None, files).await?;
+    // The visitor's files are not given to a client they have not been
+    // confirmed to be: the broker keeps them meanwhile.
+    let files_owner = if unconfirmed.is_some() {
+        broker
+    } else {
+        client_id
+    };
+    attach(&mut tx, now, created.id, files_owner, None, files).await?;
+    if let Some(m) = &unconfirmed {
+        hold_unconfirmed(&mut tx, now, created.id, m, client).await?;
+    }
+    // The visitor hears the same whether or not they matched a client:
+    // the answer must not tell that a phone or an INN is known to us.
     confirm(s, &mut tx, now, &created, valid, t).await?;
     tx.commit().await?;
     s.after_commit();
