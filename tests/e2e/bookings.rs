@@ -6,13 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use domain::intake::requests::{Channel, Placement, RequestInput};
+use domain::intake::requests::RequestInput;
 use reqwest::StatusCode;
 
 use crate::helpers::{Browser, DEMO_PASSWORD, TestApp};
 use crate::quotes::{
-    employee, local_day, login, machine, notifications_to, open_task, org_id, quote,
-    request_status, result_request, rfq_of, send_rfq, services,
+    employee, local_day, login, machine, notifications_to, open_task, org_id, place_qualified,
+    quote, request_status, result_request, rfq_of, send_rfq, services,
 };
 
 const GRUZAVTO: &str = "ООО «ГрузАвто»";
@@ -26,8 +26,6 @@ const REFUSAL: &str = "уже забронировал другой заказч
 /// A qualified cargo request of `client` (4 t in Moscow) for the window
 /// from `from` to `to` (site-local `YYYY-MM-DDTHH:MM`; `to` may be empty).
 async fn ready_request(app: &TestApp, client: &str, from: &str, to: &str) -> i64 {
-    let s = services(app);
-    let t = s.request_types.get("cargo").expect("cargo");
     let mut fields = BTreeMap::new();
     for (k, v) in [
         ("f.cargo", "Паллеты с плиткой"),
@@ -49,34 +47,7 @@ async fn ready_request(app: &TestApp, client: &str, from: &str, to: &str) -> i64
         fields,
         ..Default::default()
     };
-    let valid = input
-        .validate(t, s, s.db.now(), true)
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    let client = org_id(app, client).await;
-    let mut tx = s.db.begin().await.expect("tx");
-    let created = domain::intake::requests::insert(
-        s,
-        &mut tx,
-        &valid,
-        &Placement {
-            client_org_id: client,
-            channel: Channel::Operator,
-            hunter_user_id: None,
-            created_by: None,
-        },
-        t,
-    )
-    .await
-    .expect("request");
-    tx.commit().await.expect("commit");
-    app.run_due().await;
-    let task = open_task(app, created.id, "qualify").await;
-    s.engine
-        .complete_task(task, "ready", Default::default(), &engine::Actor::System)
-        .await
-        .expect("qualified");
-    app.run_due().await;
-    created.id
+    place_qualified(app, client, &input).await.id
 }
 
 /// GruzAvto quotes its truck for `request`, arriving at `arrival`; the

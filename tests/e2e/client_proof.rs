@@ -6,12 +6,11 @@
 //! or split the request off to a new client. Offers go only to a client's
 //! verified contacts, never to a request's typed contact.
 
-use chrono::Duration;
-use engine::Clock;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Browser, DEMO_PASSWORD, TestApp, location};
+use crate::quotes::{local_day, org_id};
 
 /// The demo's website visitor, a private client without a login.
 const KUZNETSOV: &str = "Дмитрий Кузнецов";
@@ -28,16 +27,6 @@ async fn scalar_i64(app: &TestApp, sql: &'static str, key: &str) -> i64 {
         .fetch_one(app.db().pool())
         .await
         .unwrap_or_else(|e| panic!("{sql} ({key}): {e}"))
-}
-
-async fn org_id(app: &TestApp, name: &str) -> i64 {
-    scalar_i64(app, "SELECT id FROM organisations WHERE name = $1", name).await
-}
-
-/// The site-local `YYYY-MM-DDTHH:MM` of `days` from now at `hour`.
-fn local_day(app: &TestApp, days: i64, hour: u32) -> String {
-    let d = (app.clock.now() + Duration::days(days)).with_timezone(&chrono_tz::Europe::Moscow);
-    format!("{}T{hour:02}:00", d.format("%Y-%m-%d"))
 }
 
 /// A cargo request at the centre of Moscow in a week, which the demo's

@@ -55,8 +55,6 @@ pub(crate) fn local_day(app: &TestApp, days: i64, hour: u32) -> String {
 /// A cargo request of the demo client, at the centre of Moscow, 4 t, in a
 /// week; placed through the domain and qualified (the intake's part).
 async fn ready_request(app: &TestApp) -> (i64, String) {
-    let s = services(app);
-    let t = s.request_types.get("cargo").expect("cargo");
     let mut fields = BTreeMap::new();
     fields.insert(
         "f.cargo".to_string(),
@@ -79,10 +77,27 @@ async fn ready_request(app: &TestApp) -> (i64, String) {
         fields,
         ..Default::default()
     };
+    let created = place_qualified(app, CLIENT, &input).await;
+    (created.id, created.number)
+}
+
+/// Places `input` for the client named `client` as an operator would
+/// (through the domain) and completes its qualification, so the request
+/// waits for matching.
+pub(crate) async fn place_qualified(
+    app: &TestApp,
+    client: &str,
+    input: &RequestInput,
+) -> domain::intake::requests::Created {
+    let s = services(app);
+    let t = s
+        .request_types
+        .get(input.request_type.as_str())
+        .expect("request type");
     let valid = input
         .validate(t, s, s.db.now(), true)
         .unwrap_or_else(|e| panic!("{e:?}"));
-    let client = org_id(app, CLIENT).await;
+    let client = org_id(app, client).await;
     let mut tx = s.db.begin().await.expect("tx");
     let created = domain::intake::requests::insert(
         s,
@@ -106,7 +121,7 @@ async fn ready_request(app: &TestApp) -> (i64, String) {
         .await
         .expect("qualified");
     app.run_due().await;
-    (created.id, created.number)
+    created
 }
 
 pub(crate) async fn open_task(app: &TestApp, request_id: i64, key: &str) -> i64 {
