@@ -11,11 +11,21 @@ use crate::error::DomainResult;
 /// Not cached: the row is created once at start, and tests run several
 /// applications (each with its own database) in one process.
 pub async fn broker_id(db: &Db) -> DomainResult<Option<i64>> {
+    broker_id_on(db.pool()).await
+}
+
+/// [`broker_id`] on a given connection: inside a write transaction (a
+/// step's local action, or `ensure_broker`'s re-check) it sees that
+/// transaction's view.
+pub async fn broker_id_on<'e, E>(conn: E) -> DomainResult<Option<i64>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     Ok(
         sqlx::query_scalar(
             "SELECT id FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
         )
-        .fetch_optional(db.pool())
+        .fetch_optional(conn)
         .await?,
     )
 }

@@ -18,7 +18,7 @@ pub mod roles;
 mod rules;
 
 pub use actor::*;
-pub use broker::broker_id;
+pub use broker::{broker_id, broker_id_on};
 pub use objects::{object_visible, require_object};
 pub use rules::{Rule, require, require_or_hide};
 

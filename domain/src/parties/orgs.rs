@@ -82,11 +82,7 @@ pub async fn ensure_broker(db: &Db) -> DomainResult<i64> {
     let now = db.now();
     let mut tx = db.begin().await?;
     // Re-check inside the write transaction: another process may have won.
-    let existing: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
+    let existing = crate::access::broker_id_on(&mut *tx).await?;
     let id = match existing {
         Some(id) => id,
         None => {
