@@ -452,3 +452,36 @@ async fn the_registration_form_fills_company_details_from_the_registry_by_inn() 
     assert!(r.text().await.expect("body").contains("не найдена"));
     app.stop().await;
 }
+
+/// Phones need the numeric keypad: the field attributes reach the page as
+/// markup, not as escaped text, and the fields a company must fill are marked.
+#[tokio::test]
+async fn the_registration_form_asks_for_a_numeric_keypad_and_marks_required_details() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .client()
+        .get("/register/supplier")
+        .await
+        .text()
+        .await
+        .expect("body");
+    let inn = page
+        .split("<input id=\"f-inn\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .expect("INN input");
+    assert!(inn.contains("inputmode=\"numeric\""), "{inn}");
+    assert!(
+        !page.contains("&quot;numeric&quot;"),
+        "attributes escaped twice"
+    );
+    for field in ["f-ogrn", "f-kpp", "f-inn"] {
+        let label = page
+            .split(&format!("<label for=\"{field}\">"))
+            .nth(1)
+            .and_then(|rest| rest.split("</label>").next())
+            .expect("label");
+        assert!(label.contains("class=\"req\""), "{field}: {label}");
+    }
+    app.stop().await;
+}
