@@ -113,14 +113,7 @@ async fn start(
             body.data,
             None,
         )
-        .await
-        .map_err(|e| match e {
-            engine::EngineError::NoActiveDefinition(_) => AppError::NotFound,
-            engine::EngineError::Step(
-                engine::StepError::BadData { .. } | engine::StepError::UnknownField(_),
-            ) => AppError::BadRequest("workflow.bad_data"),
-            other => other.into(),
-        })?;
+        .await?;
     Ok((StatusCode::CREATED, Json(json!(started))).into_response())
 }
 

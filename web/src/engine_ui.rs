@@ -2,7 +2,7 @@
 //! the mapping of engine errors to HTTP answers.
 
 use domain::access::Actor;
-use engine::{EngineError, StepError, UserRef};
+use engine::{EngineError, UserRef};
 
 use crate::error::AppError;
 
@@ -16,24 +16,12 @@ pub fn user_ref(actor: &Actor) -> UserRef {
     }
 }
 
+/// The engine's refusals reach HTTP only through the domain's one mapping
+/// ([`domain::error::DomainError`]'s `From<EngineError>`), so a page and the
+/// API answer the same refusal with the same status and reason.
 impl From<EngineError> for AppError {
     fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::TaskNotFound(_)
-            | EngineError::InstanceNotFound(_)
-            | EngineError::DefinitionNotFound(_) => AppError::NotFound,
-            EngineError::NotAllowed(_) => AppError::Forbidden,
-            EngineError::Step(StepError::TaskNotOpen(_)) => AppError::Conflict("task.closed"),
-            EngineError::Step(StepError::UnknownOutcome { .. }) => {
-                AppError::BadRequest("task.unknown_outcome")
-            }
-            EngineError::Step(StepError::NotAccepted { .. }) => {
-                AppError::Conflict("workflow.not_accepted")
-            }
-            EngineError::Step(StepError::Finished) => AppError::Conflict("workflow.finished"),
-            EngineError::Conflict(_) => AppError::Conflict("workflow.busy"),
-            other => AppError::Internal(anyhow::anyhow!("{other}")),
-        }
+        domain::error::DomainError::from(e).into()
     }
 }
 
