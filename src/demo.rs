@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveDate};
 use engine::{Db, Tx, to_db_time};
 
 use domain::access::roles::{OrgKind, Role};
-use domain::accounts::{NewUser, insert_user};
+use domain::accounts::{NewUser, PasswordHash, insert_user};
 use domain::error::{DomainError, DomainResult};
 use domain::fleet::catalogue::EquipmentCatalogue;
 use domain::fleet::garage::{self, MachineInput, ValidDocument};
@@ -231,6 +231,9 @@ pub async fn seed(db: &Db) -> DomainResult<usize> {
     let broker_id = orgs::ensure_broker(db).await?;
     let now = db.now();
     let mut created = 0;
+    // Every demo account has the same password: hashed once, before the
+    // transaction opens.
+    let password = PasswordHash::of(DEMO_PASSWORD).await?;
     let mut tx = db.begin().await?;
     for org in ORGS {
         let org_id = if org.kind == OrgKind::Broker {
@@ -297,7 +300,7 @@ pub async fn seed(db: &Db) -> DomainResult<usize> {
                     email: Some((*email).into()),
                     phone: phone.map(Into::into),
                     roles: vec![*role],
-                    password: Some(DEMO_PASSWORD.into()),
+                    password: Some(password.clone()),
                 },
             )
             .await?;

@@ -107,19 +107,51 @@ pub struct UserInput {
     pub password: String,
 }
 
-/// A [`UserInput`] that passed validation.
+/// A password as it is stored: its Argon2id hash.
+///
+/// Hashing takes about a tenth of a second on purpose. Done inside a write
+/// transaction it would hold SQLite's single writer (and a PostgreSQL
+/// transaction's locks) that long, queueing every other write behind one
+/// sign-up. So a password is hashed here, before any transaction opens, and
+/// the functions that store one ([`insert_user`], …) take this value: they
+/// have no plaintext to hash.
+#[derive(Clone)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Hashes `password` off the async threads. Call it before opening the
+    /// transaction that stores the result.
+    pub async fn of(password: &str) -> DomainResult<PasswordHash> {
+        Ok(PasswordHash(hash_password(password.to_string()).await?))
+    }
+
+    /// The PHC string for the `password_hash` column.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(…)")
+    }
+}
+
+/// A [`UserInput`] that passed validation, its password already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub full_name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub roles: Vec<Role>,
-    pub password: Option<String>,
+    pub password: Option<PasswordHash>,
 }
 
 impl UserInput {
-    /// Checks every field for an organisation of `side`, collecting all errors.
-    pub fn validate(&self, side: OrgKind) -> Result<NewUser, FieldErrors> {
+    /// Checks every field for an organisation of `side`, collecting all
+    /// errors ([`DomainError::Invalid`]); a valid input's password comes back
+    /// hashed, so the caller can store it without hashing in its transaction.
+    pub async fn validate(&self, side: OrgKind) -> DomainResult<NewUser> {
         let mut errors = FieldErrors::new();
         let full_name = self.full_name.trim().to_string();
         if full_name.is_empty() {
@@ -152,32 +184,31 @@ impl UserInput {
         } else {
             Some(self.password.clone())
         };
-        if errors.is_empty() {
-            Ok(NewUser {
-                full_name,
-                email,
-                phone,
-                roles,
-                password,
-            })
-        } else {
-            Err(errors)
-        }
+        errors.into_result()?;
+        let password = match password {
+            Some(p) => Some(PasswordHash::of(&p).await?),
+            None => None,
+        };
+        Ok(NewUser {
+            full_name,
+            email,
+            phone,
+            roles,
+            password,
+        })
     }
 }
 
 /// Creates a user in `org_id` inside the caller's transaction. Returns the id;
-/// a taken e-mail or phone is a field error, not a database error.
+/// a taken e-mail or phone is a field error, not a database error. The
+/// password was hashed before the transaction opened ([`PasswordHash`]).
 pub async fn insert_user(
     tx: &mut Tx,
     now: DateTime<Utc>,
     org_id: i64,
     user: &NewUser,
 ) -> DomainResult<i64> {
-    let hash = match &user.password {
-        Some(p) => Some(hash_password(p.clone()).await?),
-        None => None,
-    };
+    let hash = user.password.as_ref().map(|h| h.as_str().to_string());
     let status = if hash.is_some() { "active" } else { "invited" };
     let taken = taken_logins(tx, user.email.as_deref(), user.phone.as_deref()).await?;
     if !taken.is_empty() {
@@ -239,9 +270,7 @@ async fn taken_logins(
 /// sent so the person sets their own.
 pub async fn create_colleague(s: &Services, actor: &Actor, input: &UserInput) -> DomainResult<i64> {
     may_manage_colleagues(actor)?;
-    let user = input
-        .validate(actor.org_kind)
-        .map_err(DomainError::Invalid)?;
+    let user = input.validate(actor.org_kind).await?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let id = insert_user(&mut tx, now, actor.org_id, &user).await?;
@@ -663,7 +692,7 @@ pub async fn set_password_with_link(
         errors.add("confirm", "password.mismatch");
     }
     errors.into_result()?;
-    let hash = hash_password(password.to_string()).await?;
+    let hash = PasswordHash::of(password).await?;
     let now = db.now();
     let mut tx = db.begin().await?;
     let mut user = None;
@@ -687,7 +716,7 @@ pub async fn set_password_with_link(
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE users SET password_hash = $1, status = CASE WHEN status = 'invited' THEN 'active' ELSE status END, updated_at = $2 WHERE id = $3")
-        .bind(hash)
+        .bind(hash.as_str())
         .bind(to_db_time(now))
         .bind(user_id)
         .execute(&mut *tx)

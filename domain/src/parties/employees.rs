@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::access::roles::Role;
 use crate::access::{Actor, Resource, scope};
-use crate::accounts::{MIN_PASSWORD_LEN, NewUser, insert_user};
+use crate::accounts::{MIN_PASSWORD_LEN, NewUser, PasswordHash, insert_user};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
 use crate::services::Services;
@@ -452,6 +452,8 @@ pub async fn accept_invitation(
     }
     e.into_result()?;
     let role = Role::parse(&inv.role).ok_or(DomainError::Conflict("link.invalid"))?;
+    // Hashed before the transaction opens (see `PasswordHash`).
+    let password = PasswordHash::of(password).await?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     if tokens::consume(&mut tx, now, "employee_invite", token)
@@ -473,7 +475,7 @@ pub async fn accept_invitation(
             email: inv.email.clone(),
             phone: inv.phone.clone(),
             roles: vec![role],
-            password: Some(password.to_string()),
+            password: Some(password),
         },
     )
     .await
