@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use domain::access::roles::OrgKind;
+use domain::access::SystemActor;
+use domain::access::roles::{OrgKind, Role};
 use domain::accounts::{self, UserInput};
 use engine::Migrations;
 use engine::testing::TestDb;
@@ -96,4 +97,88 @@ async fn a_password_is_hashed_before_the_transaction_that_stores_it() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// An `Actor` is what a session (or, for the system, an account lookup)
+/// shows: the person's user, organisation, side and roles — read-only — and
+/// nothing once the account is disabled.
+#[tokio::test]
+async fn an_actor_comes_from_a_session_or_the_system_acting_for_someone() {
+    let t = TestDb::new(&MIGRATIONS).await;
+    let db = &t.db;
+    let broker = domain::parties::orgs::ensure_broker(db)
+        .await
+        .expect("broker");
+    let user = UserInput {
+        full_name: "Анна Петрова".into(),
+        email: "anna@podryad.test".into(),
+        phone: String::new(),
+        roles: vec!["manager".into(), "hunter".into()],
+        password: PASSWORD.into(),
+    }
+    .validate(OrgKind::Broker)
+    .await
+    .expect("valid");
+    let mut tx = db.begin().await.expect("tx");
+    let id = accounts::insert_user(&mut tx, db.now(), broker, &user)
+        .await
+        .expect("inserted");
+    tx.commit().await.expect("commit");
+
+    let token = accounts::open_session(db, id, None, None)
+        .await
+        .expect("session");
+    let actor = accounts::actor_for_session(db, &token)
+        .await
+        .expect("lookup")
+        .expect("signed in");
+    assert_eq!(actor.user_id(), id);
+    assert_eq!(actor.org_id(), broker);
+    assert_eq!(actor.org_kind(), OrgKind::Broker);
+    assert_eq!(actor.full_name(), "Анна Петрова");
+    assert_eq!(actor.roles(), &[Role::Hunter, Role::Manager]);
+    assert!(actor.is_staff() && actor.is_front_office());
+
+    let system = SystemActor::new();
+    let acted = accounts::act_for(db, &system, "anna@podryad.test")
+        .await
+        .expect("lookup")
+        .expect("active user");
+    assert_eq!(
+        (acted.user_id(), acted.roles()),
+        (actor.user_id(), actor.roles())
+    );
+    assert!(
+        accounts::act_for(db, &system, "nobody@podryad.test")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+    assert!(
+        accounts::actor_for_session(db, "not-a-session")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    let mut tx = db.begin().await.expect("tx");
+    sqlx::query("UPDATE users SET status = 'disabled' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .expect("disable");
+    tx.commit().await.expect("commit");
+    assert!(
+        accounts::actor_for_session(db, &token)
+            .await
+            .expect("lookup")
+            .is_none(),
+        "a disabled account's session acts for nobody"
+    );
+    assert!(
+        accounts::act_for(db, &system, "anna@podryad.test")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
 }

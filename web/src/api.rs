@@ -11,7 +11,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::access::Actor;
 use domain::accounts::api_tokens::Scope;
 use engine::ObjectRef;
 use serde::Deserialize;
@@ -35,15 +34,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/instances/{id}/events", post(event))
 }
 
-/// A valid `Authorization: Bearer` token: the system's view, limited to
-/// the token's scopes. Each endpoint asks for its scope with
-/// [`ApiToken::require`]; without it the answer is 403 `token.scope`.
+/// A valid `Authorization: Bearer` token, limited to its scopes. Each
+/// endpoint asks for its scope with [`ApiToken::require`]; without it the
+/// answer is 403 `token.scope`.
 pub struct ApiToken(pub domain::accounts::api_tokens::TokenGrant);
 
 impl ApiToken {
-    pub fn require(&self, scope: Scope) -> AppResult<&Actor> {
+    pub fn require(&self, scope: Scope) -> AppResult<()> {
         if self.0.allows(scope) {
-            Ok(&self.0.actor)
+            Ok(())
         } else {
             Err(AppError::ForbiddenBecause("token.scope"))
         }

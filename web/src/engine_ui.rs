@@ -9,8 +9,8 @@ use crate::error::AppError;
 /// The engine's view of a user: id, organisation, roles.
 pub fn user_ref(actor: &Actor) -> UserRef {
     UserRef {
-        id: actor.user_id,
-        org_id: actor.org_id,
+        id: actor.user_id(),
+        org_id: actor.org_id(),
         home_org: actor.is_staff(),
         roles: actor.role_names().into_iter().map(str::to_string).collect(),
     }

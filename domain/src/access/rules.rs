@@ -26,7 +26,7 @@ impl Rule {
         match self {
             Rule::SupplierOffice => actor.is_supplier_office(),
             Rule::FrontOffice => actor.is_front_office(),
-            Rule::Client => actor.org_kind == OrgKind::Client,
+            Rule::Client => actor.org_kind() == OrgKind::Client,
             Rule::Admin => actor.is_staff() && actor.has(Role::Admin),
         }
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::access::roles::{OrgKind, Role};
-use crate::access::{Actor, Resource, scope};
+use crate::access::{Actor, Resource, SystemActor, scope};
 use crate::crypto::{hash_password, random_token, sha256_hex, verify_password};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
@@ -270,10 +270,10 @@ async fn taken_logins(
 /// sent so the person sets their own.
 pub async fn create_colleague(s: &Services, actor: &Actor, input: &UserInput) -> DomainResult<i64> {
     may_manage_colleagues(actor)?;
-    let user = input.validate(actor.org_kind).await?;
+    let user = input.validate(actor.org_kind()).await?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
-    let id = insert_user(&mut tx, now, actor.org_id, &user).await?;
+    let id = insert_user(&mut tx, now, actor.org_id(), &user).await?;
     if user.password.is_none() {
         send_invitation(&mut tx, now, s.texts.as_ref(), &s.base_url, id, &user).await?;
     }
@@ -507,6 +507,7 @@ pub async fn open_session(
 pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Actor>> {
     let now = db.now();
     let hash = sha256_hex(token);
+    // One statement for the session and its user: this runs on every request.
     let row: Option<(i64, i64, i64, String, String, String)> = sqlx::query_as(
         "SELECT s.last_seen_at, u.id, u.org_id, o.kind, u.full_name, u.status
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id
@@ -519,17 +520,9 @@ pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Acto
     let Some((last_seen, user_id, org_id, kind, full_name, status)) = row else {
         return Ok(None);
     };
-    if status != "active" {
-        return Ok(None);
-    }
-    let Some(org_kind) = OrgKind::parse(&kind) else {
+    let Some(actor) = actor_of(db, user_id, org_id, &kind, full_name, &status).await? else {
         return Ok(None);
     };
-    let roles: Vec<String> =
-        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-            .bind(user_id)
-            .fetch_all(db.pool())
-            .await?;
     // Sliding expiry, written at most every five minutes to spare the writer.
     if now - from_db_time(last_seen) > Duration::minutes(5) {
         let mut tx = db.begin().await?;
@@ -541,17 +534,81 @@ pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Acto
             .await?;
         tx.commit().await?;
     }
-    Ok(Some(Actor {
+    Ok(Some(actor))
+}
+
+/// The person with this login (e-mail or phone), for the system acting on
+/// their behalf: demo seeding and tools that replay what a person would do.
+/// Taking the [`SystemActor`] is the point: only code that acts as the
+/// system may act for someone without their session. `None` when there is
+/// no such active user.
+pub async fn act_for(db: &Db, _system: &SystemActor, login: &str) -> DomainResult<Option<Actor>> {
+    let id: Option<i64> = match Login::parse(login) {
+        Some(Login::Email(e)) => {
+            sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                .bind(e)
+                .fetch_optional(db.pool())
+                .await?
+        }
+        Some(Login::Phone(p)) => {
+            sqlx::query_scalar("SELECT id FROM users WHERE phone = $1")
+                .bind(p)
+                .fetch_optional(db.pool())
+                .await?
+        }
+        None => None,
+    };
+    match id {
+        Some(id) => active_user(db, id).await,
+        None => Ok(None),
+    }
+}
+
+/// The actor of an active user.
+async fn active_user(db: &Db, user_id: i64) -> DomainResult<Option<Actor>> {
+    let row: Option<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT u.org_id, o.kind, u.full_name, u.status
+         FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    match row {
+        Some((org_id, kind, full_name, status)) => {
+            actor_of(db, user_id, org_id, &kind, full_name, &status).await
+        }
+        None => Ok(None),
+    }
+}
+
+/// The actor of a user row, with the roles of their organisation's side;
+/// `None` unless the user is active.
+async fn actor_of(
+    db: &Db,
+    user_id: i64,
+    org_id: i64,
+    kind: &str,
+    full_name: String,
+    status: &str,
+) -> DomainResult<Option<Actor>> {
+    if status != "active" {
+        return Ok(None);
+    }
+    let Some(org_kind) = OrgKind::parse(kind) else {
+        return Ok(None);
+    };
+    let roles: Vec<String> =
+        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user_id)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(Some(Actor::signed_in(
         user_id,
         org_id,
         org_kind,
-        roles: roles
-            .iter()
-            .filter_map(|r| Role::parse(r))
-            .filter(|r| r.side() == org_kind)
-            .collect(),
+        roles.iter().filter_map(|r| Role::parse(r)),
         full_name,
-    }))
+    )))
 }
 
 pub async fn close_session(db: &Db, token: &str) -> DomainResult<()> {
@@ -793,7 +850,7 @@ pub async fn set_telegram(db: &Db, actor: &Actor, chat_id: &str) -> DomainResult
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET telegram_chat_id = $1 WHERE id = $2")
         .bind((!chat_id.is_empty()).then(|| chat_id.to_string()))
-        .bind(actor.user_id)
+        .bind(actor.user_id())
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -854,14 +911,14 @@ pub async fn update_colleague(
 ) -> DomainResult<()> {
     may_manage_colleagues(actor)?;
     let target = get_user(db, actor, user_id).await?;
-    if target.org_id != actor.org_id {
+    if target.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     let mut errors = FieldErrors::new();
     let mut parsed = Vec::new();
     for r in roles {
         match Role::parse(r) {
-            Some(role) if role.side() == actor.org_kind => parsed.push(role),
+            Some(role) if role.side() == actor.org_kind() => parsed.push(role),
             _ => errors.add("roles", "role.invalid"),
         }
     }
@@ -884,7 +941,7 @@ pub async fn update_colleague(
             "SELECT COUNT(*) FROM user_roles r JOIN users u ON u.id = r.user_id
              WHERE r.role = 'admin' AND u.org_id = $1 AND u.id <> $2 AND u.status = 'active'",
         )
-        .bind(actor.org_id)
+        .bind(actor.org_id())
         .bind(user_id)
         .fetch_one(&mut *tx)
         .await?;

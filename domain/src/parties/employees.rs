@@ -198,7 +198,7 @@ pub async fn create(
         "INSERT INTO employees (org_id, role, full_name, phone, email, licence_categories, operator_licence, photo_file_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
     )
-    .bind(actor.org_id)
+    .bind(actor.org_id())
     .bind(v.role.as_str())
     .bind(&v.full_name)
     .bind(v.phone.clone())
@@ -234,7 +234,7 @@ pub async fn update(
 ) -> DomainResult<()> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let current = get(s, actor, id).await?;
-    if current.org_id != actor.org_id {
+    if current.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     if current.role == "owner" {
@@ -284,7 +284,7 @@ pub async fn update(
 pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let current = get(s, actor, id).await?;
-    if current.org_id != actor.org_id {
+    if current.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     if current.role == "owner" {
@@ -328,7 +328,7 @@ pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
 pub async fn invite(s: &Services, actor: &Actor, id: i64) -> DomainResult<String> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let e = get(s, actor, id).await?;
-    if e.org_id != actor.org_id {
+    if e.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     if e.user_id.is_some() {

@@ -292,7 +292,7 @@ async fn cabinet_submit(
         &auth.actor,
         IntakeRequest {
             channel: Channel::Cabinet,
-            client: ClientChoice::Existing(auth.actor.org_id),
+            client: ClientChoice::Existing(auth.actor.org_id()),
             input: input.clone(),
             attachments: form.files,
         },

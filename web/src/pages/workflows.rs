@@ -167,13 +167,13 @@ async fn save(
 ) -> AppResult<Response> {
     let engine = &state.services.engine;
     match engine
-        .save_draft(&form.yaml, Some(auth.actor.user_id))
+        .save_draft(&form.yaml, Some(auth.actor.user_id()))
         .await
     {
         Ok(version) => {
             let (flash, id) = if form.activate.is_some() {
                 let v = engine
-                    .activate(version.id, Some(auth.actor.user_id))
+                    .activate(version.id, Some(auth.actor.user_id()))
                     .await?;
                 ("flash-workflow-activated", v.id)
             } else {
@@ -205,7 +205,7 @@ async fn activate(
     let v = state
         .services
         .engine
-        .activate(id, Some(auth.actor.user_id))
+        .activate(id, Some(auth.actor.user_id()))
         .await?;
     Ok(redirect_with_flash(
         &format!("/workflows/versions/{}", v.id),
