@@ -96,6 +96,10 @@ pub enum DomainError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// Forbidden, with a machine-readable reason the caller can act on
+    /// (`token.scope`, `event.not_external`).
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(&'static str),
     #[error("invalid input: {0:?}")]
     Invalid(FieldErrors),
     /// A business rule refused the action; the code names the rule.

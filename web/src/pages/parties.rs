@@ -517,7 +517,7 @@ async fn card(
     } else {
         Vec::new()
     };
-    let instances = s.engine.instances_for_object(&party.kind, id).await?;
+    let instances = domain::workflows::instances_of(s, &auth.actor, &party.kind, id).await?;
     let score = if party.kind == "supplier" {
         Some(domain::deals::scoring::for_supplier(s, &auth.actor, id).await?)
     } else {
