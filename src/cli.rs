@@ -255,7 +255,7 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
         roles: args.roles,
         password: args.password,
     };
-    let user = match input.validate(domain::access::roles::OrgKind::Broker) {
+    let user = match input.validate(domain::access::roles::OrgKind::Broker).await {
         Ok(u) if u.password.is_some() => u,
         Ok(_) => {
             eprintln!(
@@ -264,12 +264,13 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(2));
         }
-        Err(errors) => {
+        Err(domain::error::DomainError::Invalid(errors)) => {
             for e in errors.0 {
                 eprintln!("{}: {}", e.field, e.code);
             }
             return Ok(ExitCode::from(2));
         }
+        Err(e) => return Err(e.into()),
     };
     let mut tx = db.begin().await?;
     match domain::accounts::insert_user(&mut tx, db.now(), broker, &user).await {

@@ -11,8 +11,9 @@
 use chrono::{Duration, NaiveDate};
 use engine::{Db, Tx, to_db_time};
 
+use domain::access::SystemActor;
 use domain::access::roles::{OrgKind, Role};
-use domain::accounts::{NewUser, insert_user};
+use domain::accounts::{NewUser, PasswordHash, insert_user};
 use domain::error::{DomainError, DomainResult};
 use domain::fleet::catalogue::EquipmentCatalogue;
 use domain::fleet::garage::{self, MachineInput, ValidDocument};
@@ -231,6 +232,9 @@ pub async fn seed(db: &Db) -> DomainResult<usize> {
     let broker_id = orgs::ensure_broker(db).await?;
     let now = db.now();
     let mut created = 0;
+    // Every demo account has the same password: hashed once, before the
+    // transaction opens.
+    let password = PasswordHash::of(DEMO_PASSWORD).await?;
     let mut tx = db.begin().await?;
     for org in ORGS {
         let org_id = if org.kind == OrgKind::Broker {
@@ -297,7 +301,7 @@ pub async fn seed(db: &Db) -> DomainResult<usize> {
                     email: Some((*email).into()),
                     phone: phone.map(Into::into),
                     roles: vec![*role],
-                    password: Some(DEMO_PASSWORD.into()),
+                    password: Some(password.clone()),
                 },
             )
             .await?;
@@ -898,27 +902,12 @@ async fn seed_pending_supplier(s: &domain::services::Services) -> DomainResult<(
     Ok(())
 }
 
-/// A demo person acting, as a session would give them.
+/// A demo person acting: the system seeds the demo as the people who
+/// would have done it (the operator places requests, a dispatcher quotes).
 async fn demo_actor(db: &Db, email: &str) -> DomainResult<domain::access::Actor> {
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.org_id, o.kind, u.full_name FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.email = $1",
-    )
-    .bind(email)
-    .fetch_optional(db.pool())
-    .await?;
-    let (user_id, org_id, kind, full_name) =
-        row.ok_or_else(|| DomainError::Other(anyhow::anyhow!("demo user {email} is missing")))?;
-    let roles: Vec<String> = sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(db.pool())
-        .await?;
-    Ok(domain::access::Actor {
-        user_id,
-        org_id,
-        org_kind: OrgKind::parse(&kind).unwrap_or(OrgKind::Client),
-        roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
-        full_name,
-    })
+    domain::accounts::act_for(db, &SystemActor::new(), email)
+        .await?
+        .ok_or_else(|| DomainError::Other(anyhow::anyhow!("demo user {email} is missing")))
 }
 
 /// A demo request: the type, its own fields, days from today and the hour
@@ -1189,7 +1178,7 @@ async fn seed_requests(s: &domain::services::Services) -> DomainResult<()> {
         &client,
         IntakeRequest {
             channel: Channel::Cabinet,
-            client: ClientChoice::Existing(client.org_id),
+            client: ClientChoice::Existing(client.org_id()),
             input: demo_request(
                 s,
                 "machinery",

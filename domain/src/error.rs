@@ -96,6 +96,10 @@ pub enum DomainError {
     NotFound,
     #[error("forbidden")]
     Forbidden,
+    /// Forbidden, with a machine-readable reason the caller can act on
+    /// (`token.scope`, `event.not_external`).
+    #[error("forbidden: {0}")]
+    ForbiddenBecause(&'static str),
     #[error("invalid input: {0:?}")]
     Invalid(FieldErrors),
     /// A business rule refused the action; the code names the rule.
@@ -121,19 +125,28 @@ impl DomainError {
 pub type DomainResult<T> = Result<T, DomainError>;
 
 /// A workflow's refusal is the caller's problem, not a server fault: a
-/// missing task or instance is "not found", a step the workflow does not
-/// accept now (task already done, transition not allowed, instance
-/// finished or busy) is a conflict with a machine code, a refused form
-/// becomes field errors; only the database and broken definitions are
-/// internal errors.
+/// missing task, instance or definition is "not found"; a step the
+/// workflow does not take now (task already done or taken by a colleague,
+/// transition not accepted in this state, instance finished or busy, a
+/// local action refusing) is a conflict with a machine code; an unknown
+/// outcome, a refused form or bad instance data are field errors; a task
+/// the person is no candidate for is forbidden. Only the database, broken
+/// definitions and expressions, and stored data that cannot be read are
+/// internal errors. This is the one mapping: the web layer turns the
+/// domain's error into HTTP and never looks at the engine's.
 impl From<engine::EngineError> for DomainError {
     fn from(e: engine::EngineError) -> Self {
         use engine::{EngineError as E, StepError as S};
         match e {
-            E::TaskNotFound(_) | E::InstanceNotFound(_) | E::DefinitionNotFound(_) => {
-                DomainError::NotFound
-            }
+            E::TaskNotFound(_)
+            | E::InstanceNotFound(_)
+            | E::DefinitionNotFound(_)
+            | E::NoActiveDefinition(_) => DomainError::NotFound,
+            E::NotAllowed("claimed_by_other") => DomainError::Conflict("task.claimed_by_other"),
+            E::NotAllowed("not_claimed_by_you") => DomainError::Conflict("task.not_claimed_by_you"),
+            E::NotAllowed("not_a_candidate") => DomainError::Forbidden,
             E::NotAllowed(_) => DomainError::Conflict("workflow.not_allowed"),
+            E::ActionRefused { .. } => DomainError::Conflict("workflow.action_refused"),
             E::Conflict(_) => DomainError::Conflict("workflow.busy"),
             E::Step(S::TaskNotOpen(_)) => DomainError::Conflict("task.closed"),
             E::Step(S::NotAccepted { .. }) => DomainError::Conflict("workflow.not_accepted"),
@@ -191,8 +204,41 @@ mod tests {
         ));
         assert!(matches!(
             DomainError::from(EngineError::NotAllowed("claimed_by_other")),
-            DomainError::Conflict("workflow.not_allowed")
+            DomainError::Conflict("task.claimed_by_other")
         ));
+        assert!(matches!(
+            DomainError::from(EngineError::NotAllowed("not_claimed_by_you")),
+            DomainError::Conflict("task.not_claimed_by_you")
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::NotAllowed("not_a_candidate")),
+            DomainError::Forbidden
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::NoActiveDefinition("x".into())),
+            DomainError::NotFound
+        ));
+        assert!(matches!(
+            DomainError::from(EngineError::ActionRefused {
+                action: "book".into(),
+                reason: "machine.booked".into(),
+            }),
+            DomainError::Conflict("workflow.action_refused")
+        ));
+        match DomainError::from(EngineError::Step(StepError::UnknownOutcome {
+            task: "verify".into(),
+            outcome: "maybe".into(),
+        })) {
+            DomainError::Invalid(e) => assert_eq!(e.get("outcome"), Some("unknown")),
+            other => panic!("{other:?}"),
+        }
+        match DomainError::from(EngineError::Step(StepError::BadData {
+            field: "rounds".into(),
+            code: "not_an_integer".into(),
+        })) {
+            DomainError::Invalid(e) => assert_eq!(e.get("rounds"), Some("not_an_integer")),
+            other => panic!("{other:?}"),
+        }
         let mut form = engine::FieldErrors::new();
         form.insert(
             "reason".into(),

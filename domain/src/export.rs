@@ -223,7 +223,7 @@ pub async fn garage(s: &Services, actor: &Actor) -> DomainResult<Vec<u8>> {
     if !actor.is_supplier_office() {
         return Err(DomainError::Forbidden);
     }
-    let machines = garage::list(s, actor, actor.org_id, &MachineFilter::default()).await?;
+    let machines = garage::list(s, actor, actor.org_id(), &MachineFilter::default()).await?;
     let texts = s.texts.as_ref();
     let catalogue = &s.equipment;
     let spec_columns = imports::spec_columns(catalogue);

@@ -28,7 +28,9 @@
 //! [`crypto`]; [`export`], the spreadsheet reports that read several
 //! contexts (directories and garages) the way the web does; and
 //! [`operations`], what the workflow workers could not do, for the
-//! administrators.
+//! administrators; and [`workflows`], the workflows as people and
+//! integrations meet them (inbox, tasks, instances, definitions, the API),
+//! so that the web layer never calls the engine itself.
 //!
 //! # The dependency rule
 //!
@@ -58,5 +60,9 @@ pub mod search;
 pub mod services;
 pub mod texts;
 pub mod values;
+pub mod workflows;
 
 pub use compose::engine_builder;
+/// The database handle (a read pool that cannot write, and the single
+/// writer), for the layers above that hold one without knowing the engine.
+pub use engine::Db;

@@ -202,6 +202,19 @@ impl TestApp {
         &self.app.as_ref().expect("running").db
     }
 
+    /// The domain's actor of a demo person, signed in through the sign-in
+    /// page: a test that calls the domain directly acts as the session
+    /// lookup shows someone, never as an actor made up by hand.
+    pub async fn actor(&self, login: &str) -> domain::access::Actor {
+        let b = self.client();
+        b.login(login, DEMO_PASSWORD).await;
+        let token = b.cookie("podryad_session").expect("a session cookie");
+        domain::accounts::actor_for_session(self.db(), &token)
+            .await
+            .expect("session lookup")
+            .expect("signed in")
+    }
+
     /// Fires due timers and runs due workflow actions now (the workers would
     /// do it a moment later; tests want it deterministic).
     pub async fn run_due(&self) {

@@ -1062,12 +1062,7 @@ async fn a_hunters_client_passes_to_a_manager_exactly_when_its_first_order_goes_
 async fn the_report_counts_requests_first_orders_and_conversion_per_channel_and_hunter() {
     let app = TestApp::spawn_demo().await;
     let services = app.app.as_ref().expect("running").services.clone();
-    let admin = domain::access::Actor::system(
-        domain::parties::orgs::broker_id(app.db())
-            .await
-            .expect("db")
-            .expect("broker"),
-    );
+    let admin = app.actor("admin@podryad.test").await;
     let now = app.clock.now();
     let from = engine::to_db_time(now - Duration::days(1));
     let to = engine::to_db_time(now + Duration::days(1));

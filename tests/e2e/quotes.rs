@@ -1158,3 +1158,35 @@ async fn a_supplier_who_declined_may_still_quote_while_the_round_is_open() {
     );
     app.stop().await;
 }
+
+/// Opening a request for quotes only reads: the page answers while another
+/// write holds the database — SQLite's single writer, or on PostgreSQL a
+/// lock on the RFQ's own row — instead of queueing behind it.
+#[tokio::test]
+async fn a_supplier_opens_an_rfq_while_another_write_holds_the_writer() {
+    let app = TestApp::spawn_demo().await;
+    let (request, _) = ready_request(&app).await;
+    let manager = login(&app, "manager@podryad.test").await;
+    send_rfq(&app, &manager, request, &[GRUZAVTO]).await;
+    let rfq = rfq_of(&app, request, GRUZAVTO).await;
+    let gruz = login(&app, "dispatcher@gruzavto.test").await;
+
+    let mut held = app.db().begin().await.expect("a write transaction");
+    if app.db().dialect() == engine::Dialect::Postgres {
+        sqlx::query("SELECT id FROM rfqs WHERE id = $1 FOR UPDATE")
+            .bind(rfq)
+            .execute(&mut *held)
+            .await
+            .expect("row lock");
+    }
+    let (status, page) = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        gruz.get_text(&format!("/supplier/rfqs/{rfq}")),
+    )
+    .await
+    .expect("the page does not wait for the writer");
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Паллеты с плиткой"), "the job is shown");
+    held.rollback().await.expect("rollback");
+    app.stop().await;
+}

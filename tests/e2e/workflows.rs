@@ -285,3 +285,221 @@ async fn the_checker_names_file_line_and_column_and_fails() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A workflow written for the API checks: typed data, and one event that
+/// may come from outside.
+const PAYMENT_CHECK: &str = "id: payment_check
+title: Проверка оплаты
+object: supplier
+data:
+  amount: {type: money}
+events:
+  - payment.received
+external: [payment.received]
+initial: waiting
+states:
+  waiting:
+    title: Ждём оплату
+    on:
+      - event: payment.received
+        to: paid
+  paid: {title: Оплачено, terminal: true}
+";
+
+async fn open_task(app: &TestApp, org: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT t.id FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id
+         WHERE i.object_kind = 'supplier' AND i.object_id = $1 AND t.status = 'open'",
+    )
+    .bind(org)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("open task")
+}
+
+/// A form post that asks for JSON, as a script on the page would: the
+/// answer carries the machine-readable reason.
+async fn post_for_json(
+    b: &crate::helpers::Browser,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, serde_json::Value) {
+    let token = b.csrf().await;
+    let mut all = fields.to_vec();
+    all.push(("_csrf", &token));
+    let r = b
+        .http
+        .post(b.url(path))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .form(&all)
+        .send()
+        .await
+        .expect("POST");
+    let status = r.status();
+    (status, r.json().await.expect("json"))
+}
+
+/// A workflow's refusal is something the person or the integration can act
+/// on, never a server fault: a task a colleague took is a conflict (not a
+/// 403 as if the person had no right to it), a task done already is a
+/// conflict, an outcome the task does not have is bad input; through the
+/// API, data of the wrong type or an undeclared field is bad input (422),
+/// an unknown workflow or instance is not found.
+#[tokio::test]
+async fn workflow_refusals_are_conflicts_or_bad_input_on_pages_and_the_api() {
+    let app = TestApp::spawn_demo().await;
+    let org = register_and_confirm(&app, "7712345671", "kran@example.test").await;
+    let task = open_task(&app, org).await;
+    let admin = app.client();
+    admin.login("admin@podryad.test", DEMO_PASSWORD).await;
+    let r = admin
+        .post_form(
+            "/admin/users/new",
+            &[
+                ("full_name", "Пётр Сидоров"),
+                ("email", "petr@podryad.test"),
+                ("roles", "manager"),
+                ("password", "vtoroy-manager-1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let maria = app.client();
+    maria.login("manager@podryad.test", DEMO_PASSWORD).await;
+    let petr = app.client();
+    petr.login("petr@podryad.test", "vtoroy-manager-1").await;
+
+    let r = maria.post_form(&format!("/tasks/{task}/claim"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Taken by a colleague: a conflict, on the page in words…
+    let r = petr.post_form(&format!("/tasks/{task}/claim"), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Задачу уже взял другой сотрудник"),
+    );
+    // …and for a script, by its reason.
+    let (status, body) = post_for_json(
+        &petr,
+        &format!("/tasks/{task}/complete"),
+        &[("outcome", "approve")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"], "task.claimed_by_other");
+    let (status, body) = post_for_json(&petr, &format!("/tasks/{task}/unclaim"), &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"], "task.not_claimed_by_you");
+
+    // An outcome the task does not have is bad input.
+    let (status, body) = post_for_json(
+        &maria,
+        &format!("/tasks/{task}/complete"),
+        &[("outcome", "maybe")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["fields"][0]["field"], "outcome");
+
+    // Done once; the second time is a conflict that says so.
+    let r = maria
+        .post_form(
+            &format!("/tasks/{task}/complete"),
+            &[("outcome", "approve")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = maria
+        .post_form(
+            &format!("/tasks/{task}/complete"),
+            &[("outcome", "approve")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .expect("body")
+            .contains("Задача уже выполнена")
+    );
+
+    // The API: an analyst publishes a workflow with typed data and an
+    // external event; an integration starts and drives it.
+    let analyst = app.client();
+    analyst.login("analyst@podryad.test", DEMO_PASSWORD).await;
+    let r = analyst
+        .post_form(
+            "/workflows/save",
+            &[("yaml", PAYMENT_CHECK), ("activate", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let token = domain::accounts::api_tokens::create(
+        app.db(),
+        None,
+        "integration",
+        &["workflows:start".into(), "events:emit".into()],
+    )
+    .await
+    .expect("token")
+    .1;
+    let http = reqwest::Client::new();
+    let call = |path: String, body: serde_json::Value| {
+        let (http, token, url) = (http.clone(), token.clone(), format!("{}{path}", app.base));
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("POST");
+            let status = r.status();
+            (status, r.json::<serde_json::Value>().await.expect("json"))
+        }
+    };
+    let start = "/api/v1/workflows/payment_check/start".to_string();
+    let (status, body) = call(
+        start.clone(),
+        serde_json::json!({"object_id": org, "data": {"amount": "много"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "invalid");
+    assert_eq!(body["fields"][0]["field"], "amount");
+    assert_eq!(body["fields"][0]["code"], "not_money");
+    let (status, body) = call(
+        start.clone(),
+        serde_json::json!({"object_id": org, "data": {"colour": "red"}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["fields"][0]["field"], "colour");
+    let (status, _) = call(
+        "/api/v1/workflows/no_such_workflow/start".into(),
+        serde_json::json!({"object_id": org, "object_kind": "supplier"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = call(
+        start,
+        serde_json::json!({"object_id": org, "data": {"amount": 150050}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let instance = body["instance_id"].as_i64().expect("instance id");
+    let events = format!("/api/v1/instances/{instance}/events");
+    let paid = serde_json::json!({"name": "payment.received"});
+    let (status, _) = call(events.clone(), paid.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    // The same webhook again (providers repeat them) is recorded and
+    // changes nothing: not an error the provider would retry forever.
+    let (status, body) = call(events, paid.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["ignored"], true);
+    let (status, _) = call("/api/v1/instances/999999/events".into(), paid).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}

@@ -11,9 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::access::Actor;
 use domain::accounts::api_tokens::Scope;
-use engine::ObjectRef;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -35,15 +33,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/instances/{id}/events", post(event))
 }
 
-/// A valid `Authorization: Bearer` token: the system's view, limited to
-/// the token's scopes. Each endpoint asks for its scope with
-/// [`ApiToken::require`]; without it the answer is 403 `token.scope`.
+/// A valid `Authorization: Bearer` token, limited to its scopes. Each
+/// endpoint asks for its scope with [`ApiToken::require`]; without it the
+/// answer is 403 `token.scope`.
 pub struct ApiToken(pub domain::accounts::api_tokens::TokenGrant);
 
 impl ApiToken {
-    pub fn require(&self, scope: Scope) -> AppResult<&Actor> {
+    pub fn require(&self, scope: Scope) -> AppResult<()> {
         if self.0.allows(scope) {
-            Ok(&self.0.actor)
+            Ok(())
         } else {
             Err(AppError::ForbiddenBecause("token.scope"))
         }
@@ -88,39 +86,18 @@ async fn start(
     Path(key): Path<String>,
     body: Result<Json<StartBody>, axum::extract::rejection::JsonRejection>,
 ) -> AppResult<Response> {
+    // Refused before the body is read; the domain checks the scope again.
     api.require(Scope::WorkflowsStart)?;
     let Json(body) = body.map_err(|_| AppError::BadRequest("json.invalid"))?;
-    let engine = &state.services.engine;
-    let kind = match body.object_kind {
-        Some(k) => k,
-        None => {
-            // The definition names its object kind.
-            let versions = engine.list_versions(&key).await?;
-            versions
-                .into_iter()
-                .find(|v| v.status == "active")
-                .map(|v| v.object_kind)
-                .ok_or(AppError::NotFound)?
-        }
-    };
-    let started = engine
-        .start(
-            &key,
-            ObjectRef {
-                kind,
-                id: body.object_id,
-            },
-            body.data,
-            None,
-        )
-        .await
-        .map_err(|e| match e {
-            engine::EngineError::NoActiveDefinition(_) => AppError::NotFound,
-            engine::EngineError::Step(
-                engine::StepError::BadData { .. } | engine::StepError::UnknownField(_),
-            ) => AppError::BadRequest("workflow.bad_data"),
-            other => other.into(),
-        })?;
+    let started = domain::workflows::start(
+        &state.services,
+        &api.0,
+        &key,
+        body.object_kind,
+        body.object_id,
+        body.data,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!(started))).into_response())
 }
 
@@ -130,12 +107,7 @@ async fn instance(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     api.require(Scope::InstancesRead)?;
-    let i = state
-        .services
-        .engine
-        .instance(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let i = domain::workflows::instance(&state.services, &api.0, id).await?;
     Ok(Json(json!(i)).into_response())
 }
 
@@ -147,8 +119,7 @@ struct EventBody {
 }
 
 /// Emits an event to an instance — only one its workflow lists under
-/// `external:` (an `offer.accepted` or `order.started` is the system's own
-/// word, never an integration's).
+/// `external:` (see [`domain::workflows::emit_external`]).
 async fn event(
     State(state): State<AppState>,
     api: ApiToken,
@@ -157,13 +128,9 @@ async fn event(
 ) -> AppResult<Response> {
     api.require(Scope::EventsEmit)?;
     let Json(body) = body.map_err(|_| AppError::BadRequest("json.invalid"))?;
-    let engine = &state.services.engine;
-    let instance = engine.instance(id).await?.ok_or(AppError::NotFound)?;
-    let definition = engine.definition(instance.definition_id).await?;
-    if !definition.is_external(&body.name) {
-        return Err(AppError::ForbiddenBecause("event.not_external"));
-    }
-    let report = engine.emit(id, &body.name, body.payload, None).await?;
+    let report =
+        domain::workflows::emit_external(&state.services, &api.0, id, &body.name, body.payload)
+            .await?;
     Ok(Json(json!(report)).into_response())
 }
 

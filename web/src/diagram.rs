@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use engine::queries::Graph;
+use domain::workflows::Graph;
 
 const BOX_W: f64 = 190.0;
 const BOX_H: f64 = 58.0;
@@ -180,7 +180,7 @@ pub fn render(graph: &Graph, label_of: &dyn Fn(&str) -> String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::queries::{GraphEdge, GraphState};
+    use domain::workflows::{GraphEdge, GraphState};
 
     fn state(name: &str, rank: usize, terminal: bool, instances: i64) -> GraphState {
         GraphState {

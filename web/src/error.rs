@@ -46,6 +46,7 @@ impl From<DomainError> for AppError {
         match e {
             DomainError::NotFound => AppError::NotFound,
             DomainError::Forbidden => AppError::Forbidden,
+            DomainError::ForbiddenBecause(c) => AppError::ForbiddenBecause(c),
             DomainError::Invalid(f) => AppError::Invalid(f),
             DomainError::Conflict(c) => AppError::Conflict(c),
             DomainError::Throttled { retry_after_secs } => {

@@ -173,7 +173,7 @@ pub async fn nav_badges(State(state): State<AppState>, req: Request, next: Next)
         .flatten();
     let mut badges = Vec::new();
     if let Some(a) = actor
-        && a.org_kind == domain::access::roles::OrgKind::Supplier
+        && a.org_kind() == domain::access::roles::OrgKind::Supplier
         && let Ok(n) = domain::deals::rfq::open_count(&state.services, &a).await
         && n > 0
     {
@@ -204,10 +204,10 @@ impl AppState {
     pub fn page(&self, info: &RequestInfo, template: &str, ctx: Value) -> AppResult<Html<String>> {
         let user = info.actor.as_ref().map(|a| {
             context! {
-                id => a.user_id,
-                name => a.full_name.clone(),
-                org_id => a.org_id,
-                org_kind => a.org_kind.as_str(),
+                id => a.user_id(),
+                name => a.full_name(),
+                org_id => a.org_id(),
+                org_kind => a.org_kind().as_str(),
                 roles => a.role_names(),
             }
         });

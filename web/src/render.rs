@@ -53,7 +53,7 @@ impl Templates {
         env.add_function("error_text", move |code: &str| cat.error(code));
         // Where a workflow's business object is shown (none for unknown kinds).
         env.add_function("object_href", |kind: &str, id: i64| {
-            crate::engine_ui::object_href(kind, id)
+            crate::links::object_href(kind, id)
         });
         env.add_filter("money", |kopecks: Value| -> Result<String, Error> {
             let k = kopecks

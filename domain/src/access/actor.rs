@@ -6,9 +6,13 @@
 //! indistinguishable from a missing one (the web answers 404), so ids of other
 //! parties' objects reveal nothing.
 //!
-//! The only way to obtain an [`Actor`] is from a signed-in session, so a
-//! repository function that takes `&Actor` cannot be called unscoped by
-//! accident; background work that acts for the system uses [`Actor::system`].
+//! The only way to obtain an [`Actor`] is from a signed-in session or an
+//! account lookup in this crate ([`Actor::signed_in`] is crate-private), so
+//! a repository function that takes `&Actor` cannot be called unscoped or
+//! for a made-up person by accident. The system itself (workers, the command
+//! line, demo seeding) is a [`SystemActor`], a different type: it is never
+//! accepted where a person is, and the few places that take either (the
+//! tenancy [`scope`]) say so with [`Acting`].
 
 use serde::Serialize;
 
@@ -16,25 +20,61 @@ use crate::access::roles::{OrgKind, Role};
 use engine::Sql;
 
 /// Who is acting: a signed-in user of one organisation, with their roles.
+/// Its fields are private: an `Actor` is what a session lookup found, never
+/// assembled by hand.
 #[derive(Debug, Clone, Serialize)]
 pub struct Actor {
-    pub user_id: i64,
-    pub org_id: i64,
-    pub org_kind: OrgKind,
-    pub roles: Vec<Role>,
-    pub full_name: String,
+    user_id: i64,
+    org_id: i64,
+    org_kind: OrgKind,
+    roles: Vec<Role>,
+    full_name: String,
 }
 
 impl Actor {
-    /// The system itself (workers, CLI): the broker's view, no user.
-    pub fn system(broker_org_id: i64) -> Actor {
-        Actor {
-            user_id: 0,
-            org_id: broker_org_id,
-            org_kind: OrgKind::Broker,
-            roles: vec![Role::Admin],
-            full_name: String::new(),
+    /// A person as their session (or an account lookup in this crate) shows
+    /// them. Roles of the other side's kind are dropped: a role belongs to
+    /// one kind of organisation.
+    pub(crate) fn signed_in(
+        user_id: i64,
+        org_id: i64,
+        org_kind: OrgKind,
+        roles: impl IntoIterator<Item = Role>,
+        full_name: String,
+    ) -> Actor {
+        let mut own: Vec<Role> = Vec::new();
+        for r in roles {
+            if r.side() == org_kind && !own.contains(&r) {
+                own.push(r);
+            }
         }
+        Actor {
+            user_id,
+            org_id,
+            org_kind,
+            roles: own,
+            full_name,
+        }
+    }
+
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+
+    pub fn org_id(&self) -> i64 {
+        self.org_id
+    }
+
+    pub fn org_kind(&self) -> OrgKind {
+        self.org_kind
+    }
+
+    pub fn roles(&self) -> &[Role] {
+        &self.roles
+    }
+
+    pub fn full_name(&self) -> &str {
+        &self.full_name
     }
 
     pub fn has(&self, role: Role) -> bool {
@@ -62,13 +102,59 @@ impl Actor {
         self.is_staff() && self.has_any(&[Role::Admin, Role::Manager, Role::Hunter, Role::Operator])
     }
 
-    /// The user id for audit and history columns (`None` for the system).
+    /// The user id for audit and history columns, which are optional
+    /// because the system and anonymous visitors act too; for an `Actor`
+    /// it is always there.
     pub fn user(&self) -> Option<i64> {
-        (self.user_id != 0).then_some(self.user_id)
+        Some(self.user_id)
     }
 
     pub fn role_names(&self) -> Vec<&'static str> {
         self.roles.iter().map(|r| r.as_str()).collect()
+    }
+}
+
+/// The system acting on its own: workflow workers, the command line, demo
+/// seeding. It is not an [`Actor`] — no user, no organisation, no roles — so
+/// it cannot be handed to an operation that a person performs; it sees every
+/// tenant's rows where a function takes [`Acting`], and it may act for a
+/// person by name ([`crate::accounts::act_for`]). The web layer never makes
+/// one (web/tests/layering.rs checks).
+#[derive(Debug, Clone)]
+pub struct SystemActor {
+    // Private, so that the only way to make one is `new`, which says so.
+    _system: (),
+}
+
+impl SystemActor {
+    pub fn new() -> SystemActor {
+        SystemActor { _system: () }
+    }
+}
+
+impl Default for SystemActor {
+    fn default() -> Self {
+        SystemActor::new()
+    }
+}
+
+/// Either who may act where both can: a signed-in person (limited by the
+/// tenancy rules) or the system (limited by nothing).
+#[derive(Debug, Clone, Copy)]
+pub enum Acting<'a> {
+    User(&'a Actor),
+    System(&'a SystemActor),
+}
+
+impl<'a> From<&'a Actor> for Acting<'a> {
+    fn from(a: &'a Actor) -> Self {
+        Acting::User(a)
+    }
+}
+
+impl<'a> From<&'a SystemActor> for Acting<'a> {
+    fn from(s: &'a SystemActor) -> Self {
+        Acting::System(s)
     }
 }
 
@@ -106,8 +192,12 @@ pub enum Resource {
 }
 
 /// Appends ` AND (<condition>)` limiting `alias` rows of `resource` to what
-/// `actor` may see.
-pub fn scope(sql: &mut Sql, actor: &Actor, resource: Resource, alias: &str) {
+/// `who` may see: a person's tenancy; the system sees everything.
+pub fn scope<'a>(sql: &mut Sql, who: impl Into<Acting<'a>>, resource: Resource, alias: &str) {
+    let actor = match who.into() {
+        Acting::User(a) => a,
+        Acting::System(_) => return,
+    };
     if resource == Resource::Request {
         scope_requests(sql, actor, alias);
         return;
@@ -284,13 +374,11 @@ mod tests {
     use super::*;
 
     fn supplier() -> Actor {
-        Actor {
-            user_id: 5,
-            org_id: 42,
-            org_kind: OrgKind::Supplier,
-            roles: vec![Role::Owner],
-            full_name: "x".into(),
-        }
+        Actor::signed_in(5, 42, OrgKind::Supplier, [Role::Owner], "x".into())
+    }
+
+    fn hunter() -> Actor {
+        Actor::signed_in(3, 1, OrgKind::Broker, [Role::Hunter], "h".into())
     }
 
     #[test]
@@ -313,13 +401,7 @@ mod tests {
             sql.text(),
             "SELECT r.id FROM requests r WHERE 1 = 1 AND 1 = 0"
         );
-        let hunter = Actor {
-            user_id: 3,
-            org_id: 1,
-            org_kind: OrgKind::Broker,
-            roles: vec![Role::Hunter],
-            full_name: "h".into(),
-        };
+        let hunter = hunter();
         let mut sql = Sql::new("SELECT r.id FROM requests r WHERE 1 = 1");
         scope(&mut sql, &hunter, Resource::Request, "r");
         assert!(
@@ -329,19 +411,13 @@ mod tests {
         );
         assert_eq!(sql.params().len(), 3);
         let mut sql = Sql::new("SELECT r.id FROM requests r WHERE 1 = 1");
-        scope(&mut sql, &Actor::system(1), Resource::Request, "r");
+        scope(&mut sql, &SystemActor::new(), Resource::Request, "r");
         assert_eq!(sql.text(), "SELECT r.id FROM requests r WHERE 1 = 1");
     }
 
     #[test]
     fn a_hunters_client_directory_is_their_book() {
-        let hunter = Actor {
-            user_id: 3,
-            org_id: 1,
-            org_kind: OrgKind::Broker,
-            roles: vec![Role::Hunter],
-            full_name: "h".into(),
-        };
+        let hunter = hunter();
         let mut sql = Sql::new("SELECT o.id FROM organisations o WHERE 1 = 1");
         scope(&mut sql, &hunter, Resource::Organisation, "o");
         assert!(
@@ -354,9 +430,30 @@ mod tests {
     }
 
     #[test]
-    fn staff_are_not_limited() {
+    fn staff_and_the_system_are_not_limited() {
+        let admin = Actor::signed_in(1, 1, OrgKind::Broker, [Role::Admin], "a".into());
         let mut sql = Sql::new("SELECT * FROM organisations o WHERE 1 = 1");
-        scope(&mut sql, &Actor::system(1), Resource::Organisation, "o");
+        scope(&mut sql, &admin, Resource::Organisation, "o");
         assert_eq!(sql.text(), "SELECT * FROM organisations o WHERE 1 = 1");
+        let mut sql = Sql::new("SELECT * FROM organisations o WHERE 1 = 1");
+        scope(&mut sql, &SystemActor::new(), Resource::Organisation, "o");
+        assert_eq!(sql.text(), "SELECT * FROM organisations o WHERE 1 = 1");
+    }
+
+    #[test]
+    fn a_persons_roles_are_of_their_own_side() {
+        let a = Actor::signed_in(
+            5,
+            42,
+            OrgKind::Supplier,
+            [Role::Owner, Role::Admin, Role::Owner, Role::Driver],
+            "x".into(),
+        );
+        assert_eq!(a.roles(), &[Role::Owner, Role::Driver]);
+        assert_eq!(
+            (a.user_id(), a.org_id(), a.org_kind()),
+            (5, 42, OrgKind::Supplier)
+        );
+        assert_eq!(a.user(), Some(5));
     }
 }

@@ -24,7 +24,7 @@ pub async fn record(
     )
     .bind(to_db_time(now))
     .bind(actor.and_then(|a| a.user()))
-    .bind(actor.map(|a| a.org_id))
+    .bind(actor.map(|a| a.org_id()))
     .bind(action)
     .bind(object_type)
     .bind(object_id)

@@ -18,6 +18,9 @@ pub enum Rule {
     Client,
     /// The broker's administrators.
     Admin,
+    /// The broker's administrators and analysts: who edit, check and
+    /// activate workflow definitions.
+    WorkflowEditor,
 }
 
 impl Rule {
@@ -26,8 +29,11 @@ impl Rule {
         match self {
             Rule::SupplierOffice => actor.is_supplier_office(),
             Rule::FrontOffice => actor.is_front_office(),
-            Rule::Client => actor.org_kind == OrgKind::Client,
+            Rule::Client => actor.org_kind() == OrgKind::Client,
             Rule::Admin => actor.is_staff() && actor.has(Role::Admin),
+            Rule::WorkflowEditor => {
+                actor.is_staff() && actor.has_any(&[Role::Admin, Role::Analyst])
+            }
         }
     }
 }

@@ -10,7 +10,6 @@
 use engine::{Db, to_db_time};
 use serde::Serialize;
 
-use crate::access::Actor;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{DomainError, DomainResult};
 
@@ -65,11 +64,12 @@ pub struct ApiToken {
     pub revoked_at: Option<i64>,
 }
 
-/// A valid token: the system's view, limited to the token's scopes.
+/// A valid token: what it may do. It carries no [`crate::access::Actor`]:
+/// an integration is no signed-in person, and what it may touch is what
+/// its scopes (and, for events, the workflow's `external:` list) allow.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
     pub token_id: i64,
-    pub actor: Actor,
     pub scopes: Vec<Scope>,
 }
 
@@ -131,12 +131,8 @@ pub async fn authenticate(db: &Db, token: &str) -> DomainResult<Option<TokenGran
     let Some((token_id, scopes)) = row else {
         return Ok(None);
     };
-    let Some(broker) = crate::access::broker_id(db).await? else {
-        return Ok(None);
-    };
     Ok(Some(TokenGrant {
         token_id,
-        actor: Actor::system(broker),
         scopes: scopes.split_whitespace().filter_map(Scope::parse).collect(),
     }))
 }

@@ -29,8 +29,8 @@ pub async fn link_url(s: &Services, actor: &Actor, bot: &str) -> DomainResult<St
         &mut tx,
         s.db.now(),
         TOKEN_PURPOSE,
-        Some(actor.user_id),
-        &json!({"user_id": actor.user_id}),
+        Some(actor.user_id()),
+        &json!({"user_id": actor.user_id()}),
         chrono::Duration::days(1),
     )
     .await?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::access::roles::{OrgKind, Role};
-use crate::access::{Actor, Resource, scope};
+use crate::access::{Actor, Resource, SystemActor, scope};
 use crate::crypto::{hash_password, random_token, sha256_hex, verify_password};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
@@ -107,19 +107,51 @@ pub struct UserInput {
     pub password: String,
 }
 
-/// A [`UserInput`] that passed validation.
+/// A password as it is stored: its Argon2id hash.
+///
+/// Hashing takes about a tenth of a second on purpose. Done inside a write
+/// transaction it would hold SQLite's single writer (and a PostgreSQL
+/// transaction's locks) that long, queueing every other write behind one
+/// sign-up. So a password is hashed here, before any transaction opens, and
+/// the functions that store one ([`insert_user`], …) take this value: they
+/// have no plaintext to hash.
+#[derive(Clone)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Hashes `password` off the async threads. Call it before opening the
+    /// transaction that stores the result.
+    pub async fn of(password: &str) -> DomainResult<PasswordHash> {
+        Ok(PasswordHash(hash_password(password.to_string()).await?))
+    }
+
+    /// The PHC string for the `password_hash` column.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(…)")
+    }
+}
+
+/// A [`UserInput`] that passed validation, its password already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     pub full_name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub roles: Vec<Role>,
-    pub password: Option<String>,
+    pub password: Option<PasswordHash>,
 }
 
 impl UserInput {
-    /// Checks every field for an organisation of `side`, collecting all errors.
-    pub fn validate(&self, side: OrgKind) -> Result<NewUser, FieldErrors> {
+    /// Checks every field for an organisation of `side`, collecting all
+    /// errors ([`DomainError::Invalid`]); a valid input's password comes back
+    /// hashed, so the caller can store it without hashing in its transaction.
+    pub async fn validate(&self, side: OrgKind) -> DomainResult<NewUser> {
         let mut errors = FieldErrors::new();
         let full_name = self.full_name.trim().to_string();
         if full_name.is_empty() {
@@ -152,32 +184,31 @@ impl UserInput {
         } else {
             Some(self.password.clone())
         };
-        if errors.is_empty() {
-            Ok(NewUser {
-                full_name,
-                email,
-                phone,
-                roles,
-                password,
-            })
-        } else {
-            Err(errors)
-        }
+        errors.into_result()?;
+        let password = match password {
+            Some(p) => Some(PasswordHash::of(&p).await?),
+            None => None,
+        };
+        Ok(NewUser {
+            full_name,
+            email,
+            phone,
+            roles,
+            password,
+        })
     }
 }
 
 /// Creates a user in `org_id` inside the caller's transaction. Returns the id;
-/// a taken e-mail or phone is a field error, not a database error.
+/// a taken e-mail or phone is a field error, not a database error. The
+/// password was hashed before the transaction opened ([`PasswordHash`]).
 pub async fn insert_user(
     tx: &mut Tx,
     now: DateTime<Utc>,
     org_id: i64,
     user: &NewUser,
 ) -> DomainResult<i64> {
-    let hash = match &user.password {
-        Some(p) => Some(hash_password(p.clone()).await?),
-        None => None,
-    };
+    let hash = user.password.as_ref().map(|h| h.as_str().to_string());
     let status = if hash.is_some() { "active" } else { "invited" };
     let taken = taken_logins(tx, user.email.as_deref(), user.phone.as_deref()).await?;
     if !taken.is_empty() {
@@ -239,12 +270,10 @@ async fn taken_logins(
 /// sent so the person sets their own.
 pub async fn create_colleague(s: &Services, actor: &Actor, input: &UserInput) -> DomainResult<i64> {
     may_manage_colleagues(actor)?;
-    let user = input
-        .validate(actor.org_kind)
-        .map_err(DomainError::Invalid)?;
+    let user = input.validate(actor.org_kind()).await?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
-    let id = insert_user(&mut tx, now, actor.org_id, &user).await?;
+    let id = insert_user(&mut tx, now, actor.org_id(), &user).await?;
     if user.password.is_none() {
         send_invitation(&mut tx, now, s.texts.as_ref(), &s.base_url, id, &user).await?;
     }
@@ -478,6 +507,7 @@ pub async fn open_session(
 pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Actor>> {
     let now = db.now();
     let hash = sha256_hex(token);
+    // One statement for the session and its user: this runs on every request.
     let row: Option<(i64, i64, i64, String, String, String)> = sqlx::query_as(
         "SELECT s.last_seen_at, u.id, u.org_id, o.kind, u.full_name, u.status
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id
@@ -490,17 +520,9 @@ pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Acto
     let Some((last_seen, user_id, org_id, kind, full_name, status)) = row else {
         return Ok(None);
     };
-    if status != "active" {
-        return Ok(None);
-    }
-    let Some(org_kind) = OrgKind::parse(&kind) else {
+    let Some(actor) = actor_of(db, user_id, org_id, &kind, full_name, &status).await? else {
         return Ok(None);
     };
-    let roles: Vec<String> =
-        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-            .bind(user_id)
-            .fetch_all(db.pool())
-            .await?;
     // Sliding expiry, written at most every five minutes to spare the writer.
     if now - from_db_time(last_seen) > Duration::minutes(5) {
         let mut tx = db.begin().await?;
@@ -512,17 +534,81 @@ pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Acto
             .await?;
         tx.commit().await?;
     }
-    Ok(Some(Actor {
+    Ok(Some(actor))
+}
+
+/// The person with this login (e-mail or phone), for the system acting on
+/// their behalf: demo seeding and tools that replay what a person would do.
+/// Taking the [`SystemActor`] is the point: only code that acts as the
+/// system may act for someone without their session. `None` when there is
+/// no such active user.
+pub async fn act_for(db: &Db, _system: &SystemActor, login: &str) -> DomainResult<Option<Actor>> {
+    let id: Option<i64> = match Login::parse(login) {
+        Some(Login::Email(e)) => {
+            sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                .bind(e)
+                .fetch_optional(db.pool())
+                .await?
+        }
+        Some(Login::Phone(p)) => {
+            sqlx::query_scalar("SELECT id FROM users WHERE phone = $1")
+                .bind(p)
+                .fetch_optional(db.pool())
+                .await?
+        }
+        None => None,
+    };
+    match id {
+        Some(id) => active_user(db, id).await,
+        None => Ok(None),
+    }
+}
+
+/// The actor of an active user.
+async fn active_user(db: &Db, user_id: i64) -> DomainResult<Option<Actor>> {
+    let row: Option<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT u.org_id, o.kind, u.full_name, u.status
+         FROM users u JOIN organisations o ON o.id = u.org_id WHERE u.id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    match row {
+        Some((org_id, kind, full_name, status)) => {
+            actor_of(db, user_id, org_id, &kind, full_name, &status).await
+        }
+        None => Ok(None),
+    }
+}
+
+/// The actor of a user row, with the roles of their organisation's side;
+/// `None` unless the user is active.
+async fn actor_of(
+    db: &Db,
+    user_id: i64,
+    org_id: i64,
+    kind: &str,
+    full_name: String,
+    status: &str,
+) -> DomainResult<Option<Actor>> {
+    if status != "active" {
+        return Ok(None);
+    }
+    let Some(org_kind) = OrgKind::parse(kind) else {
+        return Ok(None);
+    };
+    let roles: Vec<String> =
+        sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+            .bind(user_id)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(Some(Actor::signed_in(
         user_id,
         org_id,
         org_kind,
-        roles: roles
-            .iter()
-            .filter_map(|r| Role::parse(r))
-            .filter(|r| r.side() == org_kind)
-            .collect(),
+        roles.iter().filter_map(|r| Role::parse(r)),
         full_name,
-    }))
+    )))
 }
 
 pub async fn close_session(db: &Db, token: &str) -> DomainResult<()> {
@@ -663,7 +749,7 @@ pub async fn set_password_with_link(
         errors.add("confirm", "password.mismatch");
     }
     errors.into_result()?;
-    let hash = hash_password(password.to_string()).await?;
+    let hash = PasswordHash::of(password).await?;
     let now = db.now();
     let mut tx = db.begin().await?;
     let mut user = None;
@@ -687,7 +773,7 @@ pub async fn set_password_with_link(
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE users SET password_hash = $1, status = CASE WHEN status = 'invited' THEN 'active' ELSE status END, updated_at = $2 WHERE id = $3")
-        .bind(hash)
+        .bind(hash.as_str())
         .bind(to_db_time(now))
         .bind(user_id)
         .execute(&mut *tx)
@@ -764,7 +850,7 @@ pub async fn set_telegram(db: &Db, actor: &Actor, chat_id: &str) -> DomainResult
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET telegram_chat_id = $1 WHERE id = $2")
         .bind((!chat_id.is_empty()).then(|| chat_id.to_string()))
-        .bind(actor.user_id)
+        .bind(actor.user_id())
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -825,14 +911,14 @@ pub async fn update_colleague(
 ) -> DomainResult<()> {
     may_manage_colleagues(actor)?;
     let target = get_user(db, actor, user_id).await?;
-    if target.org_id != actor.org_id {
+    if target.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     let mut errors = FieldErrors::new();
     let mut parsed = Vec::new();
     for r in roles {
         match Role::parse(r) {
-            Some(role) if role.side() == actor.org_kind => parsed.push(role),
+            Some(role) if role.side() == actor.org_kind() => parsed.push(role),
             _ => errors.add("roles", "role.invalid"),
         }
     }
@@ -855,7 +941,7 @@ pub async fn update_colleague(
             "SELECT COUNT(*) FROM user_roles r JOIN users u ON u.id = r.user_id
              WHERE r.role = 'admin' AND u.org_id = $1 AND u.id <> $2 AND u.status = 'active'",
         )
-        .bind(actor.org_id)
+        .bind(actor.org_id())
         .bind(user_id)
         .fetch_one(&mut *tx)
         .await?;

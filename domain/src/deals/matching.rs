@@ -37,7 +37,7 @@ use engine::Sql;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::access::{Actor, Resource, scope};
+use crate::access::{Actor, Resource, SystemActor, scope};
 use crate::deals::bookings::{self, JobDays};
 use crate::deals::scoring::{self, Score};
 use crate::error::{DomainError, DomainResult};
@@ -557,9 +557,9 @@ async fn explain_unavailable(
         return Ok(());
     }
     let ids: Vec<i64> = which.iter().map(|i| out[*i].machine_id).collect();
-    // The garage's own loaders, in the system's view (staff see every
-    // supplier's garage).
-    let system = Actor::system(0);
+    // The garage's own loader, in the system's view: matching looks at
+    // every supplier's machines, whoever asked for the match.
+    let system = SystemActor::new();
     let mut docs_of: HashMap<i64, Vec<MachineDocument>> = HashMap::new();
     for d in garage::documents_of(s, &system, &ids).await? {
         docs_of.entry(d.machine_id).or_default().push(d);

@@ -769,27 +769,23 @@ pub struct RfqView {
     pub job: Job,
 }
 
-/// An RFQ of the actor's supplier, with the job; marks it viewed.
+/// An RFQ of the actor's supplier, with the job. Only reads: opening the
+/// page never queues behind (or holds) the database's writer. (It used to
+/// stamp `rfqs.viewed_at`, which nothing reads; the column stays unused.)
 pub async fn view(s: &Services, actor: &Actor, id: i64) -> DomainResult<RfqView> {
     crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let rfq = get(s, actor, id).await?;
     let (view, _) = view_of(s, rfq).await?;
-    let mut tx = s.db.begin().await?;
-    sqlx::query("UPDATE rfqs SET viewed_at = $1 WHERE id = $2 AND viewed_at IS NULL")
-        .bind(to_db_time(s.db.now()))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     Ok(view)
 }
 
+/// The view of `rfq`, read outside any transaction.
 pub(crate) async fn view_of(s: &Services, rfq: Rfq) -> DomainResult<(RfqView, RequestRow)> {
-    let mut tx = s.db.begin().await?;
-    let round = round(&mut tx, rfq.round_id)
+    let mut conn = s.db.pool().acquire().await?;
+    let round = round(&mut conn, rfq.round_id)
         .await?
         .ok_or(DomainError::NotFound)?;
-    tx.commit().await?;
+    drop(conn);
     let r = matching::request_by_id(s, rfq.request_id).await?;
     let t = s
         .request_types

@@ -572,11 +572,11 @@ pub async fn list(
     scope(&mut sql, actor, Resource::Request, "r");
     if only_mine(actor, f) {
         sql.push(" AND (r.owner_user_id = ")
-            .bind(actor.user_id)
+            .bind(actor.user_id())
             .push(" OR r.created_by = ")
-            .bind(actor.user_id)
+            .bind(actor.user_id())
             .push(" OR r.hunter_user_id = ")
-            .bind(actor.user_id)
+            .bind(actor.user_id())
             .push(")");
     }
     if let Some(c) = f.client {
@@ -814,7 +814,7 @@ pub fn shown_fields(
 pub fn may_edit(actor: &Actor, r: &RequestDetail) -> bool {
     actor.is_staff()
         && matches!(r.status.as_str(), "new" | "qualification")
-        && (!crate::access::hunter_only(actor) || r.owner_user_id == Some(actor.user_id))
+        && (!crate::access::hunter_only(actor) || r.owner_user_id == Some(actor.user_id()))
 }
 
 /// A request the actor may see.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::access::roles::Role;
 use crate::access::{Actor, Resource, scope};
-use crate::accounts::{MIN_PASSWORD_LEN, NewUser, insert_user};
+use crate::accounts::{MIN_PASSWORD_LEN, NewUser, PasswordHash, insert_user};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
 use crate::services::Services;
@@ -198,7 +198,7 @@ pub async fn create(
         "INSERT INTO employees (org_id, role, full_name, phone, email, licence_categories, operator_licence, photo_file_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
     )
-    .bind(actor.org_id)
+    .bind(actor.org_id())
     .bind(v.role.as_str())
     .bind(&v.full_name)
     .bind(v.phone.clone())
@@ -234,7 +234,7 @@ pub async fn update(
 ) -> DomainResult<()> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let current = get(s, actor, id).await?;
-    if current.org_id != actor.org_id {
+    if current.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     if current.role == "owner" {
@@ -284,7 +284,7 @@ pub async fn update(
 pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let current = get(s, actor, id).await?;
-    if current.org_id != actor.org_id {
+    if current.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     if current.role == "owner" {
@@ -328,7 +328,7 @@ pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
 pub async fn invite(s: &Services, actor: &Actor, id: i64) -> DomainResult<String> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let e = get(s, actor, id).await?;
-    if e.org_id != actor.org_id {
+    if e.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     if e.user_id.is_some() {
@@ -452,6 +452,8 @@ pub async fn accept_invitation(
     }
     e.into_result()?;
     let role = Role::parse(&inv.role).ok_or(DomainError::Conflict("link.invalid"))?;
+    // Hashed before the transaction opens (see `PasswordHash`).
+    let password = PasswordHash::of(password).await?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     if tokens::consume(&mut tx, now, "employee_invite", token)
@@ -473,7 +475,7 @@ pub async fn accept_invitation(
             email: inv.email.clone(),
             phone: inv.phone.clone(),
             roles: vec![role],
-            password: Some(password.to_string()),
+            password: Some(password),
         },
     )
     .await

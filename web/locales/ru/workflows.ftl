@@ -45,6 +45,9 @@ error-workflow-not-accepted = Процесс сейчас не может при
 error-workflow-finished = Процесс уже завершён.
 error-workflow-busy = Процесс одновременно изменяют; повторите действие.
 error-workflow-not-allowed = Задачу сейчас ведёт другой сотрудник или она назначена не вам.
+error-task-claimed-by-other = Задачу уже взял другой сотрудник.
+error-task-not-claimed-by-you = Эта задача сейчас не за вами.
+error-workflow-action-refused = Процесс отклонил действие: условия изменились. Обновите страницу.
 
 error-form-required = Обязательное поле.
 error-form-too-small = Значение меньше допустимого ({ $limit }).

@@ -49,7 +49,7 @@ async fn render(
     link: Option<String>,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let me = domain::accounts::get_user(&state.db, &auth.actor, auth.actor.user_id).await?;
+    let me = domain::accounts::get_user(&state.db, &auth.actor, auth.actor.user_id()).await?;
     let telegram = typed
         .map(str::to_string)
         .or_else(|| me.telegram_chat_id.clone())

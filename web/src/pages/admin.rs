@@ -52,7 +52,7 @@ async fn users(
     Query(q): Query<UsersQuery>,
 ) -> AppResult<Response> {
     let filter = UserFilter {
-        org_id: Some(auth.actor.org_id),
+        org_id: Some(auth.actor.org_id()),
         role: q.role.as_deref().and_then(Role::parse),
         text: q.q.clone(),
     };

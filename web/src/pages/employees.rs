@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, auth: Auth<SupplierOffice>) -> AppResult<Response> {
-    let people = employees::list(&state.services, &auth.actor, auth.actor.org_id, false).await?;
+    let people = employees::list(&state.services, &auth.actor, auth.actor.org_id(), false).await?;
     Ok(state
         .page(
             &auth.info,
@@ -111,7 +111,7 @@ async fn save_photo(
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let id = stored
-        .record(&mut tx, now, auth.actor.org_id, auth.actor.user())
+        .record(&mut tx, now, auth.actor.org_id(), auth.actor.user())
         .await?;
     tx.commit().await?;
     Ok(Some(id))

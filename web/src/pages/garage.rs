@@ -118,7 +118,7 @@ async fn list(
         };
         (org, Some(domain::parties::get(s, &auth.actor, org).await?))
     } else {
-        (auth.actor.org_id, None)
+        (auth.actor.org_id(), None)
     };
     let filter = MachineFilter {
         category: Some(lq.category.clone()),

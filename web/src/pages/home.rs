@@ -29,8 +29,8 @@ async fn landing(State(state): State<AppState>, info: RequestInfo) -> AppResult<
 }
 
 async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
-    let org = domain::parties::orgs::get(&state.db, &auth.actor, auth.actor.org_id).await?;
-    if auth.actor.org_kind == OrgKind::Supplier
+    let org = domain::parties::orgs::get(&state.db, &auth.actor, auth.actor.org_id()).await?;
+    if auth.actor.org_kind() == OrgKind::Supplier
         && auth.actor.has_any(&[Role::Owner, Role::Dispatcher])
     {
         let s = &state.services;
@@ -50,7 +50,7 @@ async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<R
             )?
             .into_response());
     }
-    if auth.actor.org_kind == OrgKind::Client {
+    if auth.actor.org_kind() == OrgKind::Client {
         // Offers waiting for the client's answer come first: they expire.
         let offers = domain::deals::offers::list_for_client(&state.services, &auth.actor).await?;
         let waiting: Vec<_> = offers.into_iter().filter(|o| o.open).collect();
@@ -62,9 +62,9 @@ async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<R
             )?
             .into_response());
     }
-    let template = match auth.actor.org_kind {
+    let template = match auth.actor.org_kind() {
         OrgKind::Broker => "home/staff.html",
-        OrgKind::Supplier if auth.actor.roles == [domain::access::roles::Role::Driver] => {
+        OrgKind::Supplier if auth.actor.roles() == [domain::access::roles::Role::Driver] => {
             "home/driver.html"
         }
         OrgKind::Supplier => "home/supplier.html",

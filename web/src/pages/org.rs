@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn my_org(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
-    show(&state, &auth, auth.actor.org_id).await
+    show(&state, &auth, auth.actor.org_id()).await
 }
 
 async fn org_card(
@@ -58,7 +58,7 @@ async fn colleagues(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppRe
         &state.db,
         &auth.actor,
         &UserFilter {
-            org_id: Some(auth.actor.org_id),
+            org_id: Some(auth.actor.org_id()),
             ..Default::default()
         },
     )

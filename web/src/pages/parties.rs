@@ -212,10 +212,10 @@ async fn confirm(
 async fn profile(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<Response> {
     if auth.actor.is_staff() {
         return Ok(
-            axum::response::Redirect::to(&format!("/orgs/{}", auth.actor.org_id)).into_response(),
+            axum::response::Redirect::to(&format!("/orgs/{}", auth.actor.org_id())).into_response(),
         );
     }
-    let party = parties::get(&state.services, &auth.actor, auth.actor.org_id).await?;
+    let party = parties::get(&state.services, &auth.actor, auth.actor.org_id()).await?;
     let history = parties::changes(&state.services, &auth.actor, party.id).await?;
     let can_edit = auth.actor.has_any(&[
         domain::access::roles::Role::Owner,
@@ -242,7 +242,7 @@ async fn edit_form(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppRes
     if !may_edit(&auth.actor) {
         return Err(AppError::Forbidden);
     }
-    let party = parties::get(&state.services, &auth.actor, auth.actor.org_id).await?;
+    let party = parties::get(&state.services, &auth.actor, auth.actor.org_id()).await?;
     edit_page(
         &state,
         &auth,
@@ -291,7 +291,7 @@ async fn edit(
     let form: CompanyInput =
         serde_urlencoded::from_str(&body).map_err(|_| AppError::BadRequest("form"))?;
     let submit: Submit = serde_urlencoded::from_str(&body).unwrap_or_default();
-    let party = parties::get(&state.services, &auth.actor, auth.actor.org_id).await?;
+    let party = parties::get(&state.services, &auth.actor, auth.actor.org_id()).await?;
     if submit.lookup.is_some() {
         let (filled, lookup) = parties::fill_from_registry(&state.services, &form).await;
         return edit_page(
@@ -360,7 +360,7 @@ async fn contacts_page(
     errors: minijinja::Value,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let list = parties::contacts(&state.services, &auth.actor, auth.actor.org_id).await?;
+    let list = parties::contacts(&state.services, &auth.actor, auth.actor.org_id()).await?;
     Ok((
         status,
         state.page(
@@ -517,7 +517,7 @@ async fn card(
     } else {
         Vec::new()
     };
-    let instances = s.engine.instances_for_object(&party.kind, id).await?;
+    let instances = domain::workflows::instances_of(s, &auth.actor, &party.kind, id).await?;
     let score = if party.kind == "supplier" {
         Some(domain::deals::scoring::for_supplier(s, &auth.actor, id).await?)
     } else {

@@ -292,7 +292,7 @@ async fn cabinet_submit(
         &auth.actor,
         IntakeRequest {
             channel: Channel::Cabinet,
-            client: ClientChoice::Existing(auth.actor.org_id),
+            client: ClientChoice::Existing(auth.actor.org_id()),
             input: input.clone(),
             attachments: form.files,
         },
@@ -345,25 +345,12 @@ async fn show(
             .page(&auth.info, "requests/my_show.html", common)?
             .into_response());
     }
-    let engine = &s.engine;
-    let instances = engine.instances_for_object("request", id).await?;
-    let instance = instances.iter().max_by_key(|i| i.id).cloned();
-    let (history, tasks, titles) = match &instance {
-        Some(i) => {
-            let graph = engine.graph(i.definition_id).await?;
-            let titles: BTreeMap<String, String> = graph
-                .states
-                .iter()
-                .map(|st| (st.name.clone(), st.title.clone()))
-                .collect();
-            (
-                engine.history(i.id).await?,
-                engine.instance_tasks(i.id, false).await?,
-                titles,
-            )
-        }
-        None => (Vec::new(), Vec::new(), BTreeMap::new()),
-    };
+    let domain::workflows::Progress {
+        instance,
+        history,
+        tasks,
+        titles,
+    } = domain::workflows::progress(s, &auth.actor, "request", id).await?;
     let can_edit = requests::may_edit(&auth.actor, &r);
     // A public request that matched a client without proof: who it matched
     // and the two decisions (only the front office decides).

@@ -1,5 +1,6 @@
 //! The task inbox: my tasks and my roles' unclaimed ones, claim and
-//! unclaim, and completing a task through its form.
+//! unclaim, and completing a task through its form. Who may see and do a
+//! task is the domain's ([`domain::workflows`]).
 
 use std::collections::BTreeMap;
 
@@ -8,17 +9,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use engine::queries::TaskFilter;
-use engine::{EngineError, StepError};
+use domain::workflows::{self, InboxFilter};
 use minijinja::context;
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::{AnyUser, Auth};
-use crate::engine_ui::{object_href, user_ref};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::layout::redirect_with_flash;
+use crate::links::object_href;
 use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
@@ -45,46 +45,27 @@ async fn inbox(
     auth: Auth<AnyUser>,
     Query(q): Query<InboxQuery>,
 ) -> AppResult<Response> {
-    let engine = &state.services.engine;
-    let me = user_ref(&auth.actor);
-    let filter = TaskFilter {
-        definition_key: q.workflow.clone().filter(|s| !s.is_empty()),
-        priority: q
-            .priority
-            .as_deref()
-            .and_then(engine::model::Priority::parse),
-        overdue_only: q.overdue.is_some(),
-        text: q.q.clone(),
-        limit: 200,
-        offset: 0,
-    };
-    let mut tasks = engine.inbox(&me, &filter).await?;
-    if domain::access::hunter_only(&auth.actor) {
-        // A hunter's role sees tasks of every request; their inbox keeps
-        // those of their own book (the same scope as the requests).
-        let mut visible = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            if domain::access::object_visible(&state.db, &auth.actor, &t.object.kind, t.object.id)
-                .await?
-            {
-                visible.push(t);
-            }
-        }
-        tasks = visible;
-    }
-    if q.mine.is_some() {
-        tasks.retain(|t| t.claimed_by == Some(me.id) || t.assignee == Some(me.id));
-    }
-    let counts = engine.inbox_counts(&me).await?;
+    let inbox = workflows::inbox(
+        &state.services,
+        &auth.actor,
+        &InboxFilter {
+            workflow: q.workflow.clone(),
+            priority: q.priority.clone(),
+            overdue_only: q.overdue.is_some(),
+            text: q.q.clone(),
+            mine_only: q.mine.is_some(),
+        },
+    )
+    .await?;
     let now = state.services.db.now().timestamp_millis();
     Ok(state
         .page(
             &auth.info,
             "tasks/inbox.html",
             context! {
-                tasks => ser(&tasks),
-                counts => ser(&counts),
-                me => me.id,
+                tasks => ser(&inbox.tasks),
+                counts => ser(&inbox.counts),
+                me => auth.actor.user_id(),
                 now,
                 q => ser(&q.q), workflow => ser(&q.workflow), priority => ser(&q.priority),
                 overdue => q.overdue.is_some(), mine => q.mine.is_some(),
@@ -93,43 +74,16 @@ async fn inbox(
         .into_response())
 }
 
-/// A task the actor may see: theirs to do; for the broker's staff, any task
-/// whose business object they may see (the object's own scope decides — a
-/// hunter's are their book's). Anything else is "not found".
-async fn visible_task(
-    state: &AppState,
-    auth: &Auth<AnyUser>,
-    id: i64,
-) -> AppResult<engine::queries::TaskForm> {
-    let engine = &state.services.engine;
-    let form = engine.task_form(id).await?.ok_or(AppError::NotFound)?;
-    let me = user_ref(&auth.actor);
-    if auth.actor.is_staff() {
-        let object = &form.task.object;
-        domain::access::require_object(&state.db, &auth.actor, &object.kind, object.id).await?;
-    } else if !engine.can_act(id, &me).await? {
-        return Err(AppError::NotFound);
-    }
-    Ok(form)
-}
-
 async fn render_task(
     state: &AppState,
     auth: &Auth<AnyUser>,
-    form: engine::queries::TaskForm,
+    task: workflows::Task,
     values: BTreeMap<String, String>,
     errors: BTreeMap<String, String>,
     status: StatusCode,
 ) -> AppResult<Response> {
-    let engine = &state.services.engine;
-    let me = user_ref(&auth.actor);
-    let can_act = form.task.status == "open" && engine.can_act(form.task.id, &me).await?;
+    let form = task.form;
     let object_link = object_href(&form.task.object.kind, form.task.object.id);
-    let history = if auth.actor.is_staff() {
-        engine.history(form.task.instance_id).await?
-    } else {
-        Vec::new()
-    };
     Ok((
         status,
         state.page(
@@ -142,10 +96,10 @@ async fn render_task(
                 outcomes => ser(&form.outcomes),
                 values => ser(&values),
                 errors => ser(&errors),
-                can_act,
-                me => me.id,
+                can_act => task.can_act,
+                me => auth.actor.user_id(),
                 object_link,
-                history => ser(&history),
+                history => ser(&task.history),
                 staff => auth.actor.is_staff(),
             },
         )?,
@@ -158,15 +112,16 @@ async fn task_page(
     auth: Auth<AnyUser>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let form = visible_task(&state, &auth, id).await?;
-    let values = form
+    let task = workflows::task(&state.services, &auth.actor, id).await?;
+    let values = task
+        .form
         .task
         .form_values
         .as_ref()
         .and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.clone(), value_text(v))).collect())
         .unwrap_or_default();
-    render_task(&state, &auth, form, values, BTreeMap::new(), StatusCode::OK).await
+    render_task(&state, &auth, task, values, BTreeMap::new(), StatusCode::OK).await
 }
 
 fn value_text(v: &Value) -> String {
@@ -182,12 +137,7 @@ async fn claim(
     auth: Auth<AnyUser>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    visible_task(&state, &auth, id).await?;
-    state
-        .services
-        .engine
-        .claim(id, &user_ref(&auth.actor))
-        .await?;
+    workflows::claim(&state.services, &auth.actor, id).await?;
     Ok(redirect_with_flash(
         &format!("/tasks/{id}"),
         "flash-task-claimed",
@@ -200,12 +150,7 @@ async fn unclaim(
     auth: Auth<AnyUser>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    visible_task(&state, &auth, id).await?;
-    state
-        .services
-        .engine
-        .unclaim(id, &user_ref(&auth.actor))
-        .await?;
+    workflows::unclaim(&state.services, &auth.actor, id).await?;
     Ok(redirect_with_flash(
         "/tasks",
         "flash-task-unclaimed",
@@ -219,7 +164,6 @@ async fn complete(
     Path(id): Path<i64>,
     body: String,
 ) -> AppResult<Response> {
-    let form = visible_task(&state, &auth, id).await?;
     let mut outcome = String::new();
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in url::form_urlencoded::parse(body.as_bytes()) {
@@ -231,28 +175,13 @@ async fn complete(
             }
         }
     }
-    let mut input = Map::new();
-    for field in &form.fields {
-        if let Some(v) = values.get(&field.id) {
-            input.insert(field.id.clone(), Value::String(v.clone()));
-        }
-    }
-    let actor = engine::Actor::User(user_ref(&auth.actor));
-    match state
-        .services
-        .engine
-        .complete_task(id, &outcome, input, &actor)
-        .await
-    {
-        Ok(_) => {
-            state.services.after_commit();
-            Ok(redirect_with_flash(
-                "/tasks",
-                "flash-task-done",
-                state.config.secure_cookies,
-            ))
-        }
-        Err(EngineError::Step(StepError::Form(errs))) => {
+    match workflows::complete(&state.services, &auth.actor, id, &outcome, &values).await? {
+        Ok(()) => Ok(redirect_with_flash(
+            "/tasks",
+            "flash-task-done",
+            state.config.secure_cookies,
+        )),
+        Err(errs) => {
             let texts = &state.texts;
             let errors = errs
                 .iter()
@@ -262,16 +191,16 @@ async fn complete(
                     (field.clone(), texts.get(&key, &[("limit", limit.into())]))
                 })
                 .collect();
+            let task = workflows::task(&state.services, &auth.actor, id).await?;
             render_task(
                 &state,
                 &auth,
-                form,
+                task,
                 values,
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
-        Err(e) => Err(e.into()),
     }
 }

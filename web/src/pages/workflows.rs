@@ -2,23 +2,21 @@
 //! with live instance counts, the YAML editor (validate with line errors,
 //! save, activate — no restart), and instance pages for staff.
 
-use std::collections::BTreeMap;
-
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use engine::versions::SaveError;
+use domain::workflows::{self, Diagnostic, VersionPage};
 use minijinja::context;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::auth::{Analysts, Auth, Staff};
 use crate::diagram;
-use crate::engine_ui::object_href;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::layout::redirect_with_flash;
+use crate::links::object_href;
 use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
@@ -34,7 +32,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, auth: Auth<Analysts>) -> AppResult<Response> {
-    let defs = state.services.engine.list_definitions().await?;
+    let defs = workflows::definitions(&state.services, &auth.actor).await?;
     Ok(state
         .page(
             &auth.info,
@@ -53,18 +51,8 @@ async fn definition_page(
     auth: Auth<Analysts>,
     Path(key): Path<String>,
 ) -> AppResult<Response> {
-    let engine = &state.services.engine;
-    let versions = engine.list_versions(&key).await?;
-    if versions.is_empty() {
-        return Err(AppError::NotFound);
-    }
-    let shown = versions
-        .iter()
-        .find(|v| v.status == "active")
-        .or_else(|| versions.first())
-        .ok_or(AppError::NotFound)?
-        .clone();
-    show_version(&state, &auth, shown.id).await
+    let page = workflows::current_version(&state.services, &auth.actor, &key).await?;
+    show_version(&state, &auth, page)
 }
 
 async fn version_page(
@@ -72,29 +60,22 @@ async fn version_page(
     auth: Auth<Analysts>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    show_version(&state, &auth, id).await
+    let page = workflows::version(&state.services, &auth.actor, id).await?;
+    show_version(&state, &auth, page)
 }
 
-async fn show_version(state: &AppState, auth: &Auth<Analysts>, id: i64) -> AppResult<Response> {
-    let engine = &state.services.engine;
-    let version = engine
-        .definition_version(id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let versions = engine.list_versions(&version.key).await?;
-    let yaml = engine.definition_yaml(id).await?.unwrap_or_default();
-    let graph = engine.graph(id).await?;
-    let svg = diagram::render(&graph, &edge_label(state));
+fn show_version(state: &AppState, auth: &Auth<Analysts>, page: VersionPage) -> AppResult<Response> {
+    let svg = diagram::render(&page.graph, &edge_label(state));
     Ok(state
         .page(
             &auth.info,
             "workflows/definition.html",
             context! {
-                v => ser(&version),
-                versions => ser(&versions),
-                yaml,
+                v => ser(&page.version),
+                versions => ser(&page.versions),
+                yaml => page.yaml,
                 svg => minijinja::Value::from_safe_string(svg),
-                graph => ser(&graph),
+                graph => ser(&page.graph),
             },
         )?
         .into_response())
@@ -109,7 +90,7 @@ fn editor(
     state: &AppState,
     auth: &Auth<Analysts>,
     yaml: String,
-    diagnostics: Vec<engine::Diagnostic>,
+    diagnostics: Vec<Diagnostic>,
     checked: Option<bool>,
     status: StatusCode,
 ) -> AppResult<Response> {
@@ -136,27 +117,25 @@ async fn check(
     auth: Auth<Analysts>,
     Form(form): Form<YamlForm>,
 ) -> AppResult<Response> {
-    match state
-        .services
-        .engine
-        .validate(&form.yaml, "definition.yaml")
-    {
-        Ok(()) => editor(
+    let problems = workflows::check(&state.services, &auth.actor, &form.yaml)?;
+    if problems.is_empty() {
+        editor(
             &state,
             &auth,
             form.yaml,
             Vec::new(),
             Some(true),
             StatusCode::OK,
-        ),
-        Err(d) => editor(
+        )
+    } else {
+        editor(
             &state,
             &auth,
             form.yaml,
-            d,
+            problems,
             Some(false),
             StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        )
     }
 }
 
@@ -165,35 +144,28 @@ async fn save(
     auth: Auth<Analysts>,
     Form(form): Form<YamlForm>,
 ) -> AppResult<Response> {
-    let engine = &state.services.engine;
-    match engine
-        .save_draft(&form.yaml, Some(auth.actor.user_id))
-        .await
-    {
+    let activate = form.activate.is_some();
+    match workflows::save(&state.services, &auth.actor, &form.yaml, activate).await? {
         Ok(version) => {
-            let (flash, id) = if form.activate.is_some() {
-                let v = engine
-                    .activate(version.id, Some(auth.actor.user_id))
-                    .await?;
-                ("flash-workflow-activated", v.id)
+            let flash = if activate {
+                "flash-workflow-activated"
             } else {
-                ("flash-workflow-saved", version.id)
+                "flash-workflow-saved"
             };
             Ok(redirect_with_flash(
-                &format!("/workflows/versions/{id}"),
+                &format!("/workflows/versions/{}", version.id),
                 flash,
                 state.config.secure_cookies,
             ))
         }
-        Err(SaveError::Invalid(d)) => editor(
+        Err(problems) => editor(
             &state,
             &auth,
             form.yaml,
-            d.0,
+            problems,
             Some(false),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        Err(SaveError::Engine(e)) => Err(e.into()),
     }
 }
 
@@ -202,11 +174,7 @@ async fn activate(
     auth: Auth<Analysts>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let v = state
-        .services
-        .engine
-        .activate(id, Some(auth.actor.user_id))
-        .await?;
+    let v = workflows::activate(&state.services, &auth.actor, id).await?;
     Ok(redirect_with_flash(
         &format!("/workflows/versions/{}", v.id),
         "flash-workflow-activated",
@@ -219,38 +187,19 @@ async fn instance_page(
     auth: Auth<Staff>,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let engine = &state.services.engine;
-    let instance = engine.instance(id).await?.ok_or(AppError::NotFound)?;
-    // The history is shown only to whoever may see the instance's object.
-    domain::access::require_object(
-        &state.db,
-        &auth.actor,
-        &instance.object.kind,
-        instance.object.id,
-    )
-    .await?;
-    let history = engine.history(id).await?;
-    let tasks = engine.instance_tasks(id, true).await?;
-    let timers = engine.timers(id).await?;
-    let actions = engine.actions(id).await?;
-    let graph = engine.graph(instance.definition_id).await?;
-    let titles: BTreeMap<String, String> = graph
-        .states
-        .iter()
-        .map(|s| (s.name.clone(), s.title.clone()))
-        .collect();
-    let object_link = object_href(&instance.object.kind, instance.object.id);
+    let d = workflows::instance_detail(&state.services, &auth.actor, id).await?;
+    let object_link = object_href(&d.instance.object.kind, d.instance.object.id);
     Ok(state
         .page(
             &auth.info,
             "workflows/instance.html",
             context! {
-                i => ser(&instance),
-                history => ser(&history),
-                tasks => ser(&tasks),
-                timers => ser(&timers),
-                actions => ser(&actions),
-                titles => ser(&titles),
+                i => ser(&d.instance),
+                history => ser(&d.history),
+                tasks => ser(&d.tasks),
+                timers => ser(&d.timers),
+                actions => ser(&d.actions),
+                titles => ser(&d.titles),
                 object_link,
             },
         )?

@@ -42,8 +42,8 @@ async fn validate(
             None
         }
         Ok(id) => match garage::get(s, actor, id).await {
-            Ok(m) if m.org_id == actor.org_id && m.status == "active" => {
-                let judged = matching::machines_of_supplier_on(s, r, actor.org_id, &job).await?;
+            Ok(m) if m.org_id == actor.org_id() && m.status == "active" => {
+                let judged = matching::machines_of_supplier_on(s, r, actor.org_id(), &job).await?;
                 match judged.into_iter().find(|x| x.machine_id == id) {
                     Some(j) if j.fits => Some(j),
                     Some(j) if j.reasons.iter().any(|x| x.code == "booked") => {
@@ -71,7 +71,7 @@ async fn validate(
         "" => None,
         t => match t.parse::<i64>() {
             Ok(id) => match crate::parties::employees::get(s, actor, id).await {
-                Ok(emp) if emp.org_id == actor.org_id && emp.status == "active" => {
+                Ok(emp) if emp.org_id == actor.org_id() && emp.status == "active" => {
                     if let Some(m) = &machine
                         && !licence_fits(&s.equipment, &m.category, &emp)
                     {
@@ -260,7 +260,7 @@ pub async fn submit(
             )
             .bind(rfq_id)
             .bind(r.id)
-            .bind(actor.org_id)
+            .bind(actor.org_id())
             .bind(v.machine.machine_id)
             .bind(v.employee_id)
             .bind(&v.price_unit)

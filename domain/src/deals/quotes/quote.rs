@@ -249,12 +249,12 @@ pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<Quot
     let view = rfq::view(s, actor, rfq_id).await?;
     let r = matching::request_by_id(s, view.rfq.request_id).await?;
     let quote = of_rfq(s, rfq_id).await?;
-    let machines: Vec<MachineMatch> = matching::machines_of_supplier(s, &r, actor.org_id)
+    let machines: Vec<MachineMatch> = matching::machines_of_supplier(s, &r, actor.org_id())
         .await?
         .into_iter()
         .filter(|m| m.suits)
         .collect();
-    let people = crate::parties::employees::list(s, actor, actor.org_id, false).await?;
+    let people = crate::parties::employees::list(s, actor, actor.org_id(), false).await?;
     let employees = people
         .into_iter()
         .filter(|e| e.role == "driver")
@@ -276,7 +276,7 @@ pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<Quot
             let unit = view.job.price_units.first().cloned().unwrap_or_default();
             let own_vat: Option<String> =
                 sqlx::query_scalar("SELECT vat_mode FROM organisations WHERE id = $1")
-                    .bind(actor.org_id)
+                    .bind(actor.org_id())
                     .fetch_optional(s.db.pool())
                     .await?
                     .flatten();

@@ -120,9 +120,9 @@ pub async fn documents(
 }
 
 /// The documents of several machines, scoped to what the actor may see.
-pub(crate) async fn documents_of(
+pub(crate) async fn documents_of<'a>(
     s: &Services,
-    actor: &Actor,
+    who: impl Into<crate::access::Acting<'a>>,
     machine_ids: &[i64],
 ) -> DomainResult<Vec<MachineDocument>> {
     if machine_ids.is_empty() {
@@ -133,7 +133,7 @@ pub(crate) async fn documents_of(
         .push(" FROM machine_documents d WHERE d.machine_id IN (")
         .bind_list(machine_ids.iter().copied())
         .push(")");
-    scope(&mut sql, actor, Resource::OrgOwned, "d");
+    scope(&mut sql, who, Resource::OrgOwned, "d");
     sql.push(" ORDER BY d.machine_id, d.kind, d.valid_until DESC, d.id DESC");
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
 }

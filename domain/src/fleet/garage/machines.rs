@@ -357,7 +357,7 @@ pub async fn create(
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let result: DomainResult<_> = async {
-        let id = insert_machine(&mut tx, now, actor.org_id, &valid).await?;
+        let id = insert_machine(&mut tx, now, actor.org_id(), &valid).await?;
         if let Some(f) = &stored {
             attach_photo(&mut tx, now, actor, id, f, true).await?;
         }

@@ -201,14 +201,14 @@ pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Machine> 
 /// The broker's staff see every garage but change none.
 pub fn can_edit(actor: &Actor, m: &Machine) -> bool {
     crate::access::require(actor, crate::access::Rule::SupplierOffice).is_ok()
-        && m.org_id == actor.org_id
+        && m.org_id == actor.org_id()
 }
 
 /// A machine the actor may change.
 async fn owned(s: &Services, actor: &Actor, id: i64) -> DomainResult<Machine> {
     crate::access::require(actor, crate::access::Rule::SupplierOffice)?;
     let m = get(s, actor, id).await?;
-    if m.org_id != actor.org_id {
+    if m.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     Ok(m)

@@ -38,7 +38,7 @@ pub(super) async fn attach_photo(
     f: &StoredFile,
     main: bool,
 ) -> DomainResult<i64> {
-    let file_id = f.record(tx, now, actor.org_id, actor.user()).await?;
+    let file_id = f.record(tx, now, actor.org_id(), actor.user()).await?;
     let position: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(position), 0) + 1 FROM machine_photos WHERE machine_id = $1",
     )

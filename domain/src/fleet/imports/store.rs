@@ -78,7 +78,7 @@ pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Import> {
         .push(" FROM imports i WHERE i.id = ")
         .bind(id)
         .push(" AND i.org_id = ")
-        .bind(actor.org_id);
+        .bind(actor.org_id());
     scope(&mut sql, actor, Resource::OrgOwned, "i");
     let mut imp: Import = sql
         .query_as()
@@ -115,7 +115,7 @@ pub async fn list(s: &Services, actor: &Actor, limit: i64) -> DomainResult<Vec<I
     let mut sql = Sql::new("SELECT ");
     sql.push(COLUMNS)
         .push(" FROM imports i WHERE i.org_id = ")
-        .bind(actor.org_id);
+        .bind(actor.org_id());
     scope(&mut sql, actor, Resource::OrgOwned, "i");
     sql.push(" ORDER BY i.created_at DESC, i.id DESC LIMIT ")
         .bind(limit.clamp(1, 100));
@@ -162,13 +162,13 @@ async fn insert(s: &Services, actor: &Actor, stored: &StoredFile) -> DomainResul
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let file_id = stored
-        .record(&mut tx, now, actor.org_id, actor.user())
+        .record(&mut tx, now, actor.org_id(), actor.user())
         .await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO imports (org_id, user_id, kind, file_name, file_id, status, created_at)
          VALUES ($1, $2, $3, $4, $5, 'parsing', $6) RETURNING id",
     )
-    .bind(actor.org_id)
+    .bind(actor.org_id())
     .bind(actor.user())
     .bind(KIND_FLEET)
     .bind(&stored.name)

@@ -199,7 +199,7 @@ pub(super) fn hunter_may_take(c: &ClientRow, hunter: i64) -> bool {
 /// Who may place requests through which channel.
 pub(super) fn check_channel(actor: &Actor, channel: Channel) -> DomainResult<()> {
     let ok = match channel {
-        Channel::Cabinet => actor.org_kind == OrgKind::Client && actor.has(Role::Client),
+        Channel::Cabinet => actor.org_kind() == OrgKind::Client && actor.has(Role::Client),
         Channel::Operator => {
             actor.is_staff() && actor.has_any(&[Role::Admin, Role::Operator, Role::Manager])
         }

@@ -216,7 +216,7 @@ pub async fn hunter_clients(
          FROM organisations o LEFT JOIN users mu ON mu.id = o.manager_user_id
          WHERE o.kind = 'client' AND o.hunter_user_id = ",
         )
-        .bind(actor.user_id);
+        .bind(actor.user_id());
     let q = q.trim();
     if !q.is_empty() {
         sql.push(" AND o.search_text LIKE ")
@@ -244,19 +244,19 @@ pub async fn add_hunter_client(
             let row = client_row(&mut tx, id)
                 .await?
                 .ok_or(DomainError::NotFound)?;
-            if !hunter_may_take(&row, actor.user_id) {
+            if !hunter_may_take(&row, actor.user_id()) {
                 return Err(DomainError::Conflict("client.not_yours"));
             }
             sqlx::query(
                 "UPDATE organisations SET hunter_user_id = $1, acquisition_channel = COALESCE(acquisition_channel, 'hunter') WHERE id = $2",
             )
-            .bind(actor.user_id)
+            .bind(actor.user_id())
             .bind(id)
             .execute(&mut *tx)
             .await?;
             id
         }
-        None => create_client(&mut tx, now, &valid, Channel::Hunter, Some(actor.user_id)).await?,
+        None => create_client(&mut tx, now, &valid, Channel::Hunter, Some(actor.user_id())).await?,
     };
     audit::record(
         &mut tx,

@@ -8,15 +8,15 @@ pub async fn place(s: &Services, actor: &Actor, r: IntakeRequest) -> DomainResul
     let mut input = r.input.clone();
     let mut client = r.client.clone();
     if r.channel == Channel::Cabinet {
-        client = ClientChoice::Existing(actor.org_id);
+        client = ClientChoice::Existing(actor.org_id());
         // The client's own contact, unless they name someone else.
         let me: Option<(Option<String>, Option<String>)> =
             sqlx::query_as("SELECT email, phone FROM users WHERE id = $1")
-                .bind(actor.user_id)
+                .bind(actor.user_id())
                 .fetch_optional(s.db.pool())
                 .await?;
         if input.contact_name.trim().is_empty() {
-            input.contact_name = actor.full_name.clone();
+            input.contact_name = actor.full_name().to_string();
         }
         if let Some((email, phone)) = me {
             if input.contact_email.trim().is_empty() {
@@ -76,7 +76,7 @@ async fn store_placed(
 ) -> DomainResult<Created> {
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
-    let hunter = (channel == Channel::Hunter).then_some(actor.user_id);
+    let hunter = (channel == Channel::Hunter).then_some(actor.user_id());
     let client_id = match (client, new_client) {
         (ClientChoice::Existing(id), _) => *id,
         // Staff placing for a caller or their own client: they spoke to the

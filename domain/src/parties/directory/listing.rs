@@ -112,7 +112,7 @@ pub async fn add_contact(s: &Services, actor: &Actor, input: &ContactInput) -> D
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO org_contacts (org_id, full_name, position, phone, email, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(actor.org_id)
+    .bind(actor.org_id())
     .bind(input.full_name.trim())
     .bind(opt(&input.position))
     .bind(phone)
@@ -126,7 +126,7 @@ pub async fn add_contact(s: &Services, actor: &Actor, input: &ContactInput) -> D
         Some(actor),
         "contact.added",
         "organisation",
-        Some(actor.org_id),
+        Some(actor.org_id()),
         json!({"contact_id": id}),
     )
     .await?;
@@ -142,7 +142,7 @@ pub async fn delete_contact(s: &Services, actor: &Actor, id: i64) -> DomainResul
     scope(&mut sql, actor, Resource::OrgOwned, "c");
     let found: Option<Contact> = sql.query_as().fetch_optional(s.db.pool()).await?;
     let c = found.ok_or(DomainError::NotFound)?;
-    if c.org_id != actor.org_id {
+    if c.org_id != actor.org_id() {
         return Err(DomainError::NotFound);
     }
     let now = s.db.now();
@@ -157,7 +157,7 @@ pub async fn delete_contact(s: &Services, actor: &Actor, id: i64) -> DomainResul
         Some(actor),
         "contact.removed",
         "organisation",
-        Some(actor.org_id),
+        Some(actor.org_id()),
         json!({"contact_id": id}),
     )
     .await?;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::access::roles::{OrgKind, Role};
 use crate::access::{Actor, Resource, scope};
-use crate::accounts::{MIN_PASSWORD_LEN, NewUser, insert_user};
+use crate::accounts::{MIN_PASSWORD_LEN, NewUser, PasswordHash, insert_user};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
 use crate::parties::orgs::{self, NewOrganisation};

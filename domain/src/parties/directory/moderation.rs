@@ -233,7 +233,7 @@ pub async fn update_details(
 /// The supplier answers a request for changes: the application goes back
 /// to the manager's check.
 pub async fn resubmit(s: &Services, actor: &Actor) -> DomainResult<()> {
-    let party = get(s, actor, actor.org_id).await?;
+    let party = get(s, actor, actor.org_id()).await?;
     if party.status != "changes_requested" {
         return Err(DomainError::Conflict("application.not_awaiting_changes"));
     }

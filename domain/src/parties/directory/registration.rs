@@ -48,15 +48,13 @@ async fn existing_account(
 }
 
 /// Tells an account's owner that someone tried to register with their
-/// address (by e-mail, else SMS), and records the attempt.
+/// address (by e-mail, else SMS), and records the attempt. The caller has
+/// hashed the password already (and throws it away), so the answer takes as
+/// long as a registration that goes through.
 async fn tell_address_taken(
     s: &Services,
     (user_id, name, email, phone): (i64, String, Option<String>, Option<String>),
-    password: &str,
 ) -> DomainResult<Registration> {
-    // The new account's password would be hashed: so is this one (and
-    // thrown away), so the answer takes as long either way.
-    let _ = crate::crypto::hash_password(password.to_string()).await?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let a = args!["name" => name, "link" => format!("{}/password/forgot", s.base_url)];
@@ -124,6 +122,8 @@ pub async fn register_supplier(
     check_person(input, &mut e);
     e.into_result()?;
     let details = details.ok_or(DomainError::Conflict("validation"))?;
+    // Hashed before the transaction opens (see `PasswordHash`).
+    let password = PasswordHash::of(&input.password).await?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     // One application per INN: a second registration of the same company is
@@ -139,7 +139,7 @@ pub async fn register_supplier(
     }
     if let Some(existing) = existing_account(s, details.email.as_deref(), None).await? {
         drop(tx);
-        return tell_address_taken(s, existing, &input.password).await;
+        return tell_address_taken(s, existing).await;
     }
     let org_id = insert_party(&mut tx, now, OrgKind::Supplier, &details, "unconfirmed").await?;
     let user_id = insert_user(
@@ -151,7 +151,7 @@ pub async fn register_supplier(
             email: details.email.clone(),
             phone: None,
             roles: vec![Role::Owner],
-            password: Some(input.password.clone()),
+            password: Some(password),
         },
     )
     .await?;
@@ -223,10 +223,13 @@ pub async fn register_client(
     } else {
         None
     };
+    // Hashed before the transaction opens (see `PasswordHash`), and before
+    // the address check, so a taken address answers as slowly as a new one.
+    let password = PasswordHash::of(&input.password).await?;
     if let Some(existing) =
         existing_account(s, details.email.as_deref(), login_phone.as_deref()).await?
     {
-        return tell_address_taken(s, existing, &input.password).await;
+        return tell_address_taken(s, existing).await;
     }
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
@@ -240,7 +243,7 @@ pub async fn register_client(
             email: details.email.clone(),
             phone: login_phone,
             roles: vec![Role::Client],
-            password: Some(input.password.clone()),
+            password: Some(password),
         },
     )
     .await?;

@@ -1,0 +1,431 @@
+//! Workflows as people and integrations meet them: the task inbox and task
+//! pages (claim, unclaim, complete through the form), the progress of a
+//! business object's instance, the analysts' definitions and versions
+//! (check, save, activate — with diagnostics), the graph a diagram is drawn
+//! from, and the JSON API's start, read and external events.
+//!
+//! A façade over the engine, so that the web layer depends on the domain
+//! alone (web/tests/layering.rs keeps it so). What it adds to the engine is
+//! the brokerage's rules: who may see a task or an instance is decided by
+//! the same tenancy scope as the task's business object ([`require_object`]),
+//! who may edit workflows by [`Rule::WorkflowEditor`], and every refusal of
+//! the engine becomes a [`DomainError`] in one place (see
+//! [`crate::error`]). The views it returns are the engine's own, re-exported
+//! here, so pages render what the engine knows without knowing the engine.
+
+use std::collections::BTreeMap;
+
+use engine::UserRef;
+use engine::queries::TaskFilter;
+use engine::versions::SaveError;
+use serde_json::{Map, Value};
+
+pub use engine::queries::{
+    ActionView, Graph, GraphEdge, GraphState, HistoryView, InboxCounts, InstanceView, OutcomeView,
+    TaskForm, TaskView, TimerView,
+};
+pub use engine::versions::{DefinitionSummary, DefinitionVersion};
+pub use engine::{Diagnostic, FieldErrors as FormErrors, Started, StepReport};
+
+use crate::access::{Actor, Rule, hunter_only, object_visible, require, require_object};
+use crate::accounts::api_tokens::{Scope, TokenGrant};
+use crate::error::{DomainError, DomainResult};
+use crate::services::Services;
+
+/// The engine's view of a person: id, organisation, roles, and whether they
+/// are the broker's own staff (who see tasks across organisations).
+pub(crate) fn user_ref(actor: &Actor) -> UserRef {
+    UserRef {
+        id: actor.user_id(),
+        org_id: actor.org_id(),
+        home_org: actor.is_staff(),
+        roles: actor.role_names().into_iter().map(str::to_string).collect(),
+    }
+}
+
+// ---- The inbox and tasks ----
+
+/// Inbox filters as a page submits them; blank means "any".
+#[derive(Debug, Clone, Default)]
+pub struct InboxFilter {
+    /// A workflow key.
+    pub workflow: Option<String>,
+    /// `low`, `normal`, `high` or `urgent`; anything else is ignored.
+    pub priority: Option<String>,
+    pub overdue_only: bool,
+    /// Part of the title (or of the workflow's or task's key).
+    pub text: Option<String>,
+    /// Only tasks claimed by or assigned to the person.
+    pub mine_only: bool,
+}
+
+/// The person's open tasks and the counts for the filter chips.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub tasks: Vec<TaskView>,
+    pub counts: InboxCounts,
+}
+
+/// Open tasks the actor may do: theirs, their roles' unclaimed ones. A
+/// hunter's role sees tasks of every request; their inbox keeps those of
+/// their own book (the same scope as the requests).
+pub async fn inbox(s: &Services, actor: &Actor, f: &InboxFilter) -> DomainResult<Inbox> {
+    let me = user_ref(actor);
+    let filter = TaskFilter {
+        definition_key: f.workflow.clone().filter(|k| !k.is_empty()),
+        priority: f
+            .priority
+            .as_deref()
+            .and_then(engine::model::Priority::parse),
+        overdue_only: f.overdue_only,
+        text: f.text.clone(),
+        limit: 200,
+        offset: 0,
+    };
+    let mut tasks = s.engine.inbox(&me, &filter).await?;
+    if hunter_only(actor) {
+        let mut visible = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            if object_visible(&s.db, actor, &t.object.kind, t.object.id).await? {
+                visible.push(t);
+            }
+        }
+        tasks = visible;
+    }
+    if f.mine_only {
+        tasks.retain(|t| t.claimed_by == Some(me.id) || t.assignee == Some(me.id));
+    }
+    let counts = s.engine.inbox_counts(&me).await?;
+    Ok(Inbox { tasks, counts })
+}
+
+/// A task as its page shows it.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub form: TaskForm,
+    /// Whether the actor may claim or complete it now.
+    pub can_act: bool,
+    /// The instance's history, for the broker's staff only.
+    pub history: Vec<HistoryView>,
+}
+
+/// A task the actor may see: theirs to do; for the broker's staff, any task
+/// whose business object they may see (the object's own scope decides — a
+/// hunter's are their book's). Anything else is "not found".
+async fn visible_task(s: &Services, actor: &Actor, id: i64) -> DomainResult<TaskForm> {
+    let form = s.engine.task_form(id).await?.ok_or(DomainError::NotFound)?;
+    if actor.is_staff() {
+        let object = &form.task.object;
+        require_object(&s.db, actor, &object.kind, object.id).await?;
+    } else if !s.engine.can_act(id, &user_ref(actor)).await? {
+        return Err(DomainError::NotFound);
+    }
+    Ok(form)
+}
+
+/// A task's page: its form, whether the actor may act, and (for staff)
+/// the history of its instance.
+pub async fn task(s: &Services, actor: &Actor, id: i64) -> DomainResult<Task> {
+    let form = visible_task(s, actor, id).await?;
+    let can_act =
+        form.task.status == "open" && s.engine.can_act(form.task.id, &user_ref(actor)).await?;
+    let history = if actor.is_staff() {
+        s.engine.history(form.task.instance_id).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Task {
+        form,
+        can_act,
+        history,
+    })
+}
+
+/// Takes an unclaimed task so that colleagues stop seeing it; a task a
+/// colleague took is `task.claimed_by_other`.
+pub async fn claim(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
+    visible_task(s, actor, id).await?;
+    Ok(s.engine.claim(id, &user_ref(actor)).await?)
+}
+
+/// Gives a claimed task back to its candidates; only whoever claimed it
+/// may (`task.not_claimed_by_you`).
+pub async fn unclaim(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
+    visible_task(s, actor, id).await?;
+    Ok(s.engine.unclaim(id, &user_ref(actor)).await?)
+}
+
+/// Completes a task with `outcome` and the submitted `values` (only the
+/// task's own form fields are taken). `Ok(Err(errors))` is a form the
+/// workflow refused, field by field with the limits the page shows; other
+/// refusals (done already, taken by a colleague, an outcome the task does
+/// not have) are errors.
+pub async fn complete(
+    s: &Services,
+    actor: &Actor,
+    id: i64,
+    outcome: &str,
+    values: &BTreeMap<String, String>,
+) -> DomainResult<Result<(), FormErrors>> {
+    let form = visible_task(s, actor, id).await?;
+    let mut input = Map::new();
+    for field in &form.fields {
+        if let Some(v) = values.get(&field.id) {
+            input.insert(field.id.clone(), Value::String(v.clone()));
+        }
+    }
+    let who = engine::Actor::User(user_ref(actor));
+    match s.engine.complete_task(id, outcome, input, &who).await {
+        Ok(_) => {
+            s.after_commit();
+            Ok(Ok(()))
+        }
+        Err(engine::EngineError::Step(engine::StepError::Form(errors))) => Ok(Err(errors)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- Instances ----
+
+/// The names of a definition's states with their titles.
+async fn state_titles(s: &Services, definition_id: i64) -> DomainResult<BTreeMap<String, String>> {
+    let graph = s.engine.graph(definition_id).await?;
+    Ok(graph
+        .states
+        .into_iter()
+        .map(|st| (st.name, st.title))
+        .collect())
+}
+
+/// Staff who may see the business object `kind`/`id`: the only people who
+/// see its workflow's insides.
+async fn require_staff_on(s: &Services, actor: &Actor, kind: &str, id: i64) -> DomainResult<()> {
+    if !actor.is_staff() {
+        return Err(DomainError::NotFound);
+    }
+    require_object(&s.db, actor, kind, id).await
+}
+
+/// The workflow instances of a business object, for staff.
+pub async fn instances_of(
+    s: &Services,
+    actor: &Actor,
+    kind: &str,
+    id: i64,
+) -> DomainResult<Vec<InstanceView>> {
+    require_staff_on(s, actor, kind, id).await?;
+    Ok(s.engine.instances_for_object(kind, id).await?)
+}
+
+/// Where a business object's latest instance stands: for a staff page.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    pub instance: Option<InstanceView>,
+    pub history: Vec<HistoryView>,
+    /// Its tasks, open and closed.
+    pub tasks: Vec<TaskView>,
+    pub titles: BTreeMap<String, String>,
+}
+
+/// The latest instance of a business object with its history and tasks.
+pub async fn progress(s: &Services, actor: &Actor, kind: &str, id: i64) -> DomainResult<Progress> {
+    let instances = instances_of(s, actor, kind, id).await?;
+    let Some(instance) = instances.into_iter().max_by_key(|i| i.id) else {
+        return Ok(Progress::default());
+    };
+    Ok(Progress {
+        titles: state_titles(s, instance.definition_id).await?,
+        history: s.engine.history(instance.id).await?,
+        tasks: s.engine.instance_tasks(instance.id, false).await?,
+        instance: Some(instance),
+    })
+}
+
+/// One instance in full, for staff who may see its object.
+#[derive(Debug, Clone)]
+pub struct InstanceDetail {
+    pub instance: InstanceView,
+    pub history: Vec<HistoryView>,
+    pub tasks: Vec<TaskView>,
+    pub timers: Vec<TimerView>,
+    pub actions: Vec<ActionView>,
+    pub titles: BTreeMap<String, String>,
+}
+
+pub async fn instance_detail(s: &Services, actor: &Actor, id: i64) -> DomainResult<InstanceDetail> {
+    let instance = s.engine.instance(id).await?.ok_or(DomainError::NotFound)?;
+    // The history is shown only to whoever may see the instance's object.
+    require_staff_on(s, actor, &instance.object.kind, instance.object.id).await?;
+    Ok(InstanceDetail {
+        history: s.engine.history(id).await?,
+        tasks: s.engine.instance_tasks(id, true).await?,
+        timers: s.engine.timers(id).await?,
+        actions: s.engine.actions(id).await?,
+        titles: state_titles(s, instance.definition_id).await?,
+        instance,
+    })
+}
+
+// ---- Definitions, for the analysts ----
+
+/// Every workflow with its active version and instance counts.
+pub async fn definitions(s: &Services, actor: &Actor) -> DomainResult<Vec<DefinitionSummary>> {
+    require(actor, Rule::WorkflowEditor)?;
+    Ok(s.engine.list_definitions().await?)
+}
+
+/// A version as the analysts' page shows it: its text, its siblings and
+/// the graph with running instances per state.
+#[derive(Debug, Clone)]
+pub struct VersionPage {
+    pub version: DefinitionVersion,
+    pub versions: Vec<DefinitionVersion>,
+    pub yaml: String,
+    pub graph: Graph,
+}
+
+/// Version `id` of a workflow.
+pub async fn version(s: &Services, actor: &Actor, id: i64) -> DomainResult<VersionPage> {
+    require(actor, Rule::WorkflowEditor)?;
+    let version = s
+        .engine
+        .definition_version(id)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    Ok(VersionPage {
+        versions: s.engine.list_versions(&version.key).await?,
+        yaml: s.engine.definition_yaml(id).await?.unwrap_or_default(),
+        graph: s.engine.graph(id).await?,
+        version,
+    })
+}
+
+/// The version of workflow `key` people see first: the active one, else
+/// the newest.
+pub async fn current_version(s: &Services, actor: &Actor, key: &str) -> DomainResult<VersionPage> {
+    require(actor, Rule::WorkflowEditor)?;
+    let versions = s.engine.list_versions(key).await?;
+    let shown = versions
+        .iter()
+        .find(|v| v.status == "active")
+        .or_else(|| versions.first())
+        .ok_or(DomainError::NotFound)?;
+    version(s, actor, shown.id).await
+}
+
+/// Checks a definition's text without storing it: every problem with its
+/// line and column (none when it is fine).
+pub fn check(s: &Services, actor: &Actor, yaml: &str) -> DomainResult<Vec<Diagnostic>> {
+    require(actor, Rule::WorkflowEditor)?;
+    Ok(s.engine
+        .validate(yaml, "definition.yaml")
+        .err()
+        .unwrap_or_default())
+}
+
+/// Stores a definition's text as a new version (the stored one when the
+/// text is unchanged) and, with `activate`, makes it the one new instances
+/// run — without a restart. `Ok(Err(problems))` is a text that does not
+/// validate: nothing was stored.
+pub async fn save(
+    s: &Services,
+    actor: &Actor,
+    yaml: &str,
+    activate: bool,
+) -> DomainResult<Result<DefinitionVersion, Vec<Diagnostic>>> {
+    require(actor, Rule::WorkflowEditor)?;
+    let saved = match s.engine.save_draft(yaml, Some(actor.user_id())).await {
+        Ok(v) => v,
+        Err(SaveError::Invalid(d)) => return Ok(Err(d.0)),
+        Err(SaveError::Engine(e)) => return Err(e.into()),
+    };
+    if activate {
+        return Ok(Ok(s
+            .engine
+            .activate(saved.id, Some(actor.user_id()))
+            .await?));
+    }
+    Ok(Ok(saved))
+}
+
+/// Makes version `id` the one new instances of its workflow run.
+pub async fn activate(s: &Services, actor: &Actor, id: i64) -> DomainResult<DefinitionVersion> {
+    require(actor, Rule::WorkflowEditor)?;
+    Ok(s.engine.activate(id, Some(actor.user_id())).await?)
+}
+
+// ---- The JSON API ----
+
+fn require_scope(grant: &TokenGrant, scope: Scope) -> DomainResult<()> {
+    if grant.allows(scope) {
+        Ok(())
+    } else {
+        Err(DomainError::ForbiddenBecause("token.scope"))
+    }
+}
+
+/// Starts workflow `key` for the object `object_kind`/`object_id` (the
+/// kind defaults to the one the active version names). Data of the wrong
+/// type or an undeclared field is bad input; an unknown workflow is not
+/// found.
+pub async fn start(
+    s: &Services,
+    grant: &TokenGrant,
+    key: &str,
+    object_kind: Option<String>,
+    object_id: i64,
+    data: Map<String, Value>,
+) -> DomainResult<Started> {
+    require_scope(grant, Scope::WorkflowsStart)?;
+    let kind = match object_kind {
+        Some(k) => k,
+        None => s
+            .engine
+            .list_versions(key)
+            .await?
+            .into_iter()
+            .find(|v| v.status == "active")
+            .map(|v| v.object_kind)
+            .ok_or(DomainError::NotFound)?,
+    };
+    let started = s
+        .engine
+        .start(
+            key,
+            engine::ObjectRef {
+                kind,
+                id: object_id,
+            },
+            data,
+            None,
+        )
+        .await?;
+    Ok(started)
+}
+
+/// An instance as the API shows it.
+pub async fn instance(s: &Services, grant: &TokenGrant, id: i64) -> DomainResult<InstanceView> {
+    require_scope(grant, Scope::InstancesRead)?;
+    s.engine.instance(id).await?.ok_or(DomainError::NotFound)
+}
+
+/// Emits an event to an instance from outside — only one its workflow lists
+/// under `external:` (an `offer.accepted` or `order.started` is the
+/// system's own word, never an integration's: `event.not_external`). A
+/// repeated event the state no longer takes is recorded and ignored, so a
+/// provider's retried webhook changes nothing.
+pub async fn emit_external(
+    s: &Services,
+    grant: &TokenGrant,
+    id: i64,
+    name: &str,
+    payload: Value,
+) -> DomainResult<StepReport> {
+    require_scope(grant, Scope::EventsEmit)?;
+    let instance = s.engine.instance(id).await?.ok_or(DomainError::NotFound)?;
+    let definition = s.engine.definition(instance.definition_id).await?;
+    if !definition.is_external(name) {
+        return Err(DomainError::ForbiddenBecause("event.not_external"));
+    }
+    Ok(s.engine.emit(id, name, payload, None).await?)
+}
