@@ -135,6 +135,10 @@ async fn decide(
                     user,
                 )
                 .await?;
+            // The order of what was agreed, with the bookings above: a
+            // refused order refuses the accept.
+            let agreed = order::agreed(tx, o).await?;
+            crate::orders::create(s, tx, &agreed, user).await?;
         }
         Decision::Decline => {
             sqlx::query("UPDATE supplier_quotes SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'selected'")

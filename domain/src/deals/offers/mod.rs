@@ -21,10 +21,12 @@
 //! the client organisation for this offer, expiring with it. Viewing keeps
 //! it; accepting or declining consumes it in the same transaction.
 //!
-//! # Accepting books the machine
+//! # Accepting books the machine and makes the order
 //!
 //! Accepting books the quote's machine for every day of its job in the
-//! accepting transaction ([`bookings::book`]); a day booked meanwhile by
+//! accepting transaction ([`bookings::book`]) and makes the order of what
+//! was agreed in the same transaction ([`crate::orders::create`]): both are
+//! stored or neither; a day booked meanwhile by
 //! another offer refuses the accept whole (`machine.booked`), and the
 //! request's manager gets a task to find another machine. An offer whose
 //! machine is taken shows the client so and offers no accept; the manager
@@ -53,6 +55,7 @@ pub const DEFAULT_BROKER_VAT: VatMode = VatMode::Vat22;
 
 mod client;
 mod offer;
+mod order;
 mod pricing;
 mod send;
 
