@@ -795,6 +795,7 @@ pub async fn seed_deals(s: &domain::services::Services) -> DomainResult<()> {
                 arrival_at: format!("{}T09:30", arrival.format("%Y-%m-%d")),
                 valid_until: String::new(),
                 comment: "Гидроборт, ремни для крепления есть.".into(),
+                machines: Vec::new(),
             },
         )
         .await

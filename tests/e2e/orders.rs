@@ -807,3 +807,320 @@ async fn each_side_sees_only_its_own_leg_and_another_partys_order_is_not_found()
     assert_eq!(booked, 0);
     app.stop().await;
 }
+
+const STROYTECH: &str = "ООО «СтройТехРесурс»";
+const SEMI: &str = "К808ХМ 799";
+const MANIPULATOR: &str = "М702ОР 190";
+
+/// A supplier's quote form with one row per machine (`(plate, driver)`).
+async fn quote_machines(
+    app: &TestApp,
+    b: &Browser,
+    rfq: i64,
+    rows: &[(&str, &str)],
+    price: &str,
+    arrival: &str,
+) -> reqwest::Response {
+    let mut ids = Vec::new();
+    for (plate, driver) in rows {
+        let m = if plate.is_empty() {
+            String::new()
+        } else {
+            machine(app, plate).await.to_string()
+        };
+        let e = if driver.is_empty() {
+            String::new()
+        } else {
+            employee(app, driver).await.to_string()
+        };
+        ids.push((m, e));
+    }
+    let mut form: Vec<(&str, &str)> = Vec::new();
+    for (m, e) in &ids {
+        form.push(("machine_id", m));
+        form.push(("employee_id", e));
+    }
+    form.extend([
+        ("price_unit", "hour"),
+        ("unit_price", price),
+        ("quantity", "4"),
+        ("vat_mode", "vat22"),
+        ("prepayment_percent", "0"),
+        ("postpayment_days", "10"),
+        ("payment_method", "bank"),
+        ("arrival_at", arrival),
+        ("valid_until", ""),
+        ("comment", ""),
+    ]);
+    b.post_form(&format!("/supplier/rfqs/{rfq}/quote"), &form)
+        .await
+}
+
+#[tokio::test]
+async fn quotes_of_several_suppliers_make_one_offer_and_one_order_with_a_leg_each() {
+    let app = TestApp::spawn_demo().await;
+    // After the semi-trailer's trip to Kazan (days 5 to 9 in the demo) and
+    // before the manipulator's diagnostic card runs out (day 11).
+    let days = 10;
+    // The client needs three trucks.
+    let mut fields = BTreeMap::new();
+    for (k, v) in [
+        ("f.cargo", "Кирпич на поддонах"),
+        ("f.weight_t", "4"),
+        ("f.vehicles", "3"),
+        ("f.loading_address", "г. Москва, ул. Тверская, д. 7"),
+        ("f.loading_address.lat", "55.7578"),
+        ("f.loading_address.lon", "37.6117"),
+        ("f.unloading_address", "г. Тверь, ул. Складская, д. 3"),
+    ] {
+        fields.insert(k.to_string(), v.to_string());
+    }
+    let input = RequestInput {
+        request_type: "cargo".into(),
+        wanted_from: local_day(&app, days, 10),
+        duration: "4".into(),
+        contact_name: FOREMAN.into(),
+        contact_phone: FOREMAN_PHONE.into(),
+        fields,
+        ..Default::default()
+    };
+    let request = place_qualified(&app, CLIENT, &input).await.id;
+    let manager = login(&app, "manager@podryad.test").await;
+    send_rfq(&app, &manager, request, &[GRUZAVTO, STROYTECH]).await;
+
+    // GruzAvto offers two of its trucks, each with its driver; its form asks
+    // for the three machines the client needs.
+    let gruz = login(&app, "dispatcher@gruzavto.test").await;
+    let rfq_g = rfq_of(&app, request, GRUZAVTO).await;
+    let (_, page) = gruz.get_text(&format!("/supplier/rfqs/{rfq_g}")).await;
+    assert_eq!(page.matches("name=\"machine_id\"").count(), 3, "{page}");
+    let arrival = local_day(&app, days, 9);
+    // The same truck twice is refused.
+    let r = quote_machines(
+        &app,
+        &gruz,
+        rfq_g,
+        &[
+            (TRUCK, "driver1@gruzavto.test"),
+            (TRUCK, "driver2@gruzavto.test"),
+        ],
+        "3 660",
+        &arrival,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("уже указана"));
+    let r = quote_machines(
+        &app,
+        &gruz,
+        rfq_g,
+        &[
+            (TRUCK, "driver1@gruzavto.test"),
+            (SEMI, "driver2@gruzavto.test"),
+            ("", ""),
+        ],
+        "3 660",
+        &arrival,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    let (q_g, machines, total): (i64, i64, i64) =
+        sqlx::query_as("SELECT id, machines, total_price FROM supplier_quotes WHERE rfq_id = $1")
+            .bind(rfq_g)
+            .fetch_one(app.db().pool())
+            .await
+            .expect("quote");
+    assert_eq!((machines, total), (2, 366_000 * 4 * 2));
+    // StroyTech offers its manipulator.
+    let stroy = login(&app, "dispatcher@stroytech.test").await;
+    let rfq_s = rfq_of(&app, request, STROYTECH).await;
+    let r = quote_machines(
+        &app,
+        &stroy,
+        rfq_s,
+        &[(MANIPULATOR, "driver1@stroytech.test")],
+        "4 880",
+        &arrival,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    app.run_due().await;
+    assert_eq!(request_status(&app, request).await, "quote_review");
+    let q_s: i64 = sqlx::query_scalar("SELECT id FROM supplier_quotes WHERE rfq_id = $1")
+        .bind(rfq_s)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("quote");
+
+    // The manager offers both quotes together: three machines of three.
+    let (status, page) = manager
+        .get_text(&format!(
+            "/requests/{request}/offer?quote={q_g}&quote={q_s}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("3 из 3"), "{page}");
+    let r = manager
+        .post_form(
+            &format!("/requests/{request}/offer"),
+            &[
+                ("quote_id", &format!("{q_g},{q_s}")),
+                ("markup_kind", "percent"),
+                ("markup", "10"),
+                ("quantity", "4"),
+                ("prepayment_percent", "0"),
+                ("postpayment_days", "5"),
+                ("payment_method", "bank"),
+                ("valid_until", &local_day(&app, 2, 18)),
+                ("comment", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    app.run_due().await;
+    #[derive(sqlx::FromRow, Debug)]
+    struct Offer {
+        id: i64,
+        machines: i64,
+        unit_gross: i64,
+        quantity_centi: i64,
+        total_gross: i64,
+        total_vat: i64,
+        margin_total: i64,
+    }
+    let offer: Offer = sqlx::query_as(
+        "SELECT id, machines, unit_gross, quantity_centi, total_gross, total_vat, margin_total FROM offers WHERE request_id = $1",
+    )
+    .bind(request)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("offer");
+    assert_eq!((offer.machines, offer.quantity_centi), (3, 400));
+    assert_eq!(offer.total_gross, offer.unit_gross * 4 * 3);
+    // The margin is against what each supplier really costs without its
+    // VAT: 3 000 ₽ × 4 h × 2 and 4 000 ₽ × 4 h.
+    assert_eq!(
+        offer.margin_total,
+        offer.total_gross - offer.total_vat - (300_000 * 4 * 2 + 400_000 * 4)
+    );
+    let client = login(&app, "client@sevbeton.test").await;
+    let (_, page) = client.get_text(&format!("/offers/{}", offer.id)).await;
+    assert!(page.contains("машин: 3"), "{page}");
+    for secret in [GRUZAVTO, STROYTECH, TRUCK, SEMI, MANIPULATOR] {
+        assert!(!page.contains(secret), "the client must not see {secret:?}");
+    }
+
+    // Accepting books all three machines and makes one order with a leg per
+    // supplier and an assignment per machine.
+    let r = client
+        .post_form(&format!("/offers/{}/accept", offer.id), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    app.run_due().await;
+    let order: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE offer_id = $1")
+        .bind(offer.id)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("order");
+    let day = local_day(&app, days, 0)[..10].to_string();
+    let mut booked: Vec<(i64, String)> =
+        sqlx::query_as("SELECT machine_id, day FROM machine_bookings WHERE offer_id = $1")
+            .bind(offer.id)
+            .fetch_all(app.db().pool())
+            .await
+            .expect("bookings");
+    booked.sort();
+    let mut want = vec![
+        (machine(&app, TRUCK).await, day.clone()),
+        (machine(&app, SEMI).await, day.clone()),
+        (machine(&app, MANIPULATOR).await, day.clone()),
+    ];
+    want.sort();
+    assert_eq!(booked, want);
+    let legs: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT side, party_org_id, quantity_centi, total_gross FROM order_legs WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order)
+    .fetch_all(app.db().pool())
+    .await
+    .expect("legs");
+    assert_eq!(
+        legs,
+        [
+            (
+                "client".to_string(),
+                org_id(&app, CLIENT).await,
+                1200,
+                offer.total_gross
+            ),
+            (
+                "supplier".to_string(),
+                org_id(&app, GRUZAVTO).await,
+                800,
+                366_000 * 8
+            ),
+            (
+                "supplier".to_string(),
+                org_id(&app, STROYTECH).await,
+                400,
+                488_000 * 4
+            ),
+        ]
+    );
+    let assigned: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM order_assignments WHERE order_id = $1")
+            .bind(order)
+            .fetch_one(app.db().pool())
+            .await
+            .expect("assignments");
+    assert_eq!(assigned, 3);
+    let won: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM supplier_quotes WHERE request_id = $1 ORDER BY id")
+            .bind(request)
+            .fetch_all(app.db().pool())
+            .await
+            .expect("quotes");
+    assert_eq!(won, ["won", "won"]);
+    // Each supplier has its own contract to accept.
+    assert_eq!(contracts_of(&app, GRUZAVTO).await.len(), 1);
+    assert_eq!(contracts_of(&app, STROYTECH).await.len(), 1);
+
+    // Each supplier reads its own machines and price, not the other's; the
+    // client every machine, no supplier.
+    let (_, page) = gruz.get_text(&format!("/orders/{order}")).await;
+    assert!(page.contains(TRUCK) && page.contains(SEMI), "{page}");
+    for secret in [MANIPULATOR, STROYTECH, CLIENT, &money(488_000 * 4)] {
+        assert!(
+            !page.contains(secret),
+            "GruzAvto must not see {secret:?}: {page}"
+        );
+    }
+    let (_, page) = stroy.get_text(&format!("/orders/{order}")).await;
+    assert!(
+        page.contains(MANIPULATOR) && page.contains(&money(488_000 * 4)),
+        "{page}"
+    );
+    for secret in [TRUCK, SEMI, GRUZAVTO, CLIENT, &money(366_000 * 8)] {
+        assert!(
+            !page.contains(secret),
+            "StroyTech must not see {secret:?}: {page}"
+        );
+    }
+    let (_, page) = client.get_text(&format!("/orders/{order}")).await;
+    assert!(
+        page.contains(TRUCK) && page.contains(SEMI) && page.contains(MANIPULATOR),
+        "{page}"
+    );
+    for secret in [
+        GRUZAVTO,
+        STROYTECH,
+        &money(366_000 * 8),
+        &money(488_000 * 4),
+    ] {
+        assert!(
+            !page.contains(secret),
+            "the client must not see {secret:?}: {page}"
+        );
+    }
+    app.stop().await;
+}

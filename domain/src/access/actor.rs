@@ -192,7 +192,8 @@ pub fn driver_only(actor: &Actor) -> bool {
 
 fn scope_driver_files(sql: &mut Sql, actor: &Actor, alias: &str) {
     let me = actor.user_id;
-    let assigned = "SELECT q.machine_id FROM supplier_quotes q JOIN employees qe ON qe.id = q.employee_id WHERE qe.user_id = ";
+    // Every machine of a quote names its own driver.
+    let assigned = "SELECT q.machine_id FROM supplier_quote_machines q JOIN employees qe ON qe.id = q.employee_id WHERE qe.user_id = ";
     sql.push(" AND (")
         .push(alias)
         .push(".org_id = ")

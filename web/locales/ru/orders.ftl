@@ -175,3 +175,19 @@ error-number-format-placeholder = Неизвестная подстановка:
 error-number-format-no-seq = В шаблоне нет порядкового номера {"{"}seq{"}"}.
 error-number-format-two-seq = Порядковый номер {"{"}seq{"}"} должен быть в шаблоне один раз.
 error-offer-amount-too-large = Сумма слишком велика.
+
+## Several machines per quote and per offer.
+q-machines-asked = Клиенту нужно машин: { $n }. Укажите каждую машину и её водителя; можно предложить и меньше — остальные возьмём у других поставщиков.
+q-machine-n = Машина { $n }
+q-machines-more = и ещё { $n }
+q-machines-count = машин: { $n }
+q-machines-cover = Машин в предложении: { $have } из { $need }.
+q-combine-pick = Включить в общее предложение
+q-action-combine = Предложить отмеченные вместе
+q-combine-hint = Машины нескольких поставщиков в одном предложении клиенту.
+error-quote-machine-twice = Эта машина уже указана в предложении.
+error-quote-driver-twice = Этот водитель уже указан для другой машины.
+error-quote-too-many-machines = Слишком много машин в одном предложении.
+error-offer-units-differ = В одном предложении цены должны быть в одной единице (час, смена, рейс…).
+error-offer-supplier-twice = В одном предложении — одно КП от каждого поставщика.
+error-offer-machines-short = Отмеченные КП вместе дают меньше машин, чем нужно клиенту.

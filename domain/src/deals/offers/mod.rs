@@ -116,6 +116,63 @@ mod tests {
     }
 
     #[test]
+    fn several_suppliers_make_one_price_from_their_average_cost() {
+        // Six machines at 10 000 ₽ net and four at 12 200 ₽ with 22 % VAT
+        // (10 000 net): average cost 10 000, 15 % → 11 500 net, 14 030 gross
+        // per unit and machine; 2 units each, ten machines.
+        let lines = [
+            Line {
+                unit_price: Kopecks(1_000_000),
+                vat: VatMode::None,
+                machines: 6,
+            },
+            Line {
+                unit_price: Kopecks(1_220_000),
+                vat: VatMode::Vat22,
+                machines: 4,
+            },
+        ];
+        let p = price_many(&lines, VatMode::Vat22, Markup::Percent(1500), 200).expect("fits");
+        assert_eq!(p.unit_cost, 1_000_000);
+        assert_eq!(p.unit_gross, 1_403_000);
+        assert_eq!(p.total_gross, 1_403_000 * 20);
+        assert_eq!(p.total_cost, 20_000_000);
+        assert_eq!(p.margin_total, 3_000_000);
+        // Unequal costs: the average is rounded up, the margin is still
+        // against the real costs.
+        let lines = [
+            Line {
+                unit_price: Kopecks(1_000_001),
+                vat: VatMode::None,
+                machines: 1,
+            },
+            Line {
+                unit_price: Kopecks(1_000_000),
+                vat: VatMode::None,
+                machines: 1,
+            },
+        ];
+        let p = price_many(&lines, VatMode::None, Markup::Percent(0), 100).expect("fits");
+        assert_eq!(p.unit_cost, 1_000_001);
+        assert_eq!(p.margin_total, 1);
+        // One line is exactly the single-quote price.
+        assert_eq!(
+            price_many(&lines[..1], VatMode::Vat22, Markup::Percent(1500), 300),
+            price(
+                Kopecks(1_000_001),
+                VatMode::None,
+                VatMode::Vat22,
+                Markup::Percent(1500),
+                300
+            )
+        );
+        assert_eq!(
+            price_many(&[], VatMode::Vat22, Markup::Percent(0), 100),
+            None
+        );
+    }
+
+    #[test]
     fn percentages_parse_to_basis_points() {
         assert_eq!(parse_percent_bp("15"), Some(1500));
         assert_eq!(parse_percent_bp("12,5 %"), Some(1250));

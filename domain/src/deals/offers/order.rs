@@ -4,8 +4,9 @@ use crate::orders::{LegTerms, NewAssignment, NewOrder, SupplierPart};
 
 /// What an accepted offer agreed, read in the accepting transaction, for
 /// the order it becomes: the request's job, our price and terms (the
-/// client leg), the supplier's price and terms for the same quantity (its
-/// leg) and the quote's machine with its driver for the quote's days.
+/// client leg, for every machine), each supplier's price and terms for the
+/// same quantity on each of its machines (its leg) and every quoted machine
+/// with its driver for its quote's days.
 pub(super) async fn agreed(tx: &mut engine::Tx, o: &Offer) -> DomainResult<NewOrder> {
     #[derive(sqlx::FromRow)]
     struct Job {
@@ -31,8 +32,6 @@ pub(super) async fn agreed(tx: &mut engine::Tx, o: &Offer) -> DomainResult<NewOr
     struct Q {
         id: i64,
         supplier_org_id: i64,
-        machine_id: i64,
-        employee_id: Option<i64>,
         unit_price: i64,
         vat_mode: String,
         prepayment_percent: i64,
@@ -42,16 +41,9 @@ pub(super) async fn agreed(tx: &mut engine::Tx, o: &Offer) -> DomainResult<NewOr
         work_day: String,
         last_work_day: String,
     }
-    let q: Q = sqlx::query_as(
-        "SELECT id, supplier_org_id, machine_id, employee_id, unit_price, vat_mode, prepayment_percent, postpayment_days,
-           payment_method, arrival_at, work_day, last_work_day FROM supplier_quotes WHERE id = $1",
-    )
-    .bind(o.supplier_quote_id)
-    .fetch_one(&mut **tx)
-    .await?;
     let client = LegTerms {
         price_unit: o.price_unit.clone(),
-        quantity_centi: o.quantity_centi,
+        quantity_centi: o.quantity_centi.saturating_mul(o.machines.max(1)),
         vat_mode: o.vat_mode.clone(),
         unit_net: o.unit_net,
         unit_vat: o.unit_vat,
@@ -63,20 +55,51 @@ pub(super) async fn agreed(tx: &mut engine::Tx, o: &Offer) -> DomainResult<NewOr
         postpayment_days: o.postpayment_days,
         payment_method: o.payment_method.clone(),
     };
-    let supplier = supplier_terms(
-        &o.price_unit,
-        Kopecks(q.unit_price),
-        &q.vat_mode,
-        o.quantity_centi,
-        q.prepayment_percent,
-        q.postpayment_days,
-        &q.payment_method,
-    )?;
-    let last_day = if q.last_work_day.is_empty() {
-        q.work_day.clone()
-    } else {
-        q.last_work_day.clone()
-    };
+    // One supplier leg per quote (an offer has one quote per supplier),
+    // for the offer's quantity on each of its machines.
+    let mut suppliers = Vec::new();
+    for quote_id in quotes_of(tx, o.id).await? {
+        let q: Q = sqlx::query_as(
+            "SELECT id, supplier_org_id, unit_price, vat_mode, prepayment_percent, postpayment_days, payment_method,
+               arrival_at, work_day, last_work_day FROM supplier_quotes WHERE id = $1",
+        )
+        .bind(quote_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        let machines = quotes::machines_of(tx, q.id).await?;
+        let last_day = if q.last_work_day.is_empty() {
+            q.work_day.clone()
+        } else {
+            q.last_work_day.clone()
+        };
+        let units = o
+            .quantity_centi
+            .checked_mul(machines.len().max(1) as i64)
+            .ok_or(DomainError::Conflict("offer.amount_too_large"))?;
+        suppliers.push(SupplierPart {
+            supplier_org_id: q.supplier_org_id,
+            quote_id: q.id,
+            terms: supplier_terms(
+                &o.price_unit,
+                Kopecks(q.unit_price),
+                &q.vat_mode,
+                units,
+                q.prepayment_percent,
+                q.postpayment_days,
+                &q.payment_method,
+            )?,
+            machines: machines
+                .into_iter()
+                .map(|(machine_id, employee_id)| NewAssignment {
+                    machine_id,
+                    employee_id,
+                    arrival_at: engine::from_db_time(q.arrival_at),
+                    first_day: q.work_day.clone(),
+                    last_day: last_day.clone(),
+                })
+                .collect(),
+        });
+    }
     Ok(NewOrder {
         request_id: o.request_id,
         offer_id: o.id,
@@ -93,18 +116,7 @@ pub(super) async fn agreed(tx: &mut engine::Tx, o: &Offer) -> DomainResult<NewOr
         manager_user_id: r.owner_user_id,
         client,
         margin_total: o.margin_total,
-        suppliers: vec![SupplierPart {
-            supplier_org_id: q.supplier_org_id,
-            quote_id: q.id,
-            terms: supplier,
-            machines: vec![NewAssignment {
-                machine_id: q.machine_id,
-                employee_id: q.employee_id,
-                arrival_at: engine::from_db_time(q.arrival_at),
-                first_day: q.work_day,
-                last_day,
-            }],
-        }],
+        suppliers,
     })
 }
 
