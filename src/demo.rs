@@ -18,6 +18,9 @@ use domain::fleet::catalogue::EquipmentCatalogue;
 use domain::fleet::garage::{self, MachineInput, ValidDocument};
 use domain::parties::orgs::{self, NewOrganisation};
 
+mod orders;
+pub use orders::seed_orders;
+
 /// The password of every demo account (shown on the demo sign-in page).
 pub const DEMO_PASSWORD: &str = "demo12345";
 

@@ -1124,3 +1124,74 @@ async fn quotes_of_several_suppliers_make_one_offer_and_one_order_with_a_leg_eac
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_shows_orders_in_every_state() {
+    let app = TestApp::spawn_demo().await;
+    let s = services(&app);
+    podryad::demo::seed_deals(s).await.expect("deals");
+    podryad::demo::seed_orders(s).await.expect("orders");
+    let states: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.name, o.status FROM orders o JOIN organisations c ON c.id = o.client_org_id ORDER BY o.id",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .expect("orders");
+    let states: Vec<(&str, &str)> = states
+        .iter()
+        .map(|(c, st)| (c.as_str(), st.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (CLIENT, "ready_for_signing"),
+            (CLIENT, "in_work"),
+            (CLIENT, "awaiting_contracts"),
+            ("Белова Ирина Сергеевна", "awaiting_contracts"),
+        ]
+    );
+    // Fedorov's contract waits for its owner, Белова's for her details.
+    let fedorov: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.kind, c.status FROM contracts c JOIN organisations o ON o.id = c.party_org_id WHERE o.name = 'ИП Фёдоров Андрей Викторович'",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .expect("contracts");
+    assert_eq!(fedorov, [("supply".to_string(), "sent".to_string())]);
+    let belova: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.kind, c.status FROM contracts c JOIN organisations o ON o.id = c.party_org_id WHERE o.name = 'Белова Ирина Сергеевна'",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .expect("contracts");
+    assert_eq!(belova, [("forwarding".to_string(), "draft".to_string())]);
+    // Every cabinet shows its orders.
+    for (who, count) in [
+        ("manager@podryad.test", 4),
+        ("client@sevbeton.test", 3),
+        ("client@belova.test", 1),
+        ("dispatcher@gruzavto.test", 2),
+        ("dispatcher@fedorov.test", 1),
+    ] {
+        let b = login(&app, who).await;
+        let (status, page) = b.get_text("/orders").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            page.matches("href=\"/orders/").count(),
+            count,
+            "{who}: {page}"
+        );
+    }
+    // The Fedorov owner's inbox has the contract to accept.
+    let owner = login(&app, "owner@fedorov.test").await;
+    let (_, inbox) = owner.get_text("/tasks").await;
+    assert!(inbox.contains("Принять рамочный договор"), "{inbox}");
+    // Seeding again adds nothing.
+    podryad::demo::seed_orders(s).await.expect("again");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("count");
+    assert_eq!(n, 4);
+    app.stop().await;
+}
