@@ -59,10 +59,10 @@ async fn ready_request(app: &TestApp, client: &str, days: i64) -> i64 {
     place_qualified(app, client, &input).await.id
 }
 
-/// Through matching and quotes to an offer the client accepts in its
-/// cabinet: GruzAvto quotes its truck (3 660 ₽ an hour with VAT, 4 hours),
-/// we add 10 %. Returns `(request, offer, order)`.
-async fn accepted_order(app: &TestApp, client: &str, login_as: &str, days: i64) -> (i64, i64, i64) {
+/// Through matching and quotes to our offer: GruzAvto quotes `plate` with
+/// `driver` (3 660 ₽ an hour with VAT, 4 hours), we add 10 %. Returns
+/// `(request, offer)`.
+async fn offered(app: &TestApp, client: &str, days: i64, plate: &str, driver: &str) -> (i64, i64) {
     let manager = login(app, "manager@podryad.test").await;
     let request = ready_request(app, client, days).await;
     send_rfq(app, &manager, request, &[GRUZAVTO]).await;
@@ -70,8 +70,8 @@ async fn accepted_order(app: &TestApp, client: &str, login_as: &str, days: i64) 
     let r = quote(
         &gruz,
         rfq_of(app, request, GRUZAVTO).await,
-        machine(app, TRUCK).await,
-        employee(app, "driver1@gruzavto.test").await,
+        machine(app, plate).await,
+        employee(app, driver).await,
         "3 660",
         &local_day(app, days, 9),
     )
@@ -106,18 +106,28 @@ async fn accepted_order(app: &TestApp, client: &str, login_as: &str, days: i64) 
         .fetch_one(app.db().pool())
         .await
         .expect("offer");
+    (request, offer)
+}
+
+async fn order_of(app: &TestApp, offer: i64) -> i64 {
+    sqlx::query_scalar("SELECT id FROM orders WHERE offer_id = $1")
+        .bind(offer)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("the accept made an order")
+}
+
+/// An offer of GruzAvto's truck the client accepts in its cabinet.
+/// Returns `(request, offer, order)`.
+async fn accepted_order(app: &TestApp, client: &str, login_as: &str, days: i64) -> (i64, i64, i64) {
+    let (request, offer) = offered(app, client, days, TRUCK, "driver1@gruzavto.test").await;
     let client = login(app, login_as).await;
     let r = client
         .post_form(&format!("/offers/{offer}/accept"), &[])
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     app.run_due().await;
-    let order: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE offer_id = $1")
-        .bind(offer)
-        .fetch_one(app.db().pool())
-        .await
-        .expect("the accept made an order");
-    (request, offer, order)
+    (request, offer, order_of(app, offer).await)
 }
 
 async fn order_status(app: &TestApp, order: i64) -> String {
@@ -1193,5 +1203,63 @@ async fn the_demo_shows_orders_in_every_state() {
         .await
         .expect("count");
     assert_eq!(n, 4);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_first_orders_accepted_at_once_share_one_contract_per_party() {
+    let app = TestApp::spawn_demo().await;
+    // Two offers to a new client, GruzAvto's two trucks, accepted at once.
+    let (_, a) = offered(&app, CLIENT, 7, TRUCK, "driver1@gruzavto.test").await;
+    let (_, b) = offered(&app, CLIENT, 10, SEMI, "driver2@gruzavto.test").await;
+    let client = login(&app, "client@sevbeton.test").await;
+    let (pa, pb) = (format!("/offers/{a}/accept"), format!("/offers/{b}/accept"));
+    let (ra, rb) = tokio::join!(client.post_form(&pa, &[]), client.post_form(&pb, &[]));
+    assert_eq!(ra.status(), StatusCode::SEE_OTHER, "{:?}", ra.text().await);
+    assert_eq!(rb.status(), StatusCode::SEE_OTHER, "{:?}", rb.text().await);
+    app.run_due().await;
+    let (oa, ob) = (order_of(&app, a).await, order_of(&app, b).await);
+    // One contract per party and kind, and both orders' legs run under it.
+    let client_contracts = contracts_of(&app, CLIENT).await;
+    let supplier_contracts = contracts_of(&app, GRUZAVTO).await;
+    assert_eq!(client_contracts.len(), 1, "{client_contracts:?}");
+    assert_eq!(supplier_contracts.len(), 1, "{supplier_contracts:?}");
+    let under: Vec<Option<i64>> = sqlx::query_scalar(
+        "SELECT contract_id FROM order_legs WHERE order_id IN ($1, $2) ORDER BY side, order_id",
+    )
+    .bind(oa)
+    .bind(ob)
+    .fetch_all(app.db().pool())
+    .await
+    .expect("legs");
+    let (c, sup) = (Some(client_contracts[0].0), Some(supplier_contracts[0].0));
+    assert_eq!(under, [c, c, sup, sup]);
+    // Both orders go on when the contracts come into force.
+    let owner = login(&app, "owner@gruzavto.test").await;
+    let r = owner
+        .post_form(
+            &format!("/contracts/{}/accept", supplier_contracts[0].0),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let token = details_link(&app).await;
+    let anon = app.client();
+    let r = post_fields(
+        &anon,
+        &format!("/contracts/t/{token}"),
+        &details(CLIENT_INN),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let manager = login(&app, "manager@podryad.test").await;
+    let r = post_scan(
+        &manager,
+        &format!("/contracts/{}/signed", client_contracts[0].0),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    until_status(&app, oa, "ready_for_signing").await;
+    until_status(&app, ob, "ready_for_signing").await;
     app.stop().await;
 }

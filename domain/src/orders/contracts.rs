@@ -173,17 +173,26 @@ pub(crate) async fn ensure(
     }
     let now = s.db.now();
     let number = numbering::next(tx, Numbered::Contract, now).await?;
-    let id: i64 = sqlx::query_scalar(
+    // Two first orders of one party accepted at the same moment (on
+    // PostgreSQL) both find no contract: the second insert waits for the
+    // first and then yields to it, and takes the contract it made.
+    let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO contracts (party_org_id, side, kind, number, status, data, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, 'draft', '{}', $5, $5) RETURNING id",
+         VALUES ($1, $2, $3, $4, 'draft', '{}', $5, $5)
+         ON CONFLICT (party_org_id, kind) WHERE status <> 'ended' DO NOTHING RETURNING id",
     )
     .bind(party)
     .bind(side.as_str())
     .bind(kind.as_str())
     .bind(&number)
     .bind(to_db_time(now))
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    let Some(id) = id else {
+        return live(tx, party, kind)
+            .await?
+            .ok_or(DomainError::Conflict("contract.busy"));
+    };
     let mut data = Map::new();
     data.insert("number".into(), Value::String(number.clone()));
     s.engine

@@ -155,9 +155,16 @@ pub(super) fn register_actions(b: EngineBuilder, cell: ServicesCell) -> EngineBu
             let c = c.clone();
             async move {
                 let s = ready(&c)?;
+                // Missing data will not appear by retrying: the workflow
+                // gets `order.documents.failed` and staff a task at once.
                 let legs = crate::orders::paper::prepare(s, ctx.object.id)
                     .await
-                    .map_err(|e| ActionError::Retry(e.to_string()))?;
+                    .map_err(|e| match e {
+                        crate::error::DomainError::Conflict(code) => {
+                            ActionError::Fail(code.to_string())
+                        }
+                        e => ActionError::Retry(e.to_string()),
+                    })?;
                 Ok(json!({"legs": legs}))
             }
         }),
