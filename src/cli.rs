@@ -218,6 +218,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if let Err(e) = crate::demo::seed_deals(&app.services).await {
                 tracing::warn!(error = %e, "demo deals were not created");
             }
+            if let Err(e) = crate::demo::seed_orders(&app.services).await {
+                tracing::warn!(error = %e, "demo orders were not created");
+            }
             println!("Podryad is running at {}", app.base_url);
             app.run_until_signal().await;
             Ok(ExitCode::SUCCESS)

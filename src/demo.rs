@@ -19,6 +19,9 @@ use domain::fleet::catalogue::EquipmentCatalogue;
 use domain::fleet::garage::{self, MachineInput, ValidDocument};
 use domain::parties::orgs::{self, NewOrganisation};
 
+mod orders;
+pub use orders::seed_orders;
+
 /// The password of every demo account (shown on the demo sign-in page).
 pub const DEMO_PASSWORD: &str = "demo12345";
 
@@ -799,6 +802,7 @@ pub async fn seed_deals(s: &domain::services::Services) -> DomainResult<()> {
                 arrival_at: format!("{}T09:30", arrival.format("%Y-%m-%d")),
                 valid_until: String::new(),
                 comment: "Гидроборт, ремни для крепления есть.".into(),
+                machines: Vec::new(),
             },
         )
         .await

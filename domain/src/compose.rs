@@ -5,16 +5,15 @@
 use engine::{Db, Engine, EngineBuilder};
 
 use crate::services::ServicesCell;
-use crate::{access, deals, fleet, intake, notify, parties};
+use crate::{access, deals, fleet, intake, notify, orders, parties};
 
 /// An engine builder with everything the brokerage registers.
 pub fn engine_builder(db: Db, cell: ServicesCell) -> EngineBuilder {
     let mut b = access::register_engine(Engine::builder(db));
-    // The order funnel's object; the `orders` context will own it.
-    b = b.object_kind("order");
     b = parties::register_engine(b, cell.clone());
     b = intake::register_engine(b, cell.clone());
     b = fleet::register_engine(b, cell.clone());
     b = deals::register_engine(b, cell.clone());
+    b = orders::register_engine(b, cell.clone());
     notify::register_engine(b, cell)
 }

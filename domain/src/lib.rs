@@ -1,6 +1,6 @@
 //! The brokerage: who the parties are, what they may see, and the rules of
-//! the business — requests, matching, quotes, offers (orders and money come
-//! later).
+//! the business — requests, matching, quotes, offers, orders and contracts
+//! (money comes later).
 //!
 //! The broker stands between suppliers and clients, so the rules that keep
 //! each side's identity and prices from the other live here, next to the
@@ -21,6 +21,8 @@
 //!   imports, the equipment catalogue;
 //! - [`intake`] — request types, requests, channels, hunters and managers;
 //! - [`deals`] — matching, RFQ rounds, supplier quotes, offers, scoring;
+//! - [`orders`] — orders and their legs, framework contracts, numbering,
+//!   the data of work orders and contracts;
 //! - [`notify`] — who is told what, through which channel.
 //!
 //! Shared, context-free modules sit at the top: [`error`], [`values`],
@@ -54,6 +56,7 @@ pub mod fleet;
 pub mod intake;
 pub mod notify;
 pub mod operations;
+pub mod orders;
 pub mod parties;
 pub mod rate_limit;
 pub mod search;

@@ -237,6 +237,12 @@ async fn two_clients_accepting_one_machine_at_once_one_wins_and_the_manager_gets
             .collect::<Vec<_>>()
     );
     assert_eq!(request_status(&app, winner).await, "accepted");
+    // The order is made with the bookings, or not at all.
+    let orders: Vec<i64> = sqlx::query_scalar("SELECT offer_id FROM orders ORDER BY id")
+        .fetch_all(app.db().pool())
+        .await
+        .expect("orders");
+    assert_eq!(orders, [winner_offer]);
 
     // Nothing of the loser's accept was kept: the offer is still open, its
     // quote still selected, the other quotes as they were, a link unspent.

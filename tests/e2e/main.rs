@@ -11,6 +11,7 @@ mod foundation;
 mod garage;
 mod imports;
 mod intake;
+mod orders;
 mod parties;
 mod problems;
 mod quotes;

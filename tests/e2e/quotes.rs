@@ -538,7 +538,14 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
     app.run_due().await;
     assert_eq!(request_status(&app, request).await, "accepted");
-    open_task(&app, request, "to_contract").await;
+    // The accept made the order; its own funnel takes it from here.
+    let orders: Vec<(i64, String)> =
+        sqlx::query_as("SELECT offer_id, status FROM orders WHERE request_id = $1")
+            .bind(request)
+            .fetch_all(app.db().pool())
+            .await
+            .expect("orders");
+    assert_eq!(orders, [(offer, "awaiting_contracts".to_string())]);
     let statuses: Vec<(i64, String)> = sqlx::query_as(
         "SELECT rfq_id, status FROM supplier_quotes WHERE request_id = $1 ORDER BY rfq_id",
     )

@@ -203,7 +203,7 @@ pub fn session_csrf(session_token: &str) -> String {
 }
 
 /// Pages reached through a one-time link (password, invitation, e-mail
-/// confirmation, the client's offer): the link's token is in the address
+/// confirmation, the client's offer, the client's contract details): the link's token is in the address
 /// and the page may show what it grants, so nothing of it is cached.
 fn one_time_link(path: &str) -> bool {
     [
@@ -211,6 +211,7 @@ fn one_time_link(path: &str) -> bool {
         "/join/",
         "/confirm/",
         "/offers/t/",
+        "/contracts/t/",
         "/request/confirm/",
     ]
     .iter()

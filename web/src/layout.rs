@@ -82,6 +82,18 @@ const NAV: &[NavItem] = &[
         roles: &[Admin],
     },
     NavItem {
+        key: "nav-orders",
+        href: "/orders",
+        roles: &[
+            Admin, Hunter, Manager, Operator, Accountant, Owner, Dispatcher, Client,
+        ],
+    },
+    NavItem {
+        key: "nav-contracts",
+        href: "/contracts",
+        roles: &[Admin, Hunter, Manager, Operator, Accountant, Owner, Client],
+    },
+    NavItem {
         key: "nav-matching",
         href: "/matching",
         roles: &[Admin, Hunter, Manager, Operator],
@@ -119,11 +131,6 @@ const NAV: &[NavItem] = &[
     NavItem {
         key: "nav-quotes",
         href: "/supplier/quotes",
-        roles: &[Owner, Dispatcher],
-    },
-    NavItem {
-        key: "nav-orders",
-        href: "/supplier/orders",
         roles: &[Owner, Dispatcher],
     },
     NavItem {

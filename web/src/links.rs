@@ -7,6 +7,8 @@ pub fn object_href(kind: &str, id: i64) -> Option<String> {
         "supplier" | "client" => Some(format!("/parties/{id}")),
         "request" => Some(format!("/requests/{id}")),
         "machine_document" => Some(format!("/garage/documents/{id}")),
+        "order" => Some(format!("/orders/{id}")),
+        "contract" => Some(format!("/contracts/{id}")),
         _ => None,
     }
 }

@@ -184,6 +184,17 @@ pub enum Resource {
     /// `offers` rows (our quote to the client): the client's members
     /// (`client_org_id`); staff see all; suppliers never see our price.
     Offer,
+    /// `orders` rows: the client's members see their orders
+    /// (`client_org_id`); a supplier's office sees the orders it has a leg
+    /// in; a driver without an office role none (yet); staff see all,
+    /// except a hunter without another staff role, who sees the orders of
+    /// their book (as requests) and the ones they handle. What each side
+    /// sees *of* an order is cut by `orders::view`.
+    Order,
+    /// `contracts` rows: the party's members (`party_org_id`; a
+    /// supplier's office, not its drivers); staff see all, a hunter the
+    /// contracts of the organisations in their book.
+    Contract,
     /// `files` rows: as [`Resource::OrgOwned`], except that a driver (with
     /// no office role) sees only their own uploads and photo, and the
     /// photos and documents of the machines they are named for in a quote
@@ -200,6 +211,14 @@ pub fn scope<'a>(sql: &mut Sql, who: impl Into<Acting<'a>>, resource: Resource, 
     };
     if resource == Resource::Request {
         scope_requests(sql, actor, alias);
+        return;
+    }
+    if resource == Resource::Order {
+        scope_orders(sql, actor, alias);
+        return;
+    }
+    if resource == Resource::Contract {
+        scope_contracts(sql, actor, alias);
         return;
     }
     if let Some((side, column)) = match resource {
@@ -228,6 +247,8 @@ pub fn scope<'a>(sql: &mut Sql, who: impl Into<Acting<'a>>, resource: Resource, 
         Resource::Request => "client_org_id",
         Resource::Rfq | Resource::SupplierQuote => "supplier_org_id",
         Resource::Offer => "client_org_id",
+        Resource::Order => "client_org_id",
+        Resource::Contract => "party_org_id",
     };
     sql.push(" AND (")
         .push(alias)
@@ -261,7 +282,8 @@ pub fn driver_only(actor: &Actor) -> bool {
 
 fn scope_driver_files(sql: &mut Sql, actor: &Actor, alias: &str) {
     let me = actor.user_id;
-    let assigned = "SELECT q.machine_id FROM supplier_quotes q JOIN employees qe ON qe.id = q.employee_id WHERE qe.user_id = ";
+    // Every machine of a quote names its own driver.
+    let assigned = "SELECT q.machine_id FROM supplier_quote_machines q JOIN employees qe ON qe.id = q.employee_id WHERE qe.user_id = ";
     sql.push(" AND (")
         .push(alias)
         .push(".org_id = ")
@@ -349,6 +371,65 @@ fn scope_requests(sql: &mut Sql, actor: &Actor, alias: &str) {
     }
 }
 
+fn scope_orders(sql: &mut Sql, actor: &Actor, alias: &str) {
+    if actor.is_staff() {
+        if hunter_only(actor) {
+            // The hunter's book, as with requests, and the orders they handle.
+            sql.push(" AND (")
+                .push(alias)
+                .push(".manager_user_id = ")
+                .bind(actor.user_id)
+                .push(" OR ")
+                .push(alias)
+                .push(".request_id IN (SELECT hr.id FROM requests hr WHERE 1 = 1");
+            scope_requests(sql, actor, "hr");
+            sql.push("))");
+        }
+        return;
+    }
+    match actor.org_kind {
+        OrgKind::Client => {
+            sql.push(" AND (")
+                .push(alias)
+                .push(".client_org_id = ")
+                .bind(actor.org_id)
+                .push(")");
+        }
+        OrgKind::Supplier if actor.is_supplier_office() => {
+            sql.push(" AND EXISTS (SELECT 1 FROM order_legs sl WHERE sl.order_id = ")
+                .push(alias)
+                .push(".id AND sl.side = 'supplier' AND sl.party_org_id = ")
+                .bind(actor.org_id)
+                .push(")");
+        }
+        _ => {
+            sql.push(" AND 1 = 0");
+        }
+    }
+}
+
+fn scope_contracts(sql: &mut Sql, actor: &Actor, alias: &str) {
+    if actor.is_staff() {
+        if hunter_only(actor) {
+            sql.push(" AND ")
+                .push(alias)
+                .push(".party_org_id IN (SELECT ho.id FROM organisations ho WHERE 1 = 1");
+            scope_hunter_organisations(sql, actor, "ho");
+            sql.push(")");
+        }
+        return;
+    }
+    if actor.org_kind == OrgKind::Supplier && !actor.is_supplier_office() {
+        sql.push(" AND 1 = 0");
+        return;
+    }
+    sql.push(" AND (")
+        .push(alias)
+        .push(".party_org_id = ")
+        .bind(actor.org_id)
+        .push(")");
+}
+
 /// Rows that belong to one party of one side (an RFQ or a supplier's quote
 /// to a supplier, our offer to a client): that party's members see them,
 /// staff see all, the other side sees none — the broker stands between.
@@ -427,6 +508,50 @@ mod tests {
             sql.text()
         );
         assert_eq!(sql.params().len(), 3);
+    }
+
+    #[test]
+    fn orders_are_seen_by_their_client_their_suppliers_and_a_hunters_book() {
+        let client = Actor::signed_in(9, 77, OrgKind::Client, [Role::Client], "c".into());
+        let mut sql = Sql::new("SELECT o.id FROM orders o WHERE 1 = 1");
+        scope(&mut sql, &client, Resource::Order, "o");
+        assert_eq!(
+            sql.text(),
+            "SELECT o.id FROM orders o WHERE 1 = 1 AND (o.client_org_id = $1)"
+        );
+        let mut sql = Sql::new("SELECT o.id FROM orders o WHERE 1 = 1");
+        scope(&mut sql, &supplier(), Resource::Order, "o");
+        assert!(
+            sql.text().contains(
+                "EXISTS (SELECT 1 FROM order_legs sl WHERE sl.order_id = o.id AND sl.side = 'supplier' AND sl.party_org_id = $1)"
+            ),
+            "{}",
+            sql.text()
+        );
+        // A driver without an office role sees no order yet.
+        let driver = Actor::signed_in(5, 42, OrgKind::Supplier, [Role::Driver], "x".into());
+        let mut sql = Sql::new("SELECT o.id FROM orders o WHERE 1 = 1");
+        scope(&mut sql, &driver, Resource::Order, "o");
+        assert!(sql.text().ends_with("AND 1 = 0"), "{}", sql.text());
+        let hunter = hunter();
+        let mut sql = Sql::new("SELECT o.id FROM orders o WHERE 1 = 1");
+        scope(&mut sql, &hunter, Resource::Order, "o");
+        assert!(
+            sql.text().contains("o.manager_user_id = $1")
+                && sql.text().contains("hr.hunter_user_id = $2"),
+            "{}",
+            sql.text()
+        );
+        let mut sql = Sql::new("SELECT c.id FROM contracts c WHERE 1 = 1");
+        scope(&mut sql, &driver, Resource::Contract, "c");
+        assert!(sql.text().ends_with("AND 1 = 0"), "{}", sql.text());
+        let mut sql = Sql::new("SELECT c.id FROM contracts c WHERE 1 = 1");
+        scope(&mut sql, &supplier(), Resource::Contract, "c");
+        assert!(
+            sql.text().ends_with("(c.party_org_id = $1)"),
+            "{}",
+            sql.text()
+        );
     }
 
     #[test]

@@ -9,13 +9,14 @@ use crate::access::{Actor, Resource, hunter_only, scope};
 use crate::error::{DomainError, DomainResult};
 
 /// Whether `actor` may see the object `kind`/`id` a workflow runs for.
-/// Kinds without a table of their own yet (`order`) are for the broker's
-/// staff with a role beyond hunting; unknown kinds for nobody but them.
+/// Unknown kinds are for the broker's staff with a role beyond hunting.
 pub async fn object_visible(db: &Db, actor: &Actor, kind: &str, id: i64) -> DomainResult<bool> {
     let (table, resource) = match kind {
         "request" => ("requests", Resource::Request),
         "client" | "supplier" => ("organisations", Resource::Organisation),
         "machine_document" => ("machine_documents", Resource::OrgOwned),
+        "order" => ("orders", Resource::Order),
+        "contract" => ("contracts", Resource::Contract),
         _ => return Ok(actor.is_staff() && !hunter_only(actor)),
     };
     // `table` is one of the fixed names above, never input.

@@ -154,13 +154,16 @@ pub(crate) async fn booked_days(
     Ok(sql.query_scalar().fetch_all(conn).await?)
 }
 
-/// The job of a quote as stored: its machine and days.
+/// The job of a quote as stored: its machines and days.
 #[derive(Debug, Clone, sqlx::FromRow)]
 struct QuoteJob {
     id: i64,
     machine_id: i64,
     work_day: String,
     last_work_day: String,
+    /// Every machine of the quote (`machine_id` is the first), ascending.
+    #[sqlx(skip)]
+    machines: Vec<i64>,
 }
 
 impl QuoteJob {
@@ -174,16 +177,46 @@ impl QuoteJob {
 }
 
 async fn quote_job(conn: &mut sqlx::AnyConnection, quote_id: i64) -> DomainResult<QuoteJob> {
-    sqlx::query_as(
+    let mut q: QuoteJob = sqlx::query_as(
         "SELECT id, machine_id, work_day, last_work_day FROM supplier_quotes WHERE id = $1",
     )
     .bind(quote_id)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?
-    .ok_or(DomainError::NotFound)
+    .ok_or(DomainError::NotFound)?;
+    let mut machines: Vec<i64> = crate::deals::quotes::machines_of(conn, quote_id)
+        .await?
+        .into_iter()
+        .map(|(m, _)| m)
+        .collect();
+    if machines.is_empty() {
+        machines.push(q.machine_id);
+    }
+    // Ascending, so that two accepts sharing machines lock them in one order.
+    machines.sort_unstable();
+    q.machines = machines;
+    Ok(q)
 }
 
-/// Whether the machine of a quote is booked (by anyone) on a day of its job.
+/// The days of `days` on which any of `machines` is already booked.
+async fn any_booked(
+    conn: &mut sqlx::AnyConnection,
+    machines: &[i64],
+    days: &JobDays,
+) -> DomainResult<Vec<String>> {
+    let mut taken = Vec::new();
+    for m in machines {
+        for d in booked_days(conn, *m, days).await? {
+            if !taken.contains(&d) {
+                taken.push(d);
+            }
+        }
+    }
+    taken.sort();
+    Ok(taken)
+}
+
+/// Whether a machine of a quote is booked (by anyone) on a day of its job.
 pub(crate) async fn quote_taken(
     conn: &mut sqlx::AnyConnection,
     quote_id: i64,
@@ -192,11 +225,11 @@ pub(crate) async fn quote_taken(
     let Some(days) = q.days() else {
         return Ok(false);
     };
-    Ok(!booked_days(conn, q.machine_id, &days).await?.is_empty())
+    Ok(!any_booked(conn, &q.machines, &days).await?.is_empty())
 }
 
-/// Books the quote's machine for every day of its job, for an offer being
-/// accepted in `tx`. A day already booked refuses the whole accept with
+/// Books every machine of the quote for every day of its job, for an offer
+/// being accepted in `tx`. A day already booked refuses the whole accept with
 /// `machine.booked` (the caller rolls `tx` back). On PostgreSQL the failed
 /// insert has aborted `tx`: nothing more may run in it.
 pub(crate) async fn book(
@@ -214,17 +247,21 @@ pub(crate) async fn book(
             q.work_day
         ))
     })?;
-    // One statement, days in ascending order: two overlapping accepts wait
-    // on the same first common day instead of deadlocking.
+    // One statement, machines and days in ascending order: two overlapping
+    // accepts wait on the same first common row instead of deadlocking.
     let mut sql = Sql::new(
         "INSERT INTO machine_bookings (machine_id, day, offer_id, supplier_quote_id, request_id, created_at) VALUES ",
     );
-    for (i, day) in days.days().enumerate() {
+    let rows = q
+        .machines
+        .iter()
+        .flat_map(|m| days.days().map(move |d| (*m, d)));
+    for (i, (machine, day)) in rows.enumerate() {
         if i > 0 {
             sql.push(", ");
         }
         sql.push("(")
-            .bind(q.machine_id)
+            .bind(machine)
             .push(", ")
             .bind(garage::ymd(day))
             .push(", ")
@@ -259,10 +296,9 @@ pub(crate) async fn report_conflict(
     s: &Services,
     offer_id: i64,
     request_id: i64,
-    quote_id: i64,
     user: Option<i64>,
 ) {
-    if let Err(e) = try_report_conflict(s, offer_id, request_id, quote_id, user).await {
+    if let Err(e) = try_report_conflict(s, offer_id, request_id, user).await {
         tracing::error!(offer_id, request_id, error = %e, "cannot give the manager the task for a machine booked meanwhile");
     }
 }
@@ -271,16 +307,24 @@ async fn try_report_conflict(
     s: &Services,
     offer_id: i64,
     request_id: i64,
-    quote_id: i64,
     user: Option<i64>,
 ) -> DomainResult<()> {
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
-    let q = quote_job(&mut tx, quote_id).await?;
-    let taken = match q.days() {
-        Some(days) => booked_days(&mut tx, q.machine_id, &days).await?,
-        None => Vec::new(),
-    };
+    let mut taken: Vec<String> = Vec::new();
+    let mut machines: Vec<i64> = Vec::new();
+    for quote_id in crate::deals::offers::quotes_of(&mut tx, offer_id).await? {
+        let q = quote_job(&mut tx, quote_id).await?;
+        if let Some(days) = q.days() {
+            for d in any_booked(&mut tx, &q.machines, &days).await? {
+                if !taken.contains(&d) {
+                    taken.push(d);
+                }
+            }
+        }
+        machines.extend(q.machines);
+    }
+    taken.sort();
     let reports = s
         .engine
         .emit_to_object_in_tx(
@@ -307,7 +351,7 @@ async fn try_report_conflict(
         "offer.machine_booked",
         "offer",
         Some(offer_id),
-        json!({"by": user, "machine_id": q.machine_id, "days": taken}),
+        json!({"by": user, "machines": machines, "days": taken}),
     )
     .await?;
     tx.commit().await?;

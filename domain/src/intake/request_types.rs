@@ -79,6 +79,12 @@ pub struct RequestType {
     pub order_title: String,
     pub position: i64,
     pub workflow: String,
+    /// The order funnel its orders run (`order_workflow`, default `order`).
+    pub order_workflow: String,
+    /// The client's framework contract its orders need (`contract`):
+    /// `forwarding` (transport forwarding, for cargo), `charter` (for
+    /// passengers) or `services` (services with machinery, the default).
+    pub contract: String,
     /// The address field that is the work site (distance, time zone).
     pub site: String,
     pub duration: DurationKind,
@@ -90,6 +96,9 @@ pub struct RequestType {
     pub categories: Vec<String>,
     pub rules: Vec<MatchRule>,
 }
+
+/// The kinds of a client's framework contract a type may ask for.
+pub const CONTRACT_KINDS: [&str; 3] = ["forwarding", "charter", "services"];
 
 /// Units a supplier may price in.
 pub const PRICE_UNITS: [&str; 7] = ["trip", "hour", "shift", "day", "tonne", "m3", "km"];
@@ -120,6 +129,10 @@ struct RawType {
     position: i64,
     #[serde(default)]
     workflow: Option<Spanned<String>>,
+    #[serde(default)]
+    order_workflow: Option<Spanned<String>>,
+    #[serde(default)]
+    contract: Option<Spanned<String>>,
     site: Spanned<String>,
     #[serde(default = "default_duration")]
     duration: DurationKind,
@@ -285,6 +298,18 @@ impl RequestType {
                 "price_units lists no unit".to_string(),
             );
         }
+        if let Some(c) = &raw.contract
+            && !CONTRACT_KINDS.contains(&c.value.as_str())
+        {
+            err(
+                Pos::from(c),
+                format!(
+                    "unknown contract {:?}; known: {}",
+                    c.value,
+                    CONTRACT_KINDS.join(", ")
+                ),
+            );
+        }
         if !(0.0..=500.0).contains(&raw.markup_percent) {
             err(
                 Pos::from(&raw.code),
@@ -395,6 +420,14 @@ impl RequestType {
                 .workflow
                 .map(|w| w.value)
                 .unwrap_or_else(|| "request".into()),
+            order_workflow: raw
+                .order_workflow
+                .map(|w| w.value)
+                .unwrap_or_else(|| "order".into()),
+            contract: raw
+                .contract
+                .map(|c| c.value)
+                .unwrap_or_else(|| "services".into()),
             site: raw.site.value,
             duration: raw.duration,
             price_units: units,

@@ -102,6 +102,49 @@ fn mask_runs(s: &str, min_len: usize) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------
+// Contacts in free text
+
+/// Patterns of contacts in free text (constant patterns: they compile), in
+/// the order they are applied.
+fn contact_patterns() -> &'static [Regex; 4] {
+    static R: std::sync::OnceLock<[Regex; 4]> = std::sync::OnceLock::new();
+    R.get_or_init(|| {
+        [
+            // E-mails, also written to dodge filters: name@mail.ru,
+            // name(at)mail.ru, name [at] mail [dot] ru, name at mail.ru,
+            // name собака mail.ru. The domain ends with a letter TLD.
+            Regex::new(
+                r"(?i)[\w.+\-]+\s*(?:@|\(\s*at\s*\)|\[\s*at\s*\]|\{\s*at\s*\}|\s+at\s+|\(?\s*собака\s*\)?)\s*[\w\-]+(?:\s*(?:\.|\(\s*dot\s*\)|\[\s*dot\s*\]|\s+dot\s+|\s+точка\s+)\s*[\w\-]+)*\s*(?:\.|\(\s*dot\s*\)|\[\s*dot\s*\]|\s+dot\s+|\s+точка\s+)\s*[a-zа-я]{2,}\b",
+            )
+            .expect("a constant pattern"),
+            // Messenger and social links: t.me/…, telegram.me/…, vk.com/…,
+            // wa.me/…, whatsapp, instagram, ok.ru, max.ru.
+            Regex::new(
+                r"(?i)(?:https?://)?(?:www\.)?(?:t\.me|telegram\.(?:me|dog)|vk\.(?:com|me|ru)|wa\.me|api\.whatsapp\.com|chat\.whatsapp\.com|instagram\.com|ok\.ru|max\.ru)\s*/\s*\S*",
+            )
+            .expect("a constant pattern"),
+            // Phones in any grouping: 10 or 11 digits with spaces, dashes,
+            // dots or brackets between them, with or without +7/8.
+            Regex::new(r"\+?\d(?:[\s\-().]{0,3}\d){9,10}").expect("a constant pattern"),
+            // @handles (Telegram, Instagram…).
+            Regex::new(r"@[A-Za-z0-9_]{3,}").expect("a constant pattern"),
+        ]
+    })
+}
+
+/// What a supplier may see of a client's free text: every contact masked —
+/// phone numbers in any grouping of 10–11 digits, e-mails (also `(at)`,
+/// `[at]`, ` at ` forms), @handles and messenger or social links. This is
+/// the one masking function; free text reaches suppliers only through it.
+pub fn mask_contacts(text: &str) -> String {
+    let mut t = text.to_string();
+    for pattern in contact_patterns() {
+        t = pattern.replace_all(&t, "***").into_owned();
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

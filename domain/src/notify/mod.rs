@@ -18,7 +18,7 @@ pub mod sender;
 mod tasks;
 mod tell;
 
-pub use mask::mask_secrets;
+pub use mask::{mask_contacts, mask_secrets};
 pub use outbox::{
     NewNotification, NotificationRow, OutboxFilter, count, enqueue, get, list, list_filtered,
     requeue,

@@ -135,12 +135,6 @@ directory-machines = Техники
 directory-empty = Ничего не найдено.
 card-workflows = Процессы
 
-supplier-section-rfqs = Запросы КП
-supplier-section-rfqs-empty = Новых запросов нет. Когда клиенту понадобится ваша техника, запрос появится здесь и придёт уведомление.
-supplier-section-quotes = Мои коммерческие предложения
-supplier-section-quotes-empty = Вы ещё не отправляли предложений.
-supplier-section-orders = Заказы
-supplier-section-orders-empty = Заказов пока нет.
 
 employees-title = Сотрудники
 employees-add = Добавить сотрудника

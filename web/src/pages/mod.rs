@@ -10,6 +10,7 @@ pub mod imports;
 pub mod intake;
 pub mod matching;
 pub mod offers;
+pub mod orders;
 pub mod org;
 pub mod parties;
 pub mod public_request;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(rfqs::router())
         .merge(quotes::router())
         .merge(offers::router())
+        .merge(orders::router())
         .merge(requests::router())
         .merge(intake::router())
         .merge(public_request::router())

@@ -40,7 +40,6 @@ pub fn router() -> Router<AppState> {
         .route("/parties/{id}", get(card))
         .route("/parties/{id}/suspend", post(suspend))
         .route("/parties/{id}/unsuspend", post(unsuspend))
-        .route("/supplier/orders", get(supplier_section))
 }
 
 /// The form's submit button: register, or fill the form from the registry.
@@ -573,20 +572,4 @@ async fn unsuspend(
         "flash-supplier-unsuspended",
         state.config.secure_cookies,
     ))
-}
-
-/// Incoming requests, quotes and orders of a supplier: filled by the
-/// matching and order capabilities; until then they say so.
-async fn supplier_section(
-    State(state): State<AppState>,
-    auth: Auth<SupplierOffice>,
-) -> AppResult<Response> {
-    let section = auth.info.path.trim_start_matches("/supplier/").to_string();
-    Ok(state
-        .page(
-            &auth.info,
-            "parties/supplier_section.html",
-            context! { section },
-        )?
-        .into_response())
 }

@@ -50,10 +50,19 @@ async fn compare(
         .into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct QuoteQuery {
-    quote: i64,
+/// The quotes the offer is built on: `?quote=…`, repeated when several
+/// quotes make one offer.
+fn quote_ids(query: &[(String, String)]) -> Result<Vec<i64>, AppError> {
+    let ids: Vec<i64> = query
+        .iter()
+        .filter(|(k, _)| k == "quote")
+        .map(|(_, v)| v.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| AppError::BadRequest("form"))?;
+    if ids.is_empty() {
+        return Err(AppError::BadRequest("form"));
+    }
+    Ok(ids)
 }
 
 /// The offer form; `blocked` names why sending was refused (shown next to
@@ -84,9 +93,10 @@ async fn offer_form(
     State(state): State<AppState>,
     auth: Auth<FrontOffice>,
     Path(id): Path<i64>,
-    Query(q): Query<QuoteQuery>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let draft = offers::draft(&state.services, &auth.actor, id, None, q.quote).await?;
+    let ids = quote_ids(&q)?;
+    let draft = offers::draft(&state.services, &auth.actor, id, None, &ids).await?;
     offer_page(
         &state,
         &auth,
@@ -113,14 +123,9 @@ async fn offer_post(
     Form(f): Form<OfferForm>,
 ) -> AppResult<Response> {
     let s = &state.services;
-    let quote_id = f
-        .input
-        .quote_id
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| AppError::BadRequest("form"))?;
+    let quote_ids = offers::quote_ids(&f.input).map_err(|_| AppError::BadRequest("form"))?;
     if f.preview.is_some() {
-        let draft = offers::draft(s, &auth.actor, id, Some(&f.input), quote_id).await?;
+        let draft = offers::draft(s, &auth.actor, id, Some(&f.input), &quote_ids).await?;
         return offer_page(
             &state,
             &auth,
@@ -137,7 +142,7 @@ async fn offer_post(
             state.config.secure_cookies,
         )),
         Err(DomainError::Invalid(e)) => {
-            let draft = offers::draft(s, &auth.actor, id, Some(&f.input), quote_id).await?;
+            let draft = offers::draft(s, &auth.actor, id, Some(&f.input), &quote_ids).await?;
             offer_page(
                 &state,
                 &auth,
@@ -152,7 +157,7 @@ async fn offer_post(
         Err(DomainError::Conflict(
             code @ ("request.client_unconfirmed" | "offer.no_verified_contact"),
         )) => {
-            let draft = offers::draft(s, &auth.actor, id, Some(&f.input), quote_id).await?;
+            let draft = offers::draft(s, &auth.actor, id, Some(&f.input), &quote_ids).await?;
             offer_page(
                 &state,
                 &auth,

@@ -88,8 +88,10 @@ async fn submit(
     State(state): State<AppState>,
     auth: Auth<AnyUser>,
     Path(id): Path<i64>,
-    Form(input): Form<QuoteInput>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    // The machine rows repeat `machine_id` and `employee_id`.
+    let input = QuoteInput::from_pairs(&pairs);
     match quotes::submit(&state.services, &auth.actor, id, &input).await {
         Ok(_) => Ok(redirect_with_flash(
             &format!("/supplier/rfqs/{id}"),

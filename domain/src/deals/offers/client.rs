@@ -105,26 +105,32 @@ async fn decide(
             // Before the quotes, the scores and the workflow are touched: of
             // two accepts that overlap, the second waits here and is refused
             // whole.
-            bookings::book(tx, now, o.id, o.request_id, o.supplier_quote_id).await?;
-            sqlx::query("UPDATE supplier_quotes SET status = 'won', updated_at = $1 WHERE id = $2")
+            let quotes = quotes_of(tx, o.id).await?;
+            for q in &quotes {
+                bookings::book(tx, now, o.id, o.request_id, *q).await?;
+            }
+            for q in &quotes {
+                sqlx::query(
+                    "UPDATE supplier_quotes SET status = 'won', updated_at = $1 WHERE id = $2",
+                )
                 .bind(to_db_time(now))
-                .bind(o.supplier_quote_id)
+                .bind(*q)
                 .execute(&mut **tx)
                 .await?;
+                let winner: i64 =
+                    sqlx::query_scalar("SELECT supplier_org_id FROM supplier_quotes WHERE id = $1")
+                        .bind(*q)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                scoring::record(tx, now, winner, scoring::Event::Won).await?;
+            }
             sqlx::query(
-                "UPDATE supplier_quotes SET status = 'lost', updated_at = $1 WHERE request_id = $2 AND id <> $3 AND status IN ('active', 'selected')",
+                "UPDATE supplier_quotes SET status = 'lost', updated_at = $1 WHERE request_id = $2 AND status IN ('active', 'selected')",
             )
             .bind(to_db_time(now))
             .bind(o.request_id)
-            .bind(o.supplier_quote_id)
             .execute(&mut **tx)
             .await?;
-            let winner: i64 =
-                sqlx::query_scalar("SELECT supplier_org_id FROM supplier_quotes WHERE id = $1")
-                    .bind(o.supplier_quote_id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            scoring::record(tx, now, winner, scoring::Event::Won).await?;
             s.engine
                 .emit_to_object_in_tx(
                     tx,
@@ -135,11 +141,16 @@ async fn decide(
                     user,
                 )
                 .await?;
+            // The order of what was agreed, with the bookings above: a
+            // refused order refuses the accept.
+            let agreed = order::agreed(tx, o).await?;
+            crate::orders::create(s, tx, &agreed, user).await?;
         }
         Decision::Decline => {
-            sqlx::query("UPDATE supplier_quotes SET status = 'active', updated_at = $1 WHERE id = $2 AND status = 'selected'")
+            sqlx::query("UPDATE supplier_quotes SET status = 'active', updated_at = $1 WHERE status = 'selected'
+                           AND id IN (SELECT supplier_quote_id FROM offer_quotes WHERE offer_id = $2)")
                 .bind(to_db_time(now))
-                .bind(o.supplier_quote_id)
+                .bind(o.id)
                 .execute(&mut **tx)
                 .await?;
             s.engine
@@ -249,7 +260,7 @@ async fn finish(
             // rollback leaves nothing behind either (the connection drops it).
             let _ = tx.rollback().await;
             if matches!(e, DomainError::Conflict(bookings::MACHINE_BOOKED)) {
-                bookings::report_conflict(s, o.id, o.request_id, o.supplier_quote_id, user).await;
+                bookings::report_conflict(s, o.id, o.request_id, user).await;
             }
             Err(e)
         }
@@ -276,7 +287,7 @@ pub async fn expire(
     .rows_affected();
     if n > 0 {
         sqlx::query(
-            "UPDATE supplier_quotes SET status = 'active' WHERE id = (SELECT supplier_quote_id FROM offers WHERE id = $1) AND status = 'selected'",
+            "UPDATE supplier_quotes SET status = 'active' WHERE id IN (SELECT supplier_quote_id FROM offer_quotes WHERE offer_id = $1) AND status = 'selected'",
         )
         .bind(offer_id)
         .execute(&mut *tx)

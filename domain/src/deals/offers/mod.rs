@@ -21,10 +21,12 @@
 //! the client organisation for this offer, expiring with it. Viewing keeps
 //! it; accepting or declining consumes it in the same transaction.
 //!
-//! # Accepting books the machine
+//! # Accepting books the machine and makes the order
 //!
 //! Accepting books the quote's machine for every day of its job in the
-//! accepting transaction ([`bookings::book`]); a day booked meanwhile by
+//! accepting transaction ([`bookings::book`]) and makes the order of what
+//! was agreed in the same transaction ([`crate::orders::create`]): both are
+//! stored or neither; a day booked meanwhile by
 //! another offer refuses the accept whole (`machine.booked`), and the
 //! request's manager gets a task to find another machine. An offer whose
 //! machine is taken shows the client so and offers no accept; the manager
@@ -53,6 +55,7 @@ pub const DEFAULT_BROKER_VAT: VatMode = VatMode::Vat22;
 
 mod client;
 mod offer;
+mod order;
 mod pricing;
 mod send;
 
@@ -110,6 +113,63 @@ mod tests {
         assert_eq!(p.unit_gross, 1_320_000);
         assert_eq!(p.unit_vat, 0);
         assert_eq!(p.margin_total, 100_000);
+    }
+
+    #[test]
+    fn several_suppliers_make_one_price_from_their_average_cost() {
+        // Six machines at 10 000 ₽ net and four at 12 200 ₽ with 22 % VAT
+        // (10 000 net): average cost 10 000, 15 % → 11 500 net, 14 030 gross
+        // per unit and machine; 2 units each, ten machines.
+        let lines = [
+            Line {
+                unit_price: Kopecks(1_000_000),
+                vat: VatMode::None,
+                machines: 6,
+            },
+            Line {
+                unit_price: Kopecks(1_220_000),
+                vat: VatMode::Vat22,
+                machines: 4,
+            },
+        ];
+        let p = price_many(&lines, VatMode::Vat22, Markup::Percent(1500), 200).expect("fits");
+        assert_eq!(p.unit_cost, 1_000_000);
+        assert_eq!(p.unit_gross, 1_403_000);
+        assert_eq!(p.total_gross, 1_403_000 * 20);
+        assert_eq!(p.total_cost, 20_000_000);
+        assert_eq!(p.margin_total, 3_000_000);
+        // Unequal costs: the average is rounded up, the margin is still
+        // against the real costs.
+        let lines = [
+            Line {
+                unit_price: Kopecks(1_000_001),
+                vat: VatMode::None,
+                machines: 1,
+            },
+            Line {
+                unit_price: Kopecks(1_000_000),
+                vat: VatMode::None,
+                machines: 1,
+            },
+        ];
+        let p = price_many(&lines, VatMode::None, Markup::Percent(0), 100).expect("fits");
+        assert_eq!(p.unit_cost, 1_000_001);
+        assert_eq!(p.margin_total, 1);
+        // One line is exactly the single-quote price.
+        assert_eq!(
+            price_many(&lines[..1], VatMode::Vat22, Markup::Percent(1500), 300),
+            price(
+                Kopecks(1_000_001),
+                VatMode::None,
+                VatMode::Vat22,
+                Markup::Percent(1500),
+                300
+            )
+        );
+        assert_eq!(
+            price_many(&[], VatMode::Vat22, Markup::Percent(0), 100),
+            None
+        );
     }
 
     #[test]

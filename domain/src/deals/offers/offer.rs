@@ -4,6 +4,8 @@ use super::*;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OfferInput {
+    /// The quote the offer is built on, or several (comma-separated) whose
+    /// machines together cover what the request asks for.
     pub quote_id: String,
     /// `percent` or `amount`.
     pub markup_kind: String,
@@ -46,9 +48,25 @@ pub struct Offer {
     pub decline_reason: Option<String>,
     pub sent_at: i64,
     pub decided_at: Option<i64>,
+    /// Machines in the offer: `quantity_centi` is per machine, totals for all.
+    pub machines: i64,
 }
 
-const OFFER_COLUMNS: &str = "f.id, f.request_id, f.client_org_id, f.supplier_quote_id, f.status, f.price_unit, f.quantity_centi, f.vat_mode, f.unit_net, f.unit_vat, f.unit_gross, f.total_gross, f.total_vat, f.unit_cost, f.markup_bp, f.markup_amount, f.margin_total, f.prepayment_percent, f.postpayment_days, f.payment_method, f.arrival_at, f.valid_until, f.comment, f.decline_reason, f.sent_at, f.decided_at";
+const OFFER_COLUMNS: &str = "f.id, f.request_id, f.client_org_id, f.supplier_quote_id, f.status, f.price_unit, f.quantity_centi, f.vat_mode, f.unit_net, f.unit_vat, f.unit_gross, f.total_gross, f.total_vat, f.unit_cost, f.markup_bp, f.markup_amount, f.margin_total, f.prepayment_percent, f.postpayment_days, f.payment_method, f.arrival_at, f.valid_until, f.comment, f.decline_reason, f.sent_at, f.decided_at, f.machines";
+
+/// The quotes an offer is built on, the first first.
+pub(crate) async fn quotes_of(
+    conn: &mut sqlx::AnyConnection,
+    offer_id: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT oq.supplier_quote_id FROM offer_quotes oq JOIN offers f ON f.id = oq.offer_id WHERE oq.offer_id = $1
+         ORDER BY CASE WHEN oq.supplier_quote_id = f.supplier_quote_id THEN 0 ELSE 1 END, oq.supplier_quote_id",
+    )
+    .bind(offer_id)
+    .fetch_all(conn)
+    .await
+}
 
 /// What the client sees of an offer: our price and terms, the job, and
 /// nothing of the supplier (no name, machine, plate, price or cost).
@@ -61,6 +79,8 @@ pub struct ClientOffer {
     pub site_address: Option<String>,
     pub price_unit: String,
     pub quantity: String,
+    /// How many machines (the quantity is per machine).
+    pub machines: i64,
     pub vat_mode: String,
     pub unit_net: i64,
     pub unit_vat: i64,
@@ -106,8 +126,10 @@ pub(super) async fn client_rows(
     let mut sql = Sql::new("SELECT ");
     sql.push(OFFER_COLUMNS).push(
         ", r.number AS request_number, r.request_type, r.site_address, r.site_timezone, m.category,
-         CAST(CASE WHEN EXISTS (SELECT 1 FROM machine_bookings mb WHERE mb.machine_id = sq.machine_id
-           AND mb.day BETWEEN sq.work_day AND sq.last_work_day AND mb.offer_id <> f.id) THEN 1 ELSE 0 END AS BIGINT) AS machine_taken
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM offer_quotes oq JOIN supplier_quotes tq ON tq.id = oq.supplier_quote_id
+           JOIN supplier_quote_machines tm ON tm.quote_id = tq.id JOIN machine_bookings mb ON mb.machine_id = tm.machine_id
+           AND mb.day BETWEEN tq.work_day AND tq.last_work_day AND mb.offer_id <> f.id WHERE oq.offer_id = f.id)
+           THEN 1 ELSE 0 END AS BIGINT) AS machine_taken
          FROM offers f JOIN requests r ON r.id = f.request_id
          JOIN supplier_quotes sq ON sq.id = f.supplier_quote_id JOIN machines m ON m.id = sq.machine_id
          WHERE 1 = 1",
@@ -132,6 +154,7 @@ fn client_view(s: &Services, x: &ClientOfferRow) -> ClientOffer {
         site_address: x.site_address.clone(),
         price_unit: o.price_unit.clone(),
         quantity: quotes::centi_text(o.quantity_centi),
+        machines: o.machines,
         vat_mode: o.vat_mode.clone(),
         unit_net: o.unit_net,
         unit_vat: o.unit_vat,
@@ -193,12 +216,25 @@ pub async fn for_request(s: &Services, actor: &Actor, request_id: i64) -> Domain
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
 }
 
-/// The offer form, prefilled from a quote.
+/// A quote the offer is built on, with its supplier (staff only).
+#[derive(Debug, Clone, Serialize)]
+pub struct DraftQuote {
+    pub quote: quotes::Quote,
+    pub supplier_name: String,
+}
+
+/// The offer form, prefilled from a quote (or several).
 #[derive(Debug, Clone, Serialize)]
 pub struct Draft {
     pub request: RequestRow,
+    /// The first quote and its supplier.
     pub quote: quotes::Quote,
     pub supplier_name: String,
+    /// Every quote of the offer, the first first.
+    pub quotes: Vec<DraftQuote>,
+    /// Machines the quotes give together, and what the request asks for.
+    pub machines: i64,
+    pub requested: i64,
     pub input: OfferInput,
     pub broker_vat: VatMode,
     pub pricing: Option<Pricing>,
@@ -220,33 +256,83 @@ pub(super) async fn quote_of_request(
     Ok(q)
 }
 
-/// The offer form for a quote of a request, with the request type's
-/// default markup.
+/// The quote ids an offer input names (`quote_id`, comma-separated).
+pub fn quote_ids(input: &OfferInput) -> Result<Vec<i64>, DomainError> {
+    let mut ids = Vec::new();
+    for part in input
+        .quote_id
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let id = part
+            .parse::<i64>()
+            .map_err(|_| DomainError::field("quote_id", "required"))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        return Err(DomainError::field("quote_id", "required"));
+    }
+    Ok(ids)
+}
+
+/// The quotes `ids` of the request (another request's are not found).
+pub(super) async fn quotes_of_request(
+    s: &Services,
+    actor: &Actor,
+    r: &RequestRow,
+    ids: &[i64],
+) -> DomainResult<Vec<quotes::Quote>> {
+    let mut out = Vec::new();
+    for id in ids.iter().take(quotes::MAX_QUOTE_MACHINES) {
+        out.push(quote_of_request(s, actor, r, *id).await?);
+    }
+    Ok(out)
+}
+
+/// The offer form for a quote (or several quotes) of a request, with the
+/// request type's default markup.
 pub async fn draft(
     s: &Services,
     actor: &Actor,
     request_id: i64,
     input: Option<&OfferInput>,
-    quote_id: i64,
+    quote_ids: &[i64],
 ) -> DomainResult<Draft> {
     crate::access::require(actor, crate::access::Rule::FrontOffice)?;
     let r = matching::request_for(s, actor, request_id).await?;
-    let q = quote_of_request(s, actor, &r, quote_id).await?;
+    let qs = quotes_of_request(s, actor, &r, quote_ids).await?;
+    let q = qs.first().cloned().ok_or(DomainError::NotFound)?;
     let t = s.request_types.get(&r.request_type);
     let ours = broker_vat(s).await?;
-    let supplier_name: String = sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
-        .bind(q.supplier_org_id)
-        .fetch_one(s.db.pool())
-        .await?;
+    let mut drafted = Vec::new();
+    for x in &qs {
+        let supplier_name: String =
+            sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
+                .bind(x.supplier_org_id)
+                .fetch_one(s.db.pool())
+                .await?;
+        drafted.push(DraftQuote {
+            quote: x.clone(),
+            supplier_name,
+        });
+    }
+    let ids = qs
+        .iter()
+        .map(|x| x.id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     let input = match input {
         Some(i) => OfferInput {
-            quote_id: q.id.to_string(),
+            quote_id: ids,
             ..i.clone()
         },
         None => {
             let bp = t.map(|t| t.markup_bp).unwrap_or(0);
             OfferInput {
-                quote_id: q.id.to_string(),
+                quote_id: ids,
                 markup_kind: "percent".into(),
                 markup: format!("{},{:02}", bp / 100, bp % 100),
                 quantity: quotes::centi_text(q.quantity_centi),
@@ -255,7 +341,10 @@ pub async fn draft(
                 payment_method: q.payment_method.clone(),
                 valid_until: local_input(
                     Some(
-                        q.valid_until
+                        qs.iter()
+                            .map(|x| x.valid_until)
+                            .min()
+                            .unwrap_or(q.valid_until)
                             .min(to_db_time(s.db.now() + Duration::hours(24))),
                     ),
                     r.tz(),
@@ -264,15 +353,18 @@ pub async fn draft(
             }
         }
     };
-    let pricing = checked(&input, &q, ours, &r, s.db.now())
+    let pricing = checked(&input, &qs, ours, &r, s.db.now())
         .ok()
         .map(|v| v.pricing);
     let client_unconfirmed = crate::intake::client_unconfirmed(s.db.pool(), r.id).await?;
     Ok(Draft {
         client_unconfirmed,
+        machines: qs.iter().map(|x| x.machines).sum(),
+        requested: quotes::requested_machines(&r) as i64,
+        supplier_name: drafted[0].supplier_name.clone(),
+        quotes: drafted,
         request: r,
         quote: q,
-        supplier_name,
         input,
         broker_vat: ours,
         pricing,
@@ -281,6 +373,7 @@ pub async fn draft(
 
 pub(super) struct ValidOffer {
     pub(super) markup: Markup,
+    pub(super) machines: i64,
     pub(super) quantity_centi: i64,
     pub(super) pricing: Pricing,
     pub(super) prepayment_percent: i64,
@@ -305,12 +398,31 @@ pub fn parse_percent_bp(input: &str) -> Option<i64> {
 
 pub(super) fn checked(
     input: &OfferInput,
-    q: &quotes::Quote,
+    qs: &[quotes::Quote],
     ours: VatMode,
     r: &RequestRow,
     now: DateTime<Utc>,
 ) -> Result<ValidOffer, FieldErrors> {
     let mut e = FieldErrors::new();
+    let Some(q) = qs.first() else {
+        e.add("quote_id", "required");
+        return Err(e);
+    };
+    // Several quotes make one offer only in one unit, one per supplier,
+    // and with enough machines together.
+    if qs.iter().any(|x| x.price_unit != q.price_unit) {
+        e.add("quote_id", "offer.units_differ");
+    }
+    let mut suppliers: Vec<i64> = qs.iter().map(|x| x.supplier_org_id).collect();
+    suppliers.sort_unstable();
+    suppliers.dedup();
+    if suppliers.len() != qs.len() {
+        e.add("quote_id", "offer.supplier_twice");
+    }
+    let machines: i64 = qs.iter().map(|x| x.machines).sum();
+    if qs.len() > 1 && machines < quotes::requested_machines(r) as i64 {
+        e.add("quote_id", "offer.machines_short");
+    }
     let markup = match input.markup_kind.as_str() {
         "amount" => match Kopecks::parse(&input.markup) {
             Ok(k) => Some(Markup::Amount(k)),
@@ -360,9 +472,16 @@ pub(super) fn checked(
     if input.comment.chars().count() > 2000 {
         e.add("comment", "text.too_long");
     }
-    let supplier_vat = VatMode::parse(&q.vat_mode).unwrap_or(VatMode::None);
+    let lines: Vec<Line> = qs
+        .iter()
+        .map(|x| Line {
+            unit_price: Kopecks(x.unit_price),
+            vat: VatMode::parse(&x.vat_mode).unwrap_or(VatMode::None),
+            machines: x.machines.max(1),
+        })
+        .collect();
     let pricing = match (markup, quantity_centi) {
-        (Some(m), Some(c)) => match price(Kopecks(q.unit_price), supplier_vat, ours, m, c) {
+        (Some(m), Some(c)) => match price_many(&lines, ours, m, c) {
             Some(p) if p.unit_gross > 0 => Some(p),
             _ => {
                 e.add("markup", "offer.markup_invalid");
@@ -375,6 +494,7 @@ pub(super) fn checked(
         (Some(markup), Some(quantity_centi), Some(pricing), Some(valid_until)) if e.is_empty() => {
             Ok(ValidOffer {
                 markup,
+                machines,
                 quantity_centi,
                 pricing,
                 prepayment_percent,

@@ -25,7 +25,8 @@ pub struct Pricing {
     pub margin_bp: i64,
 }
 
-/// Prices our offer (see the module docs). `None` on overflow.
+/// Prices our offer on one supplier price (see the module docs). `None` on
+/// overflow.
 pub fn price(
     supplier_unit: Kopecks,
     supplier_vat: VatMode,
@@ -33,20 +34,73 @@ pub fn price(
     markup: Markup,
     quantity_centi: i64,
 ) -> Option<Pricing> {
+    price_many(
+        &[Line {
+            unit_price: supplier_unit,
+            vat: supplier_vat,
+            machines: 1,
+        }],
+        ours,
+        markup,
+        quantity_centi,
+    )
+}
+
+/// One supplier's part of a combined offer: its price per unit and machine
+/// (with its VAT) and how many machines it gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Line {
+    pub unit_price: Kopecks,
+    pub vat: VatMode,
+    pub machines: i64,
+}
+
+/// Prices one offer on several suppliers' quotes that together give the
+/// machines: the client gets one price per unit and machine, marked up from
+/// the machines' average cost (rounded up to the kopeck, so that rounding
+/// never eats the margin); `quantity_centi` is per machine, totals are for
+/// every machine, and the margin is against what each supplier really
+/// costs. With one quote this is exactly [`price`]. `None` on overflow or
+/// without machines.
+pub fn price_many(
+    lines: &[Line],
+    ours: VatMode,
+    markup: Markup,
+    quantity_centi: i64,
+) -> Option<Pricing> {
     let reclaim = ours.rate_percent().is_some_and(|r| r > 0);
-    let cost = if reclaim {
-        supplier_vat.net_from_gross(supplier_unit)
-    } else {
-        supplier_unit
+    let cost_of = |l: &Line| {
+        if reclaim {
+            l.vat.net_from_gross(l.unit_price)
+        } else {
+            l.unit_price
+        }
     };
+    let machines: i64 = lines.iter().map(|l| l.machines).sum();
+    if machines <= 0 || lines.iter().any(|l| l.machines <= 0) {
+        return None;
+    }
+    let mut sum: i128 = 0;
+    for l in lines {
+        sum += i128::from(cost_of(l).as_i64()) * i128::from(l.machines);
+    }
+    let avg = i64::try_from((sum + i128::from(machines) - 1) / i128::from(machines)).ok()?;
+    let cost = Kopecks(avg);
+    let all_units = quantity_centi.checked_mul(machines)?;
+    let mut total_cost = Kopecks(0);
+    for l in lines {
+        total_cost = total_cost.checked_add(times_centi(
+            cost_of(l),
+            quantity_centi.checked_mul(l.machines)?,
+        )?)?;
+    }
     let net = match markup {
         Markup::Percent(bp) => cost.with_markup_bp(bp)?,
         Markup::Amount(a) => cost.checked_add(a)?,
     };
     let gross = ours.gross_from_net(net)?;
-    let total_gross = times_centi(gross, quantity_centi)?;
-    let total_net = times_centi(net, quantity_centi)?;
-    let total_cost = times_centi(cost, quantity_centi)?;
+    let total_gross = times_centi(gross, all_units)?;
+    let total_net = times_centi(net, all_units)?;
     let margin = total_net.checked_sub(total_cost)?;
     Some(Pricing {
         unit_cost: cost.as_i64(),

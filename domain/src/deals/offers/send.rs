@@ -18,27 +18,29 @@ pub async fn send(
 ) -> DomainResult<SentOffer> {
     crate::access::require(actor, crate::access::Rule::FrontOffice)?;
     let r = matching::request_for(s, actor, request_id).await?;
-    let quote_id = input
-        .quote_id
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| DomainError::field("quote_id", "required"))?;
+    let ids = quote_ids(input)?;
     // Nothing goes out in the name of a client a public request has not
     // been confirmed to be (see `intake::confirm_client`).
     if crate::intake::client_unconfirmed(s.db.pool(), r.id).await? {
         return Err(DomainError::Conflict("request.client_unconfirmed"));
     }
-    let q = quote_of_request(s, actor, &r, quote_id).await?;
-    if !matches!(q.status.as_str(), "active" | "selected") {
+    let qs = quotes_of_request(s, actor, &r, &ids).await?;
+    if qs
+        .iter()
+        .any(|q| !matches!(q.status.as_str(), "active" | "selected"))
+    {
         return Err(DomainError::Conflict("quote.not_active"));
     }
+    let q = qs[0].clone();
     let ours = broker_vat(s).await?;
     let now = s.db.now();
-    let v = checked(input, &q, ours, &r, now).map_err(DomainError::Invalid)?;
+    let v = checked(input, &qs, ours, &r, now).map_err(DomainError::Invalid)?;
     let mut tx = s.db.begin().await?;
     // An offer the client could not accept is not sent.
-    if bookings::quote_taken(&mut tx, q.id).await? {
-        return Err(DomainError::Conflict("offer.machine_booked"));
+    for x in &qs {
+        if bookings::quote_taken(&mut tx, x.id).await? {
+            return Err(DomainError::Conflict("offer.machine_booked"));
+        }
     }
     // Again in the transaction: staff may have just split the request off
     // to another client.
@@ -69,8 +71,8 @@ pub async fn send(
     let offer_id: i64 = sqlx::query_scalar(
         "INSERT INTO offers (request_id, client_org_id, supplier_quote_id, status, price_unit, quantity_centi, vat_mode, unit_net,
            unit_vat, unit_gross, total_gross, total_vat, unit_cost, markup_bp, markup_amount, margin_total, prepayment_percent,
-           postpayment_days, payment_method, arrival_at, valid_until, comment, sent_by, sent_at, created_at)
-         VALUES ($1, $2, $3, 'sent', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23)
+           postpayment_days, payment_method, arrival_at, valid_until, comment, sent_by, sent_at, created_at, machines)
+         VALUES ($1, $2, $3, 'sent', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, $24)
          RETURNING id",
     )
     .bind(r.id)
@@ -91,18 +93,28 @@ pub async fn send(
     .bind(v.prepayment_percent)
     .bind(v.postpayment_days)
     .bind(&v.payment_method)
-    .bind(q.arrival_at)
+    .bind(qs.iter().map(|x| x.arrival_at).min().unwrap_or(q.arrival_at))
     .bind(to_db_time(v.valid_until))
     .bind(v.comment.clone())
     .bind(actor.user())
     .bind(to_db_time(now))
+    .bind(v.machines)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("UPDATE supplier_quotes SET status = 'selected', updated_at = $1 WHERE id = $2")
+    for x in &qs {
+        sqlx::query("INSERT INTO offer_quotes (offer_id, supplier_quote_id) VALUES ($1, $2)")
+            .bind(offer_id)
+            .bind(x.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE supplier_quotes SET status = 'selected', updated_at = $1 WHERE id = $2",
+        )
         .bind(to_db_time(now))
-        .bind(q.id)
+        .bind(x.id)
         .execute(&mut *tx)
         .await?;
+    }
     let ttl = v.valid_until - now;
     let token = tokens::issue(
         &mut tx,
@@ -154,7 +166,7 @@ pub async fn send(
         "offer.sent",
         "offer",
         Some(offer_id),
-        json!({"request_id": r.id, "quote_id": q.id, "total_gross": p.total_gross, "margin": p.margin_total}),
+        json!({"request_id": r.id, "quotes": ids, "machines": v.machines, "total_gross": p.total_gross, "margin": p.margin_total}),
     )
     .await?;
     tx.commit().await?;

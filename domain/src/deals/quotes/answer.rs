@@ -33,64 +33,91 @@ async fn validate(
         Some(a) => bookings::job_days(r, bookings::duration_kind(s, r), a),
         None => bookings::requested_days(s, r),
     };
-    // The machine: of this supplier (another's is unknown), suiting the job
-    // and free on its days — in the garage and not booked by an accepted
-    // offer.
-    let machine = match input.machine_id.trim().parse::<i64>() {
-        Err(_) => {
-            e.add("machine_id", "required");
-            None
-        }
-        Ok(id) => match garage::get(s, actor, id).await {
-            Ok(m) if m.org_id == actor.org_id() && m.status == "active" => {
-                let judged = matching::machines_of_supplier_on(s, r, actor.org_id(), &job).await?;
-                match judged.into_iter().find(|x| x.machine_id == id) {
-                    Some(j) if j.fits => Some(j),
-                    Some(j) if j.reasons.iter().any(|x| x.code == "booked") => {
-                        e.add("machine_id", "quote.machine_booked");
-                        None
-                    }
-                    Some(j) if j.suits => {
-                        e.add("machine_id", "quote.machine_unavailable");
-                        None
-                    }
-                    _ => {
-                        e.add("machine_id", "quote.machine_unfit");
-                        None
-                    }
-                }
-            }
-            Ok(_) | Err(DomainError::NotFound) => {
-                e.add("machine_id", "quote.machine_unknown");
+    // The machines: of this supplier (another's is unknown), suiting the
+    // job and free on its days — in the garage and not booked by an
+    // accepted offer — each once, each driver once. The first row's errors
+    // are keyed `machine_id` / `employee_id`, the n-th's `machines.n` /
+    // `drivers.n`.
+    let rows = input.rows();
+    if rows.len() > MAX_QUOTE_MACHINES {
+        e.add("machine_id", "quote.too_many_machines");
+    }
+    let judged = matching::machines_of_supplier_on(s, r, actor.org_id(), &job).await?;
+    let mut machines: Vec<(MachineMatch, Option<i64>)> = Vec::new();
+    let mut all_rows_valid = true;
+    for (i, row) in rows.iter().take(MAX_QUOTE_MACHINES).enumerate() {
+        let (mf, ef) = if i == 0 {
+            ("machine_id".to_string(), "employee_id".to_string())
+        } else {
+            (format!("machines.{}", i + 1), format!("drivers.{}", i + 1))
+        };
+        let machine = match row.machine_id.trim().parse::<i64>() {
+            Err(_) => {
+                e.add(&mf, "required");
                 None
             }
-            Err(other) => return Err(other),
-        },
-    };
-    let employee_id = match input.employee_id.trim() {
-        "" => None,
-        t => match t.parse::<i64>() {
-            Ok(id) => match crate::parties::employees::get(s, actor, id).await {
-                Ok(emp) if emp.org_id == actor.org_id() && emp.status == "active" => {
-                    if let Some(m) = &machine
-                        && !licence_fits(&s.equipment, &m.category, &emp)
-                    {
-                        e.add("employee_id", "quote.licence_unfit");
+            Ok(id) if machines.iter().any(|(m, _)| m.machine_id == id) => {
+                e.add(&mf, "quote.machine_twice");
+                None
+            }
+            Ok(id) => match garage::get(s, actor, id).await {
+                Ok(m) if m.org_id == actor.org_id() && m.status == "active" => {
+                    match judged.iter().find(|x| x.machine_id == id) {
+                        Some(j) if j.fits => Some(j.clone()),
+                        Some(j) if j.reasons.iter().any(|x| x.code == "booked") => {
+                            e.add(&mf, "quote.machine_booked");
+                            None
+                        }
+                        Some(j) if j.suits => {
+                            e.add(&mf, "quote.machine_unavailable");
+                            None
+                        }
+                        _ => {
+                            e.add(&mf, "quote.machine_unfit");
+                            None
+                        }
                     }
-                    Some(id)
                 }
                 Ok(_) | Err(DomainError::NotFound) => {
-                    e.add("employee_id", "quote.employee_unknown");
+                    e.add(&mf, "quote.machine_unknown");
                     None
                 }
                 Err(other) => return Err(other),
             },
-            Err(_) => {
-                e.add("employee_id", "quote.employee_unknown");
-                None
-            }
-        },
-    };
+        };
+        let employee_id = match row.employee_id.trim() {
+            "" => None,
+            t => match t.parse::<i64>() {
+                Ok(id) if machines.iter().any(|(_, d)| *d == Some(id)) => {
+                    e.add(&ef, "quote.driver_twice");
+                    None
+                }
+                Ok(id) => match crate::parties::employees::get(s, actor, id).await {
+                    Ok(emp) if emp.org_id == actor.org_id() && emp.status == "active" => {
+                        if let Some(m) = &machine
+                            && !licence_fits(&s.equipment, &m.category, &emp)
+                        {
+                            e.add(&ef, "quote.licence_unfit");
+                        }
+                        Some(id)
+                    }
+                    Ok(_) | Err(DomainError::NotFound) => {
+                        e.add(&ef, "quote.employee_unknown");
+                        None
+                    }
+                    Err(other) => return Err(other),
+                },
+                Err(_) => {
+                    e.add(&ef, "quote.employee_unknown");
+                    None
+                }
+            },
+        };
+        match machine {
+            Some(m) => machines.push((m, employee_id)),
+            None => all_rows_valid = false,
+        }
+    }
     let price_unit = input.price_unit.trim().to_string();
     if !view.job.price_units.contains(&price_unit) {
         e.add("price_unit", "quote.unit_invalid");
@@ -146,15 +173,21 @@ async fn validate(
     if input.comment.chars().count() > 2000 {
         e.add("comment", "text.too_long");
     }
+    // Per unit and machine, for the quantity of each machine.
+    let count = machines.len().max(1) as i64;
     let total = match (unit_price, quantity_centi) {
-        (Some(p), Some(q)) => times_centi(p, q).or_else(|| {
-            e.add("quantity", "quote.quantity_invalid");
-            None
-        }),
+        (Some(p), Some(q)) => q
+            .checked_mul(count)
+            .and_then(|all| times_centi(p, all))
+            .or_else(|| {
+                e.add("quantity", "quote.quantity_invalid");
+                None
+            }),
         _ => None,
     };
+    let machines = (all_rows_valid && !machines.is_empty()).then_some(machines);
     match (
-        machine,
+        machines,
         unit_price,
         quantity_centi,
         total,
@@ -163,7 +196,7 @@ async fn validate(
         valid_until,
     ) {
         (
-            Some(machine),
+            Some(machines),
             Some(unit_price),
             Some(quantity_centi),
             Some(total),
@@ -171,8 +204,7 @@ async fn validate(
             Some(arrival_at),
             Some(valid_until),
         ) if e.is_empty() => Ok(ValidQuote {
-            machine,
-            employee_id,
+            machines,
             price_unit,
             unit_price,
             quantity_centi,
@@ -228,10 +260,10 @@ pub async fn submit(
                 "UPDATE supplier_quotes SET machine_id = $1, employee_id = $2, price_unit = $3, unit_price = $4, quantity_centi = $5,
                    total_price = $6, vat_mode = $7, prepayment_percent = $8, postpayment_days = $9, payment_method = $10,
                    arrival_at = $11, work_day = $12, last_work_day = $13, valid_until = $14, comment = $15, status = 'active',
-                   revision = revision + 1, updated_at = $16 WHERE id = $17",
+                   revision = revision + 1, updated_at = $16, machines = $17 WHERE id = $18",
             )
-            .bind(v.machine.machine_id)
-            .bind(v.employee_id)
+            .bind(v.machines[0].0.machine_id)
+            .bind(v.machines[0].1)
             .bind(&v.price_unit)
             .bind(v.unit_price.as_i64())
             .bind(v.quantity_centi)
@@ -246,6 +278,7 @@ pub async fn submit(
             .bind(to_db_time(v.valid_until))
             .bind(v.comment.clone())
             .bind(to_db_time(now))
+            .bind(v.machines.len() as i64)
             .bind(*id)
             .execute(&mut *tx)
             .await?;
@@ -255,14 +288,14 @@ pub async fn submit(
             sqlx::query_scalar(
                 "INSERT INTO supplier_quotes (rfq_id, request_id, supplier_org_id, machine_id, employee_id, price_unit, unit_price,
                    quantity_centi, total_price, vat_mode, prepayment_percent, postpayment_days, payment_method, arrival_at, work_day,
-                   last_work_day, valid_until, comment, status, revision, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'active', 1, $19, $19) RETURNING id",
+                   last_work_day, valid_until, comment, status, revision, created_at, updated_at, machines)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 'active', 1, $19, $19, $20) RETURNING id",
             )
             .bind(rfq_id)
             .bind(r.id)
             .bind(actor.org_id())
-            .bind(v.machine.machine_id)
-            .bind(v.employee_id)
+            .bind(v.machines[0].0.machine_id)
+            .bind(v.machines[0].1)
             .bind(&v.price_unit)
             .bind(v.unit_price.as_i64())
             .bind(v.quantity_centi)
@@ -277,10 +310,26 @@ pub async fn submit(
             .bind(to_db_time(v.valid_until))
             .bind(v.comment.clone())
             .bind(to_db_time(now))
+            .bind(v.machines.len() as i64)
             .fetch_one(&mut *tx)
             .await?
         }
     };
+    sqlx::query("DELETE FROM supplier_quote_machines WHERE quote_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for (i, (m, driver)) in v.machines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO supplier_quote_machines (quote_id, position, machine_id, employee_id) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(i as i64 + 1)
+        .bind(m.machine_id)
+        .bind(*driver)
+        .execute(&mut *tx)
+        .await?;
+    }
     answer(s, &mut tx, &view, &status, true, None).await?;
     rfq::emit_answered(s, &mut tx, r.id, view.round.id, actor.user()).await?;
     audit::record(
@@ -290,7 +339,8 @@ pub async fn submit(
         if existing.is_some() { "quote.revised" } else { "quote.submitted" },
         "supplier_quote",
         Some(id),
-        json!({"rfq_id": rfq_id, "machine_id": v.machine.machine_id, "unit_price": v.unit_price, "unit": v.price_unit}),
+        json!({"rfq_id": rfq_id, "machines": v.machines.iter().map(|(m, _)| m.machine_id).collect::<Vec<_>>(),
+               "unit_price": v.unit_price, "unit": v.price_unit}),
     )
     .await?;
     tx.commit().await?;

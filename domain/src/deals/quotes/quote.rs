@@ -61,9 +61,37 @@ pub struct Quote {
     pub revision: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// How many machines it offers (`machine_id` is the first); the price
+    /// is per unit and machine, `quantity_centi` per machine, and
+    /// `total_price` = unit × quantity × machines.
+    pub machines: i64,
 }
 
-pub(super) const QUOTE_COLUMNS: &str = "sq.id, sq.rfq_id, sq.request_id, sq.supplier_org_id, sq.machine_id, sq.employee_id, sq.price_unit, sq.unit_price, sq.quantity_centi, sq.total_price, sq.vat_mode, sq.prepayment_percent, sq.postpayment_days, sq.payment_method, sq.arrival_at, sq.work_day, sq.last_work_day, sq.valid_until, sq.comment, sq.status, sq.revision, sq.created_at, sq.updated_at";
+pub(super) const QUOTE_COLUMNS: &str = "sq.id, sq.rfq_id, sq.request_id, sq.supplier_org_id, sq.machine_id, sq.employee_id, sq.price_unit, sq.unit_price, sq.quantity_centi, sq.total_price, sq.vat_mode, sq.prepayment_percent, sq.postpayment_days, sq.payment_method, sq.arrival_at, sq.work_day, sq.last_work_day, sq.valid_until, sq.comment, sq.status, sq.revision, sq.created_at, sq.updated_at, sq.machines";
+
+/// The most machines one quote may offer.
+pub const MAX_QUOTE_MACHINES: usize = 50;
+
+/// One machine of a quote as typed: the machine and its driver (ids as text).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MachineChoice {
+    pub machine_id: String,
+    pub employee_id: String,
+}
+
+/// `(machine, driver)` of each machine of a quote, in its order.
+pub(crate) async fn machines_of(
+    conn: &mut sqlx::AnyConnection,
+    quote_id: i64,
+) -> Result<Vec<(i64, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT machine_id, employee_id FROM supplier_quote_machines WHERE quote_id = $1 ORDER BY position, machine_id",
+    )
+    .bind(quote_id)
+    .fetch_all(conn)
+    .await
+}
 
 /// A quote the actor may see (its supplier; staff).
 pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Quote> {
@@ -103,9 +131,69 @@ pub struct QuoteInput {
     pub arrival_at: String,
     pub valid_until: String,
     pub comment: String,
+    /// Every machine offered, the first included; when empty, the one in
+    /// `machine_id` / `employee_id`.
+    pub machines: Vec<MachineChoice>,
 }
 
 impl QuoteInput {
+    /// A submitted form whose rows repeat `machine_id` and `employee_id`
+    /// (one pair per machine, in order; a select is always submitted, so
+    /// the pairs line up).
+    pub fn from_pairs(pairs: &[(String, String)]) -> QuoteInput {
+        let mut input = QuoteInput::default();
+        let (mut machines, mut drivers) = (Vec::new(), Vec::new());
+        for (k, v) in pairs {
+            let v = v.clone();
+            match k.as_str() {
+                "machine_id" => machines.push(v),
+                "employee_id" => drivers.push(v),
+                "price_unit" => input.price_unit = v,
+                "unit_price" => input.unit_price = v,
+                "quantity" => input.quantity = v,
+                "vat_mode" => input.vat_mode = v,
+                "prepayment_percent" => input.prepayment_percent = v,
+                "postpayment_days" => input.postpayment_days = v,
+                "payment_method" => input.payment_method = v,
+                "arrival_at" => input.arrival_at = v,
+                "valid_until" => input.valid_until = v,
+                "comment" => input.comment = v,
+                _ => {}
+            }
+        }
+        input.machines = machines
+            .into_iter()
+            .take(MAX_QUOTE_MACHINES + 1)
+            .enumerate()
+            .map(|(i, machine_id)| MachineChoice {
+                machine_id,
+                employee_id: drivers.get(i).cloned().unwrap_or_default(),
+            })
+            .collect();
+        if let Some(first) = input.machines.first() {
+            input.machine_id = first.machine_id.clone();
+            input.employee_id = first.employee_id.clone();
+        }
+        input
+    }
+
+    /// The machines offered: the rows with a machine chosen (the first row
+    /// always, so that a missing machine is reported).
+    pub fn rows(&self) -> Vec<MachineChoice> {
+        if self.machines.is_empty() {
+            return vec![MachineChoice {
+                machine_id: self.machine_id.clone(),
+                employee_id: self.employee_id.clone(),
+            }];
+        }
+        self.machines
+            .iter()
+            .enumerate()
+            .filter(|(i, m)| *i == 0 || !m.machine_id.trim().is_empty())
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
     pub fn from_quote(q: &Quote, tz: chrono_tz::Tz) -> QuoteInput {
         QuoteInput {
             machine_id: q.machine_id.to_string(),
@@ -120,6 +208,7 @@ impl QuoteInput {
             arrival_at: local_input(Some(q.arrival_at), tz),
             valid_until: local_input(Some(q.valid_until), tz),
             comment: q.comment.clone().unwrap_or_default(),
+            machines: Vec::new(),
         }
     }
 }
@@ -164,8 +253,8 @@ pub fn times_centi(amount: Kopecks, centi: i64) -> Option<Kopecks> {
 /// A checked quote.
 #[derive(Debug, Clone)]
 pub(super) struct ValidQuote {
-    pub(super) machine: MachineMatch,
-    pub(super) employee_id: Option<i64>,
+    /// Every machine offered with its driver, the first first.
+    pub(super) machines: Vec<(MachineMatch, Option<i64>)>,
     pub(super) price_unit: String,
     pub(super) unit_price: Kopecks,
     pub(super) quantity_centi: i64,
@@ -195,6 +284,16 @@ pub(crate) fn int_in(e: &mut FieldErrors, field: &str, input: &str, max: i64) ->
     }
 }
 
+/// How many machines a request asks for: its `vehicles` field (the cargo
+/// form's «Количество машин»), else one.
+pub fn requested_machines(r: &RequestRow) -> usize {
+    r.field_map()
+        .get("vehicles")
+        .and_then(Value::as_i64)
+        .map(|v| v.clamp(1, MAX_QUOTE_MACHINES as i64) as usize)
+        .unwrap_or(1)
+}
+
 /// Estimated units of a request, for the form's default quantity.
 pub fn estimated_quantity(r: &RequestRow, unit: &str) -> i64 {
     let f = r.field_map();
@@ -211,11 +310,7 @@ pub fn estimated_quantity(r: &RequestRow, unit: &str) -> i64 {
             .or_else(|| num("quantity"))
             .map(centi)
             .unwrap_or(100),
-        "trip" => f
-            .get("vehicles")
-            .and_then(Value::as_i64)
-            .map(|v| v.max(1) * 100)
-            .unwrap_or(100),
+        // Per machine: the count of machines is the quote's own.
         _ => 100,
     }
 }
@@ -227,6 +322,9 @@ pub fn estimated_quantity(r: &RequestRow, unit: &str) -> i64 {
 pub struct QuoteForm {
     pub view: RfqView,
     pub quote: Option<Quote>,
+    /// How many machine rows the form shows: what the request asks for
+    /// (its `vehicles`), or what the quote offers, at least one.
+    pub rows: usize,
     pub machines: Vec<MachineMatch>,
     pub employees: Vec<EmployeeOption>,
     pub vat_modes: Vec<&'static str>,
@@ -270,8 +368,20 @@ pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<Quot
             operator_licence: e.operator_licence.is_some(),
         })
         .collect();
-    let input = match &quote {
-        Some(q) => QuoteInput::from_quote(q, r.tz()),
+    let mut input = match &quote {
+        Some(q) => {
+            let mut input = QuoteInput::from_quote(q, r.tz());
+            let mut conn = s.db.pool().acquire().await?;
+            input.machines = machines_of(&mut conn, q.id)
+                .await?
+                .into_iter()
+                .map(|(m, e)| MachineChoice {
+                    machine_id: m.to_string(),
+                    employee_id: e.map(|e| e.to_string()).unwrap_or_default(),
+                })
+                .collect();
+            input
+        }
         None => {
             let unit = view.job.price_units.first().cloned().unwrap_or_default();
             let own_vat: Option<String> =
@@ -298,9 +408,19 @@ pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<Quot
             }
         }
     };
+    let asked = requested_machines(&r);
+    let rows = asked.max(input.machines.len()).max(1);
+    if input.machines.is_empty() {
+        input.machines.push(MachineChoice {
+            machine_id: input.machine_id.clone(),
+            employee_id: input.employee_id.clone(),
+        });
+    }
+    input.machines.resize(rows, MachineChoice::default());
     Ok(QuoteForm {
         view,
         quote,
+        rows,
         machines,
         employees,
         vat_modes: VatMode::CURRENT.iter().map(|m| m.as_str()).collect(),
