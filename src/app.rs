@@ -99,10 +99,15 @@ impl RunningApp {
             .timezone(config.timezone)
             .config(engine_config)
             .build();
-        let loaded = engine
-            .load_dir(&catalogue.dir, None)
+        // A broken workflow file is refused and logged; its key keeps the
+        // version that was active, so the server still starts.
+        let (loaded, refused) = engine
+            .load_dir_keeping_good(&catalogue.dir, None)
             .await
             .map_err(|e| anyhow::anyhow!("workflows in {}: {e}", catalogue.dir.display()))?;
+        for problem in &refused {
+            tracing::error!(%problem, "workflow file refused; the active version stays");
+        }
         for f in loaded
             .iter()
             .filter(|f| f.action != engine::versions::LoadAction::Unchanged)

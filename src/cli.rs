@@ -65,7 +65,8 @@ enum TokenCommand {
 enum WorkflowsCommand {
     /// Check definition files; prints `file:line:column: problem` and exits 1 on errors.
     Check {
-        /// YAML files (a calendar.yaml among them is used for `calendar:` names).
+        /// YAML files or folders: workflows, `request_types/*.yaml`, `catalogue/*.yaml`
+        /// and `calendar.yaml`, each checked by its own checker.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
@@ -293,26 +294,40 @@ async fn user_add(args: UserAddArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// An engine with everything the brokerage registers, on the configured
-/// database (used by the analysts' tools).
-async fn tool_engine(
-    config: &Config,
-) -> anyhow::Result<(engine::Db, engine::Engine, crate::workflows::Catalogues)> {
+/// database (used by the analysts' tools). Its actions get the same
+/// services the server gives them: moving an instance reopens its tasks,
+/// and the actions that announce a task must not refuse as if the
+/// application were still starting. Messages they queue are delivered by
+/// the running server.
+async fn tool_engine(config: &Config) -> anyhow::Result<(engine::Db, engine::Engine)> {
     let db = prepare_db(config, None).await?;
     let catalogues = crate::workflows::Catalogues::load(&config.workflows_dir)?;
     let cell: domain::services::ServicesCell = std::sync::Arc::new(std::sync::OnceLock::new());
-    let engine = domain::engine_builder(db.clone(), cell)
+    let engine = domain::engine_builder(db.clone(), cell.clone())
         .calendars(catalogues.calendars.clone())
         .timezone(config.timezone)
         .build();
-    Ok((db, engine, catalogues))
+    let connectors = connectors::Connectors::from_env()?;
+    let _ = cell.set(domain::services::Services {
+        db: db.clone(),
+        engine: engine.clone(),
+        files: domain::files::Files::local(&config.files_dir),
+        registry: connectors.registry.clone(),
+        texts: std::sync::Arc::new(web::i18n::Catalogue::russian()?),
+        equipment: std::sync::Arc::new(catalogues.equipment),
+        request_types: std::sync::Arc::new(catalogues.request_types),
+        base_url: config.base_url.trim_end_matches('/').to_string(),
+        notifier: None,
+    });
+    Ok((db, engine))
 }
 
 async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
     let config = Config::from_env(false)?;
-    let (db, engine, _) = tool_engine(&config).await?;
+    let (db, engine) = tool_engine(&config).await?;
     let code = match cmd {
         WorkflowsCommand::Check { files } => {
-            let diagnostics = engine::check_files(&files, engine.vocabulary());
+            let diagnostics = crate::workflows::check(&files, engine.vocabulary());
             for d in &diagnostics {
                 println!("{d}");
             }
@@ -342,11 +357,6 @@ async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
         WorkflowsCommand::Migrate { key, to, from, map } => {
-            let versions = engine.list_versions(&key).await?;
-            let target = versions
-                .iter()
-                .find(|v| v.version == to)
-                .ok_or_else(|| anyhow::anyhow!("{key} has no version {to}"))?;
             let mut state_map = std::collections::BTreeMap::new();
             for m in &map {
                 let (a, b) = m
@@ -354,25 +364,22 @@ async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
                     .ok_or_else(|| anyhow::anyhow!("--map takes old=new, got {m:?}"))?;
                 state_map.insert(a.trim().to_string(), b.trim().to_string());
             }
-            let from_ids: Vec<i64> = if from.is_empty() {
-                versions
+            // The engine takes version *numbers* (1, 2, …), not the rows'
+            // ids: passing ids made every real migration fail with
+            // "has no version N". It also reports unknown versions itself.
+            let from_versions: Vec<i64> = if from.is_empty() {
+                engine
+                    .list_versions(&key)
+                    .await?
                     .iter()
-                    .filter(|v| v.id != target.id)
-                    .map(|v| v.id)
+                    .map(|v| v.version)
+                    .filter(|v| *v != to)
                     .collect()
             } else {
-                from.iter()
-                    .map(|n| {
-                        versions
-                            .iter()
-                            .find(|v| v.version == *n)
-                            .map(|v| v.id)
-                            .ok_or_else(|| anyhow::anyhow!("{key} has no version {n}"))
-                    })
-                    .collect::<anyhow::Result<_>>()?
+                from
             };
             match engine
-                .migrate_instances(&key, &from_ids, target.id, &state_map, None)
+                .migrate_instances(&key, &from_versions, to, &state_map, None)
                 .await
             {
                 Ok(report) => {

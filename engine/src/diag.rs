@@ -93,7 +93,139 @@ pub fn from_yaml_error(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
             let key = rest.split(',').next().unwrap_or(rest).trim();
             format!("duplicate id `{key}`")
         }
-        None => raw.escape_debug().to_string().replace("\\\"", "\""),
+        None => russian_yaml_message(&raw)
+            .unwrap_or_else(|| raw.escape_debug().to_string().replace("\\\"", "\"")),
     };
     Diagnostic::new(file, pos, message)
+}
+
+/// The YAML parser's messages said in plain Russian, the analysts'
+/// language. The engine has no access to the web's message catalogue (it
+/// sits below it), so the table lives here, in one place. Matched on the
+/// parser's wording; an unknown message falls through in English.
+const YAML_MESSAGES: &[(&str, &str)] = &[
+    (
+        "did not find expected '-' indicator",
+        "ожидался элемент списка «- …»: проверьте отступ этой строки — он должен совпадать с соседними элементами",
+    ),
+    (
+        "while parsing a block mapping, did not find expected key",
+        "ожидалось «имя: значение»: проверьте отступ этой строки и парные кавычки в строке выше",
+    ),
+    (
+        "did not find expected node content",
+        "здесь ожидалось значение, а его нет",
+    ),
+    (
+        "did not find expected ',' or '}'",
+        "в записи «{…}» пропущена запятая или закрывающая «}»",
+    ),
+    (
+        "expected ',' or ']'",
+        "в списке «[…]» пропущена запятая или закрывающая «]»",
+    ),
+    (
+        "unexpected EOF while parsing a flow mapping",
+        "не закрыта скобка «{»",
+    ),
+    (
+        "unexpected EOF while parsing a flow sequence",
+        "не закрыта скобка «[»",
+    ),
+    ("unexpected EOF", "файл оборвался посреди записи"),
+    (
+        "mapping values are not allowed",
+        "двоеточие не на месте: если оно — часть текста, возьмите значение в кавычки",
+    ),
+    (
+        "simple key expected ':'",
+        "после имени ожидалось двоеточие «:»",
+    ),
+    ("invalid indentation", "неверный отступ"),
+    (
+        "tabs disallowed",
+        "табуляция в отступах не допускается: используйте пробелы",
+    ),
+    (
+        "found unknown anchor",
+        "ссылка «*…» на неизвестную метку «&…»",
+    ),
+    (
+        "found character that cannot start any token",
+        "этот символ не может начинать значение: возьмите значение в кавычки",
+    ),
+    ("while scanning a quoted scalar", "не закрыты кавычки"),
+];
+
+/// Serde's shape messages (`missing field`, `unknown field`, …) and the
+/// parser's, in Russian; `None` for a message not in the table.
+fn russian_yaml_message(raw: &str) -> Option<String> {
+    if let Some(rest) = raw.strip_prefix("missing field ") {
+        return Some(format!("не хватает обязательного поля {}", quoted(rest)));
+    }
+    if let Some(rest) = raw.strip_prefix("unknown field ") {
+        let (name, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
+        let expected = expected
+            .trim_start_matches(" one of")
+            .trim_start_matches(':')
+            .trim();
+        return Some(if expected.is_empty() {
+            format!("неизвестное поле {}", quoted(name))
+        } else {
+            format!(
+                "неизвестное поле {} — возможно, опечатка; допустимы: {}",
+                quoted(name),
+                expected.replace('`', "")
+            )
+        });
+    }
+    if let Some(rest) = raw.strip_prefix("unknown variant ") {
+        let (name, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
+        let expected = expected
+            .trim_start_matches(" one of")
+            .trim_start_matches(':')
+            .trim();
+        return Some(format!(
+            "неизвестное значение {}; допустимы: {}",
+            quoted(name),
+            expected.replace('`', "")
+        ));
+    }
+    if raw.starts_with("invalid type:") {
+        return Some(format!(
+            "значение не того вида: {}",
+            raw.trim_start_matches("invalid type:")
+                .trim()
+                .replace("expected", "а ожидалось")
+        ));
+    }
+    YAML_MESSAGES
+        .iter()
+        .find(|(en, _)| raw.contains(en))
+        .map(|(_, ru)| (*ru).to_string())
+}
+
+/// `` `name` `` as «name».
+fn quoted(s: &str) -> String {
+    format!("«{}»", s.trim().trim_matches('`'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(yaml: &str) -> String {
+        let e = serde_saphyr::from_str::<std::collections::BTreeMap<String, Vec<String>>>(yaml)
+            .expect_err("broken");
+        from_yaml_error("f.yaml", &e).message
+    }
+
+    #[test]
+    fn a_misindented_list_item_is_explained_in_russian() {
+        let m = message("a:\n  - x\n  - y\n b: 1\n");
+        assert!(
+            !m.contains("did not find") && m.chars().any(|c| ('а'..='я').contains(&c)),
+            "{m}"
+        );
+    }
 }

@@ -146,6 +146,34 @@ impl Engine {
         dir: &Path,
         actor: Option<i64>,
     ) -> Result<Vec<LoadedFile>, SaveError> {
+        let (loaded, refused) = self.load_files(dir, actor, false).await?;
+        if !refused.is_empty() {
+            return Err(SaveError::Invalid(Diagnostics(refused)));
+        }
+        Ok(loaded)
+    }
+
+    /// Like [`Engine::load_dir`], but a file with errors is refused on its
+    /// own: its key keeps the version that was active (the last good one),
+    /// the good files are stored, and the refused files' problems are
+    /// returned beside them. The server starts this way, so one analyst's
+    /// typo never stops it. Only an unreadable folder is an error.
+    pub async fn load_dir_keeping_good(
+        &self,
+        dir: &Path,
+        actor: Option<i64>,
+    ) -> Result<(Vec<LoadedFile>, Vec<Diagnostic>), SaveError> {
+        self.load_files(dir, actor, true).await
+    }
+
+    /// Checks every file, then stores the good ones: all of them only if
+    /// none has errors, unless `keep_good`.
+    async fn load_files(
+        &self,
+        dir: &Path,
+        actor: Option<i64>,
+        keep_good: bool,
+    ) -> Result<(Vec<LoadedFile>, Vec<Diagnostic>), SaveError> {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| {
                 SaveError::Invalid(Diagnostics(vec![Diagnostic::new(
@@ -185,6 +213,7 @@ impl Engine {
                             Pos::new(1, 1),
                             format!("another file already defines `{}`", def.key),
                         ));
+                        continue;
                     }
                     texts.push((
                         file,
@@ -197,8 +226,8 @@ impl Engine {
                 Err(d) => errors.extend(d),
             }
         }
-        if !errors.is_empty() {
-            return Err(SaveError::Invalid(Diagnostics(errors)));
+        if !keep_good && !errors.is_empty() {
+            return Ok((Vec::new(), errors));
         }
         let mut out = Vec::new();
         for (file, key, title, object_kind, text) in texts {
@@ -249,7 +278,7 @@ impl Engine {
                 action,
             });
         }
-        Ok(out)
+        Ok((out, errors))
     }
 
     /// Validates `yaml` and stores it as a draft version of its key (or

@@ -132,7 +132,25 @@ fn yaml_syntax_error_has_position() {
 #[test]
 fn unknown_key_is_reported_at_the_key() {
     let y = variant("    title: Новая\n", "    title: Новая\n    colour: red\n");
-    expect(&y, "colour", 0, "unknown field `colour`");
+    expect(&y, "colour", 0, "неизвестное поле «colour»");
+}
+
+#[test]
+fn a_state_whose_only_ways_out_return_to_it_is_reported() {
+    let y = variant(
+        "        to: closed\n      - at:",
+        "        to: waiting\n      - at:",
+    )
+    .replacen(
+        "        calendar: working\n        to: closed",
+        "        calendar: working\n        to: waiting",
+        1,
+    );
+    expect(&y, "waiting:", 0, "ведут обратно в него же");
+    assert!(
+        errors(BASE).is_empty(),
+        "a state with one way elsewhere is fine"
+    );
 }
 
 #[test]
@@ -327,19 +345,19 @@ fn bad_expression_duration_and_cron() {
         &variant("\"0 9 * * Mon-Fri\"", "\"0 9 * * 1-5\""),
         "\"0 9 * * 1-5\"",
         0,
-        "write weekdays as names",
+        "дни недели пишите названиями",
     );
     expect(
         &variant("\"0 9 * * Mon-Fri\"", "\"0 9 * *\""),
         "\"0 9 * *\"",
         0,
-        "expected 5 fields",
+        "нужно 5 полей",
     );
     expect(
         &variant("\"0 9 * * Mon-Fri\"", "\"0 99 * * Mon-Fri\""),
         "\"0 99",
         0,
-        "bad cron",
+        "час — число от 0 до 23, а указано 99",
     );
     expect(
         &variant(

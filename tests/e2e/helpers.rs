@@ -198,6 +198,11 @@ impl TestApp {
         }
     }
 
+    /// The test database's address, for running the binary's tools on it.
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
     pub fn db(&self) -> &Db {
         &self.app.as_ref().expect("running").db
     }

@@ -286,6 +286,162 @@ async fn the_checker_names_file_line_and_column_and_fails() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `podryad workflows migrate` takes version numbers: a supplier waiting
+/// for verification on version 1 moves to version 2 (which has the document
+/// stage) and then follows version 2's path.
+#[tokio::test]
+async fn the_migrate_command_moves_a_running_instance_to_the_next_version() {
+    let app = TestApp::spawn_demo().await;
+    let org = register_and_confirm(&app, "7712345671", "move@example.test").await;
+    let (id, state, version) = instance_of(&app, org).await;
+    assert_eq!((state.as_str(), version), ("verification", 1));
+
+    let analyst = app.client();
+    analyst.login("analyst@podryad.test", DEMO_PASSWORD).await;
+    let r = analyst
+        .post_form(
+            "/workflows/save",
+            &[("yaml", with_document_stage().as_str()), ("activate", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let dir = std::env::temp_dir().join(format!("podryad-migrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podryad"))
+        .args(["workflows", "migrate", "supplier_onboarding", "--to", "2"])
+        .env("DATABASE_URL", app.database_url())
+        .env(
+            "PODRYAD_WORKFLOWS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"),
+        )
+        .env("PODRYAD_FILES_DIR", dir.join("files"))
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("to supplier_onboarding v2")
+            && stdout.contains("verification → verification"),
+        "{stdout}"
+    );
+    let (moved, state, version) = instance_of(&app, org).await;
+    assert_eq!(
+        (moved, state.as_str(), version),
+        (id, "verification", 2),
+        "the same instance, same state, now on version 2"
+    );
+
+    let manager = app.client();
+    manager.login("manager@podryad.test", DEMO_PASSWORD).await;
+    approve(&app, &manager, org).await;
+    assert_eq!(
+        instance_of(&app, org).await.1,
+        "documents",
+        "the moved instance takes version 2's new stage"
+    );
+
+    // An unknown version is refused by number, and nothing changes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podryad"))
+        .args(["workflows", "migrate", "supplier_onboarding", "--to", "7"])
+        .env("DATABASE_URL", app.database_url())
+        .env(
+            "PODRYAD_WORKFLOWS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/workflows"),
+        )
+        .env("PODRYAD_FILES_DIR", dir.join("files"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no version 7"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A copy of the shipped analysts' folder with a new request type whose
+/// field type is misspelt.
+fn workflows_with_broken_towing() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    crate::intake::copy_dir(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/workflows")),
+        dir.path(),
+    );
+    std::fs::write(
+        dir.path().join("request_types/towing.yaml"),
+        "code: towing\ntitle: Эвакуация автомобиля\nposition: 5\nsite: pickup\nduration: none\n\
+         price_units: [trip]\nmarkup_percent: 18\nfields:\n\
+         \x20 - {id: pickup, title: Откуда забрать, type: adress, required: true}\n",
+    )
+    .expect("write");
+    dir
+}
+
+/// One broken request type never stops the server: it is left out (and
+/// logged) while the other types take requests.
+#[tokio::test]
+async fn a_server_starts_with_a_broken_request_type_and_the_others_work() {
+    let dir = workflows_with_broken_towing();
+    let app = TestApp::spawn_demo_with_workflows(dir.path().to_path_buf()).await;
+    let visitor = app.client();
+    let (status, page) = visitor.get_text("/request").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("/request/cargo"), "{page}");
+    assert!(
+        !page.contains("/request/towing"),
+        "the broken type is left out"
+    );
+    let (status, _) = visitor.get_text("/request/cargo").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        visitor.get("/request/towing").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
+
+/// `workflows check` on the whole folder checks each kind with its own
+/// checker and names every broken file with its line and column in one run.
+#[tokio::test]
+async fn the_checker_checks_request_types_and_the_catalogue_in_one_pass() {
+    let dir = workflows_with_broken_towing();
+    let equipment = dir.path().join("catalogue/equipment.yaml");
+    let text = std::fs::read_to_string(&equipment).expect("read");
+    std::fs::write(
+        &equipment,
+        text.replacen(
+            "type: decimal, required: true",
+            "type: decimall, required: true",
+            1,
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_podryad"))
+        .args(["workflows", "check"])
+        .arg(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/check.db", dir.path().display()),
+        )
+        .env("PODRYAD_WORKFLOWS_DIR", dir.path())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for file in [r"towing\.yaml", r"equipment\.yaml"] {
+        let re = regex::Regex::new(&format!(r"{file}:[1-9]\d*:[1-9]\d*: ")).expect("re");
+        assert!(re.is_match(&stdout), "{file} with a position in:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("cargo.yaml") && !stdout.contains("request.yaml"),
+        "request types are not read as workflows:\n{stdout}"
+    );
+}
+
 /// A workflow written for the API checks: typed data, and one event that
 /// may come from outside.
 const PAYMENT_CHECK: &str = "id: payment_check

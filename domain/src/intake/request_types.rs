@@ -600,6 +600,28 @@ impl RequestTypes {
         dir: &Path,
         catalogue: &EquipmentCatalogue,
     ) -> Result<RequestTypes, Vec<Diagnostic>> {
+        let (types, errors) = Self::load_dir_keeping_good(dir, catalogue)?;
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if types.0.is_empty() {
+            return Err(vec![Diagnostic::new(
+                &dir.display().to_string(),
+                Pos::default(),
+                "no request types defined",
+            )]);
+        }
+        Ok(types)
+    }
+
+    /// Loads the good files of `dir` and returns the broken ones' problems
+    /// beside them: a server starts with the types that are right, so one
+    /// typo takes one type away instead of the whole server. Only an
+    /// unreadable folder is an error.
+    pub fn load_dir_keeping_good(
+        dir: &Path,
+        catalogue: &EquipmentCatalogue,
+    ) -> Result<(RequestTypes, Vec<Diagnostic>), Vec<Diagnostic>> {
         let mut paths: Vec<_> = std::fs::read_dir(dir)
             .map_err(|e| {
                 vec![Diagnostic::new(
@@ -625,8 +647,9 @@ impl RequestTypes {
                                 Pos::new(1, 1),
                                 format!("another file already defines {:?}", t.code),
                             ));
+                        } else {
+                            types.push(t);
                         }
-                        types.push(t);
                     }
                     Err(d) => errors.extend(d),
                 },
@@ -637,18 +660,8 @@ impl RequestTypes {
                 )),
             }
         }
-        if types.is_empty() && errors.is_empty() {
-            errors.push(Diagnostic::new(
-                &dir.display().to_string(),
-                Pos::default(),
-                "no request types defined",
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
         types.sort_by(|a, b| a.position.cmp(&b.position).then(a.code.cmp(&b.code)));
-        Ok(RequestTypes(types))
+        Ok((RequestTypes(types), errors))
     }
 
     pub fn get(&self, code: &str) -> Option<&RequestType> {

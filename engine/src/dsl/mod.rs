@@ -471,6 +471,26 @@ impl<'a> Compiler<'a> {
                     s.pos,
                     format!("state `{}` is not terminal but has no way out (add a transition, a task, or `terminal: true`)", s.name),
                 );
+            } else if s
+                .transitions
+                .iter()
+                .filter_map(|t| t.to.as_deref())
+                .chain(
+                    s.tasks
+                        .iter()
+                        .flat_map(|t| t.outcomes.iter().map(|o| o.to.as_str())),
+                )
+                .all(|to| to == s.name)
+            {
+                // Every exit returns here: an instance that enters never
+                // leaves, which is a mistake as surely as no exit at all.
+                self.err(
+                    s.pos,
+                    format!(
+                        "состояние «{}»: все переходы из него ведут обратно в него же — выйти из него нельзя; направьте хотя бы один переход в другое состояние или отметьте его `terminal: true`",
+                        s.name
+                    ),
+                );
             }
         }
     }
@@ -676,9 +696,16 @@ impl<'a> Compiler<'a> {
                     schedule,
                     timezone: self.timezone,
                 }),
-                Err(e) => {
-                    let msg = e.to_string().lines().last().unwrap_or_default().to_string();
-                    self.err(pos(c), format!("bad cron `{}`: {msg}", c.value));
+                Err(_) => {
+                    // Ranges were checked in Russian above; what is left is
+                    // a word or sign cron does not know.
+                    self.err(
+                        pos(c),
+                        format!(
+                            "расписание «{}» не понято: пишите «минута час день месяц день_недели», например «0 9 * * Mon-Fri»",
+                            c.value
+                        ),
+                    );
                     None
                 }
             },
@@ -1214,14 +1241,43 @@ pub fn translate_cron(text: &str) -> Result<String, String> {
         6 | 7 => (fields.join(" "), fields[5]),
         n => {
             return Err(format!(
-                "bad cron `{t}`: expected 5 fields (minute hour day-of-month month weekday), got {n}"
+                "расписание «{t}»: нужно 5 полей (минута, час, день месяца, месяц, день недели), а их {n}"
             ));
         }
     };
     if dow.chars().any(|c| c.is_ascii_digit()) {
         return Err(format!(
-            "bad cron `{t}`: write weekdays as names (Mon-Fri, Sat,Sun), not numbers `{dow}` — numbering differs between cron dialects"
+            "расписание «{t}»: дни недели пишите названиями (Mon-Fri, Sat,Sun), а не числами «{dow}» — в разных вариантах cron их нумерация разная"
         ));
+    }
+    // The cron crate's range messages are off by one ("less than 59" for
+    // minutes, which allow 59) and English; check the ranges here and say
+    // them as they are. The last five fields are always minute … weekday.
+    let five = if fields.len() == 5 {
+        &fields[..]
+    } else {
+        &fields[1..6]
+    };
+    const RANGES: [(&str, u32, u32); 4] = [
+        ("минута", 0, 59),
+        ("час", 0, 23),
+        ("день месяца", 1, 31),
+        ("месяц", 1, 12),
+    ];
+    for ((name, lo, hi), field) in RANGES.iter().zip(five) {
+        for part in field.split(',') {
+            // After `/` comes a step, not a value.
+            let values = part.split('/').next().unwrap_or(part);
+            for v in values.split('-') {
+                if let Ok(n) = v.parse::<u32>()
+                    && (n < *lo || n > *hi)
+                {
+                    return Err(format!(
+                        "расписание «{t}»: {name} — число от {lo} до {hi}, а указано {n}"
+                    ));
+                }
+            }
+        }
     }
     Ok(full)
 }
@@ -1236,8 +1292,24 @@ mod tests {
             translate_cron("0 9 * * Mon-Fri").unwrap(),
             "0 0 9 * * Mon-Fri"
         );
-        assert!(translate_cron("0 9 * * 1-5").unwrap_err().contains("names"));
+        assert!(
+            translate_cron("0 9 * * 1-5")
+                .unwrap_err()
+                .contains("названиями")
+        );
         assert!(translate_cron("0 9 * *").is_err());
         assert_eq!(translate_cron("@daily").unwrap(), "@daily");
+    }
+
+    #[test]
+    fn cron_ranges_are_said_as_they_are() {
+        let e = translate_cron("60 9 * * Mon").unwrap_err();
+        assert!(e.contains("минута — число от 0 до 59, а указано 60"), "{e}");
+        assert!(translate_cron("59 23 31 12 Sun").is_ok());
+        assert!(
+            translate_cron("*/15 8-24 * * *")
+                .unwrap_err()
+                .contains("от 0 до 23")
+        );
     }
 }
