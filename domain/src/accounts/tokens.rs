@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::crypto::{random_token, sha256_hex};
 
 pub async fn issue(
-    tx: &mut Tx,
+    tx: &mut sqlx::AnyConnection,
     now: DateTime<Utc>,
     purpose: &str,
     user_id: Option<i64>,
@@ -27,7 +27,7 @@ pub async fn issue(
     .bind(payload.to_string())
     .bind(to_db_time(now))
     .bind(to_db_time(now + ttl))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
     Ok(token)
 }

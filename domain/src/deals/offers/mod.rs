@@ -75,6 +75,7 @@ mod tests {
             VatMode::Vat22,
             Markup::Percent(1500),
             200,
+            Rounding::Kopeck,
         )
         .expect("fits");
         assert_eq!(p.unit_cost, 1_000_000);
@@ -93,6 +94,7 @@ mod tests {
             VatMode::Vat22,
             Markup::Percent(1500),
             100,
+            Rounding::Kopeck,
         )
         .expect("fits");
         assert_eq!(p.unit_cost, 1_000_000);
@@ -104,12 +106,65 @@ mod tests {
             VatMode::None,
             Markup::Amount(Kopecks(100_000)),
             100,
+            Rounding::Kopeck,
         )
         .expect("fits");
         assert_eq!(p.unit_cost, 1_220_000);
         assert_eq!(p.unit_gross, 1_320_000);
         assert_eq!(p.unit_vat, 0);
         assert_eq!(p.margin_total, 100_000);
+    }
+
+    #[test]
+    fn client_prices_round_as_the_company_sets() {
+        assert_eq!(Rounding::Rouble.round(2_699_999), 2_700_000);
+        assert_eq!(Rounding::Rouble.round(2_699_949), 2_699_900);
+        assert_eq!(Rounding::Rouble.round(50), 100);
+        assert_eq!(Rounding::Rouble.round(-250), -300);
+        assert_eq!(Rounding::TenRoubles.round(2_699_999), 2_700_000);
+        assert_eq!(Rounding::TenRoubles.round(2_749_999), 2_750_000);
+        assert_eq!(Rounding::TenRoubles.round(2_740_000), 2_740_000);
+        assert_eq!(Rounding::TenRoubles.round(2_744_999), 2_740_000);
+        assert_eq!(Rounding::Kopeck.round(2_699_999), 2_699_999);
+        assert_eq!(Rounding::parse("ten_roubles"), Some(Rounding::TenRoubles));
+        assert_eq!(Rounding::parse("roubles"), None);
+    }
+
+    #[test]
+    fn the_margin_is_computed_after_rounding() {
+        // 30 000 ₽ from a supplier without VAT, −10 %: 27 000 ₽ net, and a
+        // 22 % broker adds 5 940 ₽. An odd supplier price leaves kopecks that
+        // the client never sees, and the margin follows the rounded price.
+        let p = price(
+            Kopecks(2_999_999),
+            VatMode::None,
+            VatMode::Vat22,
+            Markup::Percent(-1000),
+            100,
+            Rounding::Rouble,
+        )
+        .expect("fits");
+        assert_eq!(p.unit_gross % 100, 0);
+        assert_eq!(p.total_gross, 3_294_000);
+        assert_eq!(p.total_net + p.total_vat, p.total_gross);
+        assert_eq!(p.margin_total, p.total_net - p.total_cost);
+        assert!(p.margin_total < 0);
+        assert_eq!(p.margin_bp, p.margin_total * 10_000 / p.total_cost);
+        assert!(needs_approval(&p, 0));
+        // A positive margin under the minimum still asks; above it, not.
+        let p = price(
+            Kopecks(1_000_000),
+            VatMode::None,
+            VatMode::None,
+            Markup::Percent(500),
+            100,
+            Rounding::Rouble,
+        )
+        .expect("fits");
+        assert_eq!(p.margin_total, 50_000);
+        assert_eq!(p.margin_bp, 500);
+        assert!(needs_approval(&p, 800));
+        assert!(!needs_approval(&p, 500));
     }
 
     #[test]

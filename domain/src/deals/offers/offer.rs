@@ -202,6 +202,10 @@ pub struct Draft {
     pub input: OfferInput,
     pub broker_vat: VatMode,
     pub pricing: Option<Pricing>,
+    /// The margin below which sending asks for approval, basis points.
+    pub min_margin_bp: i64,
+    /// Sending this offer as priced asks for approval first.
+    pub needs_approval: bool,
     /// The request's client waits for staff to confirm it (a public
     /// request that matched a client without proof): sending is refused.
     pub client_unconfirmed: bool,
@@ -233,7 +237,8 @@ pub async fn draft(
     let r = matching::request_for(s, actor, request_id).await?;
     let q = quote_of_request(s, actor, &r, quote_id).await?;
     let t = s.request_types.get(&r.request_type);
-    let ours = broker_vat(s).await?;
+    let terms = broker_terms(s).await?;
+    let ours = terms.vat;
     let supplier_name: String = sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1")
         .bind(q.supplier_org_id)
         .fetch_one(s.db.pool())
@@ -264,9 +269,10 @@ pub async fn draft(
             }
         }
     };
-    let pricing = checked(&input, &q, ours, &r, s.db.now())
+    let pricing = checked(&input, &q, terms, &r, s.db.now())
         .ok()
         .map(|v| v.pricing);
+    let min_margin_bp = min_margin_bp(s, &r, terms);
     let client_unconfirmed = crate::intake::client_unconfirmed(s.db.pool(), r.id).await?;
     Ok(Draft {
         client_unconfirmed,
@@ -275,11 +281,35 @@ pub async fn draft(
         supplier_name,
         input,
         broker_vat: ours,
+        needs_approval: pricing.is_some_and(|p| needs_approval(&p, min_margin_bp)),
         pricing,
+        min_margin_bp,
     })
 }
 
+/// The margin below which an offer for a request of this type needs
+/// approval, basis points (for the staff's pages).
+pub async fn min_margin_of(s: &Services, request_type: &str) -> DomainResult<i64> {
+    let terms = broker_terms(s).await?;
+    Ok(s.request_types
+        .get(request_type)
+        .and_then(|t| t.min_margin_bp)
+        .unwrap_or(terms.min_margin_bp))
+}
+
+/// The margin below which an offer for this request needs approval: its
+/// type's, else the company's.
+pub(super) fn min_margin_bp(s: &Services, r: &RequestRow, terms: Terms) -> i64 {
+    s.request_types
+        .get(&r.request_type)
+        .and_then(|t| t.min_margin_bp)
+        .unwrap_or(terms.min_margin_bp)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct ValidOffer {
+    /// Our VAT mode when it was priced (`VatMode::as_str`).
+    pub(super) vat_mode: String,
     pub(super) markup: Markup,
     pub(super) quantity_centi: i64,
     pub(super) pricing: Pricing,
@@ -306,10 +336,11 @@ pub fn parse_percent_bp(input: &str) -> Option<i64> {
 pub(super) fn checked(
     input: &OfferInput,
     q: &quotes::Quote,
-    ours: VatMode,
+    terms: Terms,
     r: &RequestRow,
     now: DateTime<Utc>,
 ) -> Result<ValidOffer, FieldErrors> {
+    let ours = terms.vat;
     let mut e = FieldErrors::new();
     let markup = match input.markup_kind.as_str() {
         "amount" => match Kopecks::parse(&input.markup) {
@@ -362,7 +393,14 @@ pub(super) fn checked(
     }
     let supplier_vat = VatMode::parse(&q.vat_mode).unwrap_or(VatMode::None);
     let pricing = match (markup, quantity_centi) {
-        (Some(m), Some(c)) => match price(Kopecks(q.unit_price), supplier_vat, ours, m, c) {
+        (Some(m), Some(c)) => match price(
+            Kopecks(q.unit_price),
+            supplier_vat,
+            ours,
+            m,
+            c,
+            terms.rounding,
+        ) {
             Some(p) if p.unit_gross > 0 => Some(p),
             _ => {
                 e.add("markup", "offer.markup_invalid");
@@ -374,6 +412,7 @@ pub(super) fn checked(
     match (markup, quantity_centi, pricing, valid_until) {
         (Some(markup), Some(quantity_centi), Some(pricing), Some(valid_until)) if e.is_empty() => {
             Ok(ValidOffer {
+                vat_mode: ours.as_str().to_string(),
                 markup,
                 quantity_centi,
                 pricing,
