@@ -124,7 +124,8 @@ mod tests {
         assert_eq!(Rounding::TenRoubles.round(2_699_999), 2_700_000);
         assert_eq!(Rounding::TenRoubles.round(2_749_999), 2_750_000);
         assert_eq!(Rounding::TenRoubles.round(2_740_000), 2_740_000);
-        assert_eq!(Rounding::TenRoubles.round(2_744_999), 2_740_000);
+        assert_eq!(Rounding::TenRoubles.round(2_744_999), 2_745_000);
+        assert_eq!(Rounding::TenRoubles.round(2_744_499), 2_744_000);
         assert_eq!(Rounding::Kopeck.round(2_699_999), 2_699_999);
         assert_eq!(Rounding::parse("ten_roubles"), Some(Rounding::TenRoubles));
         assert_eq!(Rounding::parse("roubles"), None);
