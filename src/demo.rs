@@ -706,11 +706,12 @@ pub async fn seed_deals(s: &domain::services::Services) -> DomainResult<()> {
             .await
             .map_err(|e| DomainError::Other(anyhow::anyhow!("{e}")))
     };
-    // Two cargo requests in central Moscow, qualified and out for quotes.
+    // Three cargo requests in central Moscow, qualified and out for quotes.
     let mut requests = Vec::new();
     for (days, what, weight) in [
         (5, "Паллеты с плиткой", "4"),
         (8, "Кирпич на поддонах", "3"),
+        (11, "Тротуарная плитка", "4"),
     ] {
         let mut input = demo_request(
             s,
@@ -761,8 +762,10 @@ pub async fn seed_deals(s: &domain::services::Services) -> DomainResult<()> {
     }
     let (first, first_day) = requests[0];
     let (second, second_day) = requests[1];
+    let (third, third_day) = requests[2];
     domain::deals::rfq::send(s, &manager, first, &suppliers).await?;
     domain::deals::rfq::send(s, &manager, second, &suppliers[..1]).await?;
+    domain::deals::rfq::send(s, &manager, third, &suppliers[..1]).await?;
     step().await?;
 
     let quote = |request: i64,
@@ -860,6 +863,37 @@ pub async fn seed_deals(s: &domain::services::Services) -> DomainResult<()> {
             payment_method: "bank".into(),
             valid_until: format!("{}T18:00", valid.format("%Y-%m-%d")),
             comment: "Подача к 9:30, разгрузка гидробортом.".into(),
+        },
+    )
+    .await?;
+    step().await?;
+    // The third: the manager offered it 10 % below cost to keep the client;
+    // the money guard holds it for the admin's approval.
+    let q = quote(
+        third,
+        third_day,
+        suppliers[0],
+        "dispatcher@gruzavto.test",
+        "Р530ЕК 777",
+        "driver1@gruzavto.test",
+        "3 500",
+    )
+    .await?;
+    step().await?;
+    offers::send(
+        s,
+        &manager,
+        third,
+        &OfferInput {
+            quote_id: q.to_string(),
+            markup_kind: "percent".into(),
+            markup: "-10".into(),
+            quantity: "4".into(),
+            prepayment_percent: "0".into(),
+            postpayment_days: "5".into(),
+            payment_method: "bank".into(),
+            valid_until: format!("{}T18:00", valid.format("%Y-%m-%d")),
+            comment: String::new(),
         },
     )
     .await?;

@@ -9,6 +9,7 @@ mod bookings;
 mod client_proof;
 mod foundation;
 mod garage;
+mod guard;
 mod imports;
 mod intake;
 mod orders;

@@ -13,9 +13,9 @@ use crate::helpers::{Browser, DEMO_PASSWORD, TestApp};
 
 const STROYTECH: &str = "ООО «СтройТехРесурс»";
 const FEDOROV: &str = "ИП Фёдоров Андрей Викторович";
-const GRUZAVTO: &str = "ООО «ГрузАвто»";
+pub(crate) const GRUZAVTO: &str = "ООО «ГрузАвто»";
 const CLIENT: &str = "ООО «Северный бетон»";
-const CLIENT_PHONE: &str = "+79167770011";
+pub(crate) const CLIENT_PHONE: &str = "+79167770011";
 
 pub(crate) fn services(app: &TestApp) -> &domain::services::Services {
     &app.app.as_ref().expect("running").services
@@ -54,7 +54,7 @@ pub(crate) fn local_day(app: &TestApp, days: i64, hour: u32) -> String {
 
 /// A cargo request of the demo client, at the centre of Moscow, 4 t, in a
 /// week; placed through the domain and qualified (the intake's part).
-async fn ready_request(app: &TestApp) -> (i64, String) {
+pub(crate) async fn ready_request(app: &TestApp) -> (i64, String) {
     let mut fields = BTreeMap::new();
     fields.insert(
         "f.cargo".to_string(),
@@ -964,10 +964,19 @@ async fn the_demo_has_deals_under_way_in_every_cabinet() {
                 .expect("count")
         }
     };
-    assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 2);
-    assert_eq!(count("SELECT COUNT(*) FROM supplier_quotes").await, 3);
+    assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 3);
+    assert_eq!(count("SELECT COUNT(*) FROM supplier_quotes").await, 4);
     assert_eq!(
         count("SELECT COUNT(*) FROM offers WHERE status = 'sent'").await,
+        1
+    );
+    // One offer below cost waits for the admin's approval.
+    assert_eq!(
+        count("SELECT COUNT(*) FROM offer_approvals WHERE status = 'pending'").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM requests WHERE status = 'offer_approval'").await,
         1
     );
     // Fedorov has not answered yet: a badge and the job in its list.
@@ -990,7 +999,7 @@ async fn the_demo_has_deals_under_way_in_every_cabinet() {
     podryad::demo::seed_deals(services(&app))
         .await
         .expect("again");
-    assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM rfq_rounds").await, 3);
     app.stop().await;
 }
 

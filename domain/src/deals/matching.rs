@@ -783,11 +783,12 @@ struct OrgInfo {
 
 /// Request statuses of the matching-to-offer funnel (set by the request
 /// workflow's `request.set_status`).
-pub const BOARD_STATUSES: [&str; 9] = [
+pub const BOARD_STATUSES: [&str; 10] = [
     "ready_for_matching",
     "rfq",
     "no_quotes",
     "quote_review",
+    "offer_approval",
     "offer_sent",
     "machine_booked",
     "offer_declined",

@@ -91,6 +91,9 @@ pub struct RequestType {
     pub price_units: Vec<String>,
     /// Default markup in basis points (15 % = 1500).
     pub markup_bp: i64,
+    /// The margin over cost below which an offer needs approval, basis
+    /// points; `None`: the company's (the broker's `min_margin_bp`).
+    pub min_margin_bp: Option<i64>,
     pub fields: Vec<FieldDef>,
     /// Categories that can serve this type (from the catalogue's `serves`).
     pub categories: Vec<String>,
@@ -139,6 +142,8 @@ struct RawType {
     price_units: Vec<Spanned<String>>,
     #[serde(default)]
     markup_percent: f64,
+    #[serde(default)]
+    min_margin_percent: Option<Spanned<f64>>,
     fields: Vec<Spanned<RawField>>,
     #[serde(default)]
     matching: Option<RawMatching>,
@@ -316,6 +321,14 @@ impl RequestType {
                 format!("markup_percent {} is out of 0..500", raw.markup_percent),
             );
         }
+        if let Some(m) = &raw.min_margin_percent
+            && !(-100.0..=500.0).contains(&m.value)
+        {
+            err(
+                Pos::from(m),
+                format!("min_margin_percent {} is out of -100..500", m.value),
+            );
+        }
         let serving: Vec<String> = catalogue
             .serving(&raw.code.value)
             .iter()
@@ -432,6 +445,9 @@ impl RequestType {
             duration: raw.duration,
             price_units: units,
             markup_bp: (raw.markup_percent * 100.0).round() as i64,
+            min_margin_bp: raw
+                .min_margin_percent
+                .map(|m| (m.value * 100.0).round() as i64),
             fields,
             categories,
             rules,

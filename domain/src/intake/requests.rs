@@ -467,13 +467,14 @@ pub async fn reindex(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
 
 /// Statuses a request can have, in funnel order: the request workflow's
 /// states it mirrors (`new` until the workflow's first step is applied).
-pub const STATUSES: [&str; 13] = [
+pub const STATUSES: [&str; 14] = [
     "new",
     "qualification",
     "ready_for_matching",
     "rfq",
     "no_quotes",
     "quote_review",
+    "offer_approval",
     "offer_sent",
     "machine_booked",
     "offer_declined",

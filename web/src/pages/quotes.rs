@@ -36,6 +36,8 @@ async fn compare(
     let comparison = domain::deals::quotes::compare(s, &auth.actor, id).await?;
     let rfqs = domain::deals::rfq::for_request(s, &auth.actor, id).await?;
     let offers = offers::for_request(s, &auth.actor, id).await?;
+    let approval = offers::latest_approval(s, &auth.actor, id).await?;
+    let min_margin_bp = offers::min_margin_of(s, &request.request_type).await?;
     let t = s.request_types.get(&request.request_type);
     Ok(state
         .page(
@@ -43,6 +45,7 @@ async fn compare(
             "quotes/compare.html",
             context! {
                 r => ser(&request), c => ser(&comparison), rfqs => ser(&rfqs), offers => ser(&offers),
+                approval => ser(&approval), min_margin_bp,
                 type_title => t.map(|t| t.title.clone()),
                 can_offer => request.status == "quote_review",
             },
@@ -136,6 +139,11 @@ async fn offer_post(
         );
     }
     match offers::send(s, &auth.actor, id, &f.input).await {
+        Ok(sent) if sent.approval_id.is_some() => Ok(redirect_with_flash(
+            &format!("/requests/{id}/quotes"),
+            "flash-offer-held",
+            state.config.secure_cookies,
+        )),
         Ok(_) => Ok(redirect_with_flash(
             &format!("/requests/{id}/quotes"),
             "flash-offer-sent",

@@ -269,27 +269,31 @@ async fn finish(
 
 /// Marks an offer expired when its validity ends unanswered (the
 /// `offer.expire` action of the workflow's validity timer: local, `tx` is
-/// the step's connection). Nothing was booked for an offer not accepted, so
-/// nothing is released.
+/// the step's connection): the named offer, and any live offer of the
+/// request whose validity has ended — an offer sent on approval is not
+/// named in the workflow's data (the approval task cannot learn its id).
+/// Nothing was booked for an offer not accepted, so nothing is released.
 pub async fn expire(
     s: &Services,
     tx: &mut sqlx::AnyConnection,
-    offer_id: i64,
+    offer_id: Option<i64>,
+    request_id: i64,
 ) -> DomainResult<bool> {
     let now = s.db.now();
-    let n = sqlx::query(
-        "UPDATE offers SET status = 'expired', decided_at = $1 WHERE id = $2 AND status = 'sent'",
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE offers SET status = 'expired', decided_at = $1
+         WHERE status = 'sent' AND (id = $2 OR (request_id = $3 AND valid_until <= $1)) RETURNING id",
     )
     .bind(to_db_time(now))
     .bind(offer_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n > 0 {
+    .bind(request_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &ids {
         sqlx::query(
             "UPDATE supplier_quotes SET status = 'active' WHERE id IN (SELECT supplier_quote_id FROM offer_quotes WHERE offer_id = $1) AND status = 'selected'",
         )
-        .bind(offer_id)
+        .bind(id)
         .execute(&mut *tx)
         .await?;
         audit::record(
@@ -298,29 +302,66 @@ pub async fn expire(
             None,
             "offer.expired",
             "offer",
-            Some(offer_id),
+            Some(*id),
             json!({}),
         )
         .await?;
     }
-    Ok(n > 0)
+    Ok(!ids.is_empty())
 }
 
-/// Registers the local `offer.expire`.
+fn approval_param(ctx: &engine::ActionContext) -> Result<i64, ActionError> {
+    ctx.params
+        .get("approval_id")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ActionError::Fail("approval_id is missing".into()))
+}
+
+/// A domain refusal as the step's refusal (its code reaches the caller);
+/// anything else may pass on a retry.
+fn refusal(e: DomainError) -> ActionError {
+    match e {
+        DomainError::Conflict(code) => ActionError::Fail(code.to_string()),
+        e => ActionError::Retry(e.to_string()),
+    }
+}
+
+/// Registers the local `offer.expire`, `offer.release` and `offer.reject`.
 pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBuilder {
     b.local_action(
         "offer.expire",
         Some(&["offer_id"]),
         crate::services::local(&cell, |s, conn, ctx| {
             Box::pin(async move {
-                let id = ctx
-                    .params
-                    .get("offer_id")
-                    .and_then(Value::as_i64)
-                    .ok_or_else(|| ActionError::Fail("offer_id is missing".into()))?;
-                expire(s, conn, id)
+                let id = ctx.params.get("offer_id").and_then(Value::as_i64);
+                expire(s, conn, id, ctx.object.id)
                     .await
                     .map_err(|e| ActionError::Retry(e.to_string()))?;
+                Ok(())
+            })
+        }),
+    )
+    .local_action(
+        "offer.release",
+        Some(&["approval_id"]),
+        crate::services::local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
+                let id = approval_param(ctx)?;
+                release(s, conn, ctx.object.id, id).await.map_err(refusal)?;
+                Ok(())
+            })
+        }),
+    )
+    .local_action(
+        "offer.reject",
+        Some(&["approval_id", "reason"]),
+        crate::services::local(&cell, |s, conn, ctx| {
+            Box::pin(async move {
+                let id = approval_param(ctx)?;
+                let reason = ctx.params.get("reason").and_then(Value::as_str);
+                reject(s, conn, ctx.object.id, id, reason)
+                    .await
+                    .map_err(refusal)?;
                 Ok(())
             })
         }),

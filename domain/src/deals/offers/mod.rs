@@ -78,6 +78,7 @@ mod tests {
             VatMode::Vat22,
             Markup::Percent(1500),
             200,
+            Rounding::Kopeck,
         )
         .expect("fits");
         assert_eq!(p.unit_cost, 1_000_000);
@@ -96,6 +97,7 @@ mod tests {
             VatMode::Vat22,
             Markup::Percent(1500),
             100,
+            Rounding::Kopeck,
         )
         .expect("fits");
         assert_eq!(p.unit_cost, 1_000_000);
@@ -107,6 +109,7 @@ mod tests {
             VatMode::None,
             Markup::Amount(Kopecks(100_000)),
             100,
+            Rounding::Kopeck,
         )
         .expect("fits");
         assert_eq!(p.unit_cost, 1_220_000);
@@ -132,7 +135,14 @@ mod tests {
                 machines: 4,
             },
         ];
-        let p = price_many(&lines, VatMode::Vat22, Markup::Percent(1500), 200).expect("fits");
+        let p = price_many(
+            &lines,
+            VatMode::Vat22,
+            Markup::Percent(1500),
+            200,
+            Rounding::Rouble,
+        )
+        .expect("fits");
         assert_eq!(p.unit_cost, 1_000_000);
         assert_eq!(p.unit_gross, 1_403_000);
         assert_eq!(p.total_gross, 1_403_000 * 20);
@@ -152,24 +162,97 @@ mod tests {
                 machines: 1,
             },
         ];
-        let p = price_many(&lines, VatMode::None, Markup::Percent(0), 100).expect("fits");
+        let p = price_many(
+            &lines,
+            VatMode::None,
+            Markup::Percent(0),
+            100,
+            Rounding::Kopeck,
+        )
+        .expect("fits");
         assert_eq!(p.unit_cost, 1_000_001);
         assert_eq!(p.margin_total, 1);
         // One line is exactly the single-quote price.
         assert_eq!(
-            price_many(&lines[..1], VatMode::Vat22, Markup::Percent(1500), 300),
+            price_many(
+                &lines[..1],
+                VatMode::Vat22,
+                Markup::Percent(1500),
+                300,
+                Rounding::Rouble
+            ),
             price(
                 Kopecks(1_000_001),
                 VatMode::None,
                 VatMode::Vat22,
                 Markup::Percent(1500),
-                300
+                300,
+                Rounding::Rouble
             )
         );
         assert_eq!(
-            price_many(&[], VatMode::Vat22, Markup::Percent(0), 100),
+            price_many(
+                &[],
+                VatMode::Vat22,
+                Markup::Percent(0),
+                100,
+                Rounding::Rouble
+            ),
             None
         );
+    }
+
+    #[test]
+    fn client_prices_round_as_the_company_sets() {
+        assert_eq!(Rounding::Rouble.round(2_699_999), 2_700_000);
+        assert_eq!(Rounding::Rouble.round(2_699_949), 2_699_900);
+        assert_eq!(Rounding::Rouble.round(50), 100);
+        assert_eq!(Rounding::Rouble.round(-250), -300);
+        assert_eq!(Rounding::TenRoubles.round(2_699_999), 2_700_000);
+        assert_eq!(Rounding::TenRoubles.round(2_749_999), 2_750_000);
+        assert_eq!(Rounding::TenRoubles.round(2_740_000), 2_740_000);
+        assert_eq!(Rounding::TenRoubles.round(2_744_999), 2_745_000);
+        assert_eq!(Rounding::TenRoubles.round(2_744_499), 2_744_000);
+        assert_eq!(Rounding::Kopeck.round(2_699_999), 2_699_999);
+        assert_eq!(Rounding::parse("ten_roubles"), Some(Rounding::TenRoubles));
+        assert_eq!(Rounding::parse("roubles"), None);
+    }
+
+    #[test]
+    fn the_margin_is_computed_after_rounding() {
+        // 30 000 ₽ from a supplier without VAT, −10 %: 27 000 ₽ net, and a
+        // 22 % broker adds 5 940 ₽. An odd supplier price leaves kopecks that
+        // the client never sees, and the margin follows the rounded price.
+        let p = price(
+            Kopecks(2_999_999),
+            VatMode::None,
+            VatMode::Vat22,
+            Markup::Percent(-1000),
+            100,
+            Rounding::Rouble,
+        )
+        .expect("fits");
+        assert_eq!(p.unit_gross % 100, 0);
+        assert_eq!(p.total_gross, 3_294_000);
+        assert_eq!(p.total_net + p.total_vat, p.total_gross);
+        assert_eq!(p.margin_total, p.total_net - p.total_cost);
+        assert!(p.margin_total < 0);
+        assert_eq!(p.margin_bp, p.margin_total * 10_000 / p.total_cost);
+        assert!(needs_approval(&p, 0));
+        // A positive margin under the minimum still asks; above it, not.
+        let p = price(
+            Kopecks(1_000_000),
+            VatMode::None,
+            VatMode::None,
+            Markup::Percent(500),
+            100,
+            Rounding::Rouble,
+        )
+        .expect("fits");
+        assert_eq!(p.margin_total, 50_000);
+        assert_eq!(p.margin_bp, 500);
+        assert!(needs_approval(&p, 800));
+        assert!(!needs_approval(&p, 500));
     }
 
     #[test]

@@ -238,6 +238,10 @@ pub struct Draft {
     pub input: OfferInput,
     pub broker_vat: VatMode,
     pub pricing: Option<Pricing>,
+    /// The margin below which sending asks for approval, basis points.
+    pub min_margin_bp: i64,
+    /// Sending this offer as priced asks for approval first.
+    pub needs_approval: bool,
     /// The request's client waits for staff to confirm it (a public
     /// request that matched a client without proof): sending is refused.
     pub client_unconfirmed: bool,
@@ -306,7 +310,8 @@ pub async fn draft(
     let qs = quotes_of_request(s, actor, &r, quote_ids).await?;
     let q = qs.first().cloned().ok_or(DomainError::NotFound)?;
     let t = s.request_types.get(&r.request_type);
-    let ours = broker_vat(s).await?;
+    let terms = broker_terms(s).await?;
+    let ours = terms.vat;
     let mut drafted = Vec::new();
     for x in &qs {
         let supplier_name: String =
@@ -353,9 +358,10 @@ pub async fn draft(
             }
         }
     };
-    let pricing = checked(&input, &qs, ours, &r, s.db.now())
+    let pricing = checked(&input, &qs, terms, &r, s.db.now())
         .ok()
         .map(|v| v.pricing);
+    let min_margin_bp = min_margin_bp(s, &r, terms);
     let client_unconfirmed = crate::intake::client_unconfirmed(s.db.pool(), r.id).await?;
     Ok(Draft {
         client_unconfirmed,
@@ -367,11 +373,39 @@ pub async fn draft(
         quote: q,
         input,
         broker_vat: ours,
+        needs_approval: pricing.is_some_and(|p| needs_approval(&p, min_margin_bp)),
         pricing,
+        min_margin_bp,
     })
 }
 
+/// The margin below which an offer for a request of this type needs
+/// approval, basis points (for the staff's pages).
+pub async fn min_margin_of(s: &Services, request_type: &str) -> DomainResult<i64> {
+    let terms = broker_terms(s).await?;
+    Ok(s.request_types
+        .get(request_type)
+        .and_then(|t| t.min_margin_bp)
+        .unwrap_or(terms.min_margin_bp))
+}
+
+/// The margin below which an offer for this request needs approval: its
+/// type's, else the company's.
+pub(super) fn min_margin_bp(s: &Services, r: &RequestRow, terms: Terms) -> i64 {
+    s.request_types
+        .get(&r.request_type)
+        .and_then(|t| t.min_margin_bp)
+        .unwrap_or(terms.min_margin_bp)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct ValidOffer {
+    /// Our VAT mode when it was priced (`VatMode::as_str`).
+    pub(super) vat_mode: String,
+    /// The quotes it is made of, the first one first (the offer's
+    /// `supplier_quote_id`).
+    #[serde(default)]
+    pub(super) quote_ids: Vec<i64>,
     pub(super) markup: Markup,
     pub(super) machines: i64,
     pub(super) quantity_centi: i64,
@@ -399,10 +433,11 @@ pub fn parse_percent_bp(input: &str) -> Option<i64> {
 pub(super) fn checked(
     input: &OfferInput,
     qs: &[quotes::Quote],
-    ours: VatMode,
+    terms: Terms,
     r: &RequestRow,
     now: DateTime<Utc>,
 ) -> Result<ValidOffer, FieldErrors> {
+    let ours = terms.vat;
     let mut e = FieldErrors::new();
     let Some(q) = qs.first() else {
         e.add("quote_id", "required");
@@ -481,7 +516,7 @@ pub(super) fn checked(
         })
         .collect();
     let pricing = match (markup, quantity_centi) {
-        (Some(m), Some(c)) => match price_many(&lines, ours, m, c) {
+        (Some(m), Some(c)) => match price_many(&lines, ours, m, c, terms.rounding) {
             Some(p) if p.unit_gross > 0 => Some(p),
             _ => {
                 e.add("markup", "offer.markup_invalid");
@@ -493,6 +528,8 @@ pub(super) fn checked(
     match (markup, quantity_centi, pricing, valid_until) {
         (Some(markup), Some(quantity_centi), Some(pricing), Some(valid_until)) if e.is_empty() => {
             Ok(ValidOffer {
+                vat_mode: ours.as_str().to_string(),
+                quote_ids: qs.iter().map(|x| x.id).collect(),
                 markup,
                 machines,
                 quantity_centi,

@@ -1,7 +1,7 @@
 use super::*;
 
 /// How the markup is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Markup {
     /// Basis points (15 % = 1500).
     Percent(i64),
@@ -10,7 +10,7 @@ pub enum Markup {
 }
 
 /// Our price for one supplier price.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pricing {
     pub unit_cost: i64,
     pub unit_net: i64,
@@ -25,14 +25,74 @@ pub struct Pricing {
     pub margin_bp: i64,
 }
 
-/// Prices our offer on one supplier price (see the module docs). `None` on
-/// overflow.
+/// How the client's price is rounded (the broker's `price_rounding`), so
+/// that the client reads 27 000 ₽ rather than a markup's 26 999,99 ₽.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    Kopeck,
+    Rouble,
+    TenRoubles,
+}
+
+/// Whole roubles unless the company says otherwise.
+pub const DEFAULT_ROUNDING: Rounding = Rounding::Rouble;
+
+impl Rounding {
+    pub fn parse(s: &str) -> Option<Rounding> {
+        match s {
+            "kopeck" => Some(Rounding::Kopeck),
+            "rouble" => Some(Rounding::Rouble),
+            "ten_roubles" => Some(Rounding::TenRoubles),
+            _ => None,
+        }
+    }
+
+    fn step(self) -> i64 {
+        match self {
+            Rounding::Kopeck => 1,
+            Rounding::Rouble => 100,
+            Rounding::TenRoubles => 1_000,
+        }
+    }
+
+    /// `kopecks` to the nearest step, halves away from zero.
+    pub fn round(self, kopecks: i64) -> i64 {
+        let step = self.step();
+        let half = step / 2;
+        let r = kopecks.rem_euclid(step);
+        let down = kopecks - r;
+        if step == 1 {
+            kopecks
+        } else if r > half || (r == half && kopecks >= 0) {
+            down.saturating_add(step)
+        } else {
+            down
+        }
+    }
+}
+
+/// The broker's terms for pricing an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Terms {
+    pub vat: VatMode,
+    pub rounding: Rounding,
+    /// The margin below which an offer needs approval when the request
+    /// type does not set one, basis points.
+    pub min_margin_bp: i64,
+}
+
+/// Prices our offer on one supplier price (see the module docs): the
+/// client's unit and total prices are rounded as the company sets, and the net, VAT and margin are
+/// computed from the rounded price, so the margin staff see is the one the
+/// client pays. `None` on overflow.
 pub fn price(
     supplier_unit: Kopecks,
     supplier_vat: VatMode,
     ours: VatMode,
     markup: Markup,
     quantity_centi: i64,
+    rounding: Rounding,
 ) -> Option<Pricing> {
     price_many(
         &[Line {
@@ -43,6 +103,7 @@ pub fn price(
         ours,
         markup,
         quantity_centi,
+        rounding,
     )
 }
 
@@ -67,6 +128,7 @@ pub fn price_many(
     ours: VatMode,
     markup: Markup,
     quantity_centi: i64,
+    rounding: Rounding,
 ) -> Option<Pricing> {
     let reclaim = ours.rate_percent().is_some_and(|r| r > 0);
     let cost_of = |l: &Line| {
@@ -98,9 +160,10 @@ pub fn price_many(
         Markup::Percent(bp) => cost.with_markup_bp(bp)?,
         Markup::Amount(a) => cost.checked_add(a)?,
     };
-    let gross = ours.gross_from_net(net)?;
-    let total_gross = times_centi(gross, all_units)?;
-    let total_net = times_centi(net, all_units)?;
+    let gross = Kopecks(rounding.round(ours.gross_from_net(net)?.as_i64()));
+    let net = ours.net_from_gross(gross);
+    let total_gross = Kopecks(rounding.round(times_centi(gross, all_units)?.as_i64()));
+    let total_net = ours.net_from_gross(total_gross);
     let margin = total_net.checked_sub(total_cost)?;
     Some(Pricing {
         unit_cost: cost.as_i64(),
@@ -123,12 +186,34 @@ pub fn price_many(
 
 /// The broker's VAT mode (`vat22` when its details leave it empty).
 pub async fn broker_vat(s: &Services) -> DomainResult<VatMode> {
-    let v: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT vat_mode FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
+    Ok(broker_terms(s).await?.vat)
+}
+
+/// The broker's pricing terms from its details.
+pub async fn broker_terms(s: &Services) -> DomainResult<Terms> {
+    let v: Option<(Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT vat_mode, price_rounding, min_margin_bp FROM organisations WHERE kind = 'broker' ORDER BY id LIMIT 1",
     )
     .fetch_optional(s.db.pool())
     .await?;
-    Ok(v.flatten()
-        .and_then(|m| VatMode::parse(&m).ok())
-        .unwrap_or(DEFAULT_BROKER_VAT))
+    Ok(match v {
+        Some((vat, rounding, min_margin_bp)) => Terms {
+            vat: vat
+                .and_then(|m| VatMode::parse(&m).ok())
+                .unwrap_or(DEFAULT_BROKER_VAT),
+            rounding: Rounding::parse(&rounding).unwrap_or(DEFAULT_ROUNDING),
+            min_margin_bp,
+        },
+        None => Terms {
+            vat: DEFAULT_BROKER_VAT,
+            rounding: DEFAULT_ROUNDING,
+            min_margin_bp: 0,
+        },
+    })
+}
+
+/// Whether an offer with this pricing must be approved before it leaves:
+/// below the minimum margin, and always below cost.
+pub fn needs_approval(p: &Pricing, min_margin_bp: i64) -> bool {
+    p.margin_total < 0 || p.margin_bp < min_margin_bp
 }
