@@ -15,4 +15,5 @@ mod parties;
 mod problems;
 mod quotes;
 mod security;
+mod templates;
 mod workflows;
