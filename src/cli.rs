@@ -39,9 +39,34 @@ enum Command {
     /// Tools for workflow definitions.
     #[command(subcommand)]
     Workflows(WorkflowsCommand),
+    /// Tools for document templates (contracts, work orders).
+    #[command(subcommand)]
+    Documents(DocumentsCommand),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DocumentsCommand {
+    /// Compile every built-in template against each of its samples; prints
+    /// `file:line:column: problem` and exits 1 on errors.
+    Check,
+    /// Render one built-in template to a PDF file.
+    Render {
+        /// The template key (e.g. work_order_client); `documents check` lists them.
+        template: String,
+        /// Use the template's sample data, or one of its variants
+        /// (`--sample passengers`).
+        #[arg(long, num_args = 0..=1, default_missing_value = "", conflicts_with = "data")]
+        sample: Option<String>,
+        /// Use data from this JSON file.
+        #[arg(long)]
+        data: Option<std::path::PathBuf>,
+        /// Where to write the PDF.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +122,18 @@ enum BenchCommand {
     /// Matching: p50/p99 per request over 10 000 suppliers and 100 000
     /// machines. Runs on a scratch database it creates and removes.
     Matching(MatchingBenchArgs),
+    /// Documents: render time p50/p99 per template, cold and warm.
+    Documents(DocumentsBenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct DocumentsBenchArgs {
+    /// Renders per template with the cache emptied before each.
+    #[arg(long, default_value_t = 20)]
+    cold: usize,
+    /// Renders per template with a warm cache.
+    #[arg(long, default_value_t = 200)]
+    warm: usize,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +275,17 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Token(cmd) => token(cmd).await,
         Command::Bench(BenchCommand::Engine(args)) => bench_engine(args).await,
         Command::Bench(BenchCommand::Matching(args)) => bench_matching(args).await,
+        Command::Bench(BenchCommand::Documents(args)) => {
+            let opts = crate::bench::documents::Options {
+                cold_runs: args.cold.max(1),
+                warm_runs: args.warm.max(1),
+            };
+            let report =
+                tokio::task::spawn_blocking(move || crate::bench::documents::run(&opts)).await??;
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Documents(cmd) => documents_command(cmd).await,
     }
 }
 
@@ -402,6 +450,113 @@ async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
     };
     db.close().await;
     Ok(code)
+}
+
+async fn documents_command(cmd: DocumentsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        DocumentsCommand::Check => {
+            let (problems, checked) = tokio::task::spawn_blocking(check_documents).await?;
+            for p in &problems {
+                println!("{p}");
+            }
+            let errors = problems
+                .iter()
+                .filter(|p| p.severity == documents::Severity::Error)
+                .count();
+            if errors == 0 {
+                println!("{checked} template(s) with their samples: no problems.");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("{errors} problem(s).");
+                Ok(ExitCode::from(1))
+            }
+        }
+        DocumentsCommand::Render {
+            template,
+            sample,
+            data,
+            out,
+        } => {
+            let Some(b) = documents::builtin::get(&template) else {
+                let keys: Vec<&str> = documents::builtin::ALL.iter().map(|b| b.key).collect();
+                eprintln!("unknown template {template:?}; known: {}", keys.join(", "));
+                return Ok(ExitCode::from(2));
+            };
+            let data: serde_json::Value = match (sample, data) {
+                (_, Some(path)) => serde_json::from_slice(&std::fs::read(&path)?)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                (Some(variant), None) => {
+                    let file = if variant.is_empty() {
+                        b.sample_file()
+                    } else {
+                        format!("{}.{variant}.sample.json", b.key)
+                    };
+                    match b.samples().into_iter().find(|(f, _)| *f == file) {
+                        Some((_, data)) => data?,
+                        None => {
+                            eprintln!("{template} has no sample {file}");
+                            return Ok(ExitCode::from(2));
+                        }
+                    }
+                }
+                (None, None) => {
+                    eprintln!("say what to render: --sample [VARIANT] or --data FILE.json");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let t = b.template();
+            match tokio::task::spawn_blocking(move || documents::render(&t, &data)).await? {
+                Ok(r) => {
+                    std::fs::write(&out, &r.pdf)?;
+                    for w in &r.warnings {
+                        eprintln!("{w}");
+                    }
+                    println!(
+                        "{}: {} page(s), {} bytes, sha256 {}",
+                        out.display(),
+                        r.pages,
+                        r.pdf.len(),
+                        r.sha256
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+/// Every built-in template against each of its samples: the problems (each
+/// noting the sample it showed with) and how many templates were checked.
+/// One broken template does not stop the others.
+fn check_documents() -> (Vec<documents::Diagnostic>, usize) {
+    let mut problems: Vec<documents::Diagnostic> = Vec::new();
+    for b in documents::builtin::ALL {
+        for (file, data) in b.samples() {
+            let found = match data {
+                Ok(data) => documents::check(&b.template(), &data),
+                Err(e) => vec![documents::Diagnostic {
+                    template: b.key.to_string(),
+                    file: file.clone(),
+                    line: e.line() as u32,
+                    column: e.column() as u32,
+                    severity: documents::Severity::Error,
+                    message: e.to_string(),
+                    hints: Vec::new(),
+                }],
+            };
+            for mut d in found {
+                if d.file != file {
+                    d.hints.push(format!("with {file}"));
+                }
+                problems.push(d);
+            }
+        }
+    }
+    (problems, documents::builtin::ALL.len())
 }
 
 async fn bench_engine(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {

@@ -246,6 +246,30 @@ impl Files {
         Ok((row, bytes))
     }
 
+    /// Stores bytes the system made itself (a rendered document) under a
+    /// new random key and returns the key; the caller records it with its
+    /// own row and its own access rule (see `paperwork`).
+    pub async fn put_generated(&self, bytes: &[u8]) -> DomainResult<String> {
+        let key = random_token().replace('-', "_");
+        self.store
+            .put(&key, bytes)
+            .await
+            .map_err(anyhow::Error::from)?;
+        Ok(key)
+    }
+
+    /// The bytes stored under `key` by [`Files::put_generated`].
+    pub async fn get_generated(&self, key: &str) -> DomainResult<Vec<u8>> {
+        Ok(self.store.get(key).await.map_err(anyhow::Error::from)?)
+    }
+
+    /// Removes bytes whose row was never written.
+    pub async fn discard_generated(&self, key: &str) {
+        if let Err(e) = self.store.delete(key).await {
+            tracing::warn!(key, error = %e, "could not remove an unused generated file");
+        }
+    }
+
     pub async fn discard(&self, stored: &StoredFile) {
         if let Err(e) = self.store.delete(&stored.key).await {
             tracing::warn!(key = stored.key, error = %e, "could not remove an unused file");

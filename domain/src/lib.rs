@@ -23,10 +23,13 @@
 //! - [`deals`] — matching, RFQ rounds, supplier quotes, offers, scoring;
 //! - [`orders`] — orders and their legs, framework contracts, numbering,
 //!   the data of work orders and contracts;
-//! - [`notify`] — who is told what, through which channel.
+//! - [`notify`] — who is told what, through which channel;
+//! - [`paperwork`] — document template versions and the documents
+//!   rendered from them (immutable, with their SHA-256).
 //!
 //! Shared, context-free modules sit at the top: [`error`], [`values`],
-//! [`services`], [`texts`], [`search`], [`files`], [`rate_limit`],
+//! [`services`], [`texts`], [`search`], [`files`], [`rate_limit`], [`tax`]
+//! (VAT rates by date and the legal model),
 //! [`crypto`]; [`export`], the spreadsheet reports that read several
 //! contexts (directories and garages) the way the web does; and
 //! [`operations`], what the workflow workers could not do, for the
@@ -57,10 +60,12 @@ pub mod intake;
 pub mod notify;
 pub mod operations;
 pub mod orders;
+pub mod paperwork;
 pub mod parties;
 pub mod rate_limit;
 pub mod search;
 pub mod services;
+pub mod tax;
 pub mod texts;
 pub mod values;
 pub mod workflows;

@@ -1,4 +1,5 @@
 //! Benchmarks run from the command line (`podryad bench …`), outside the
 //! domain's production code.
 
+pub mod documents;
 pub mod matching;

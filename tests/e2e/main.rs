@@ -17,4 +17,5 @@ mod parties;
 mod problems;
 mod quotes;
 mod security;
+mod templates;
 mod workflows;

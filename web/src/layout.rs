@@ -67,6 +67,11 @@ const NAV: &[NavItem] = &[
         roles: &[Admin, Analyst],
     },
     NavItem {
+        key: "nav-doc-templates",
+        href: "/templates",
+        roles: &[Admin, Analyst],
+    },
+    NavItem {
         key: "nav-users",
         href: "/admin/users",
         roles: &[Admin],

@@ -20,12 +20,16 @@ use serde::Serialize;
 mod contact;
 mod ids;
 mod money;
+mod vat;
 mod vehicle;
+pub mod words;
 
 pub use contact::{Email, PhoneNumber};
 pub use ids::{Bik, CorrespondentAccount, Inn, InnKind, Kpp, Ogrn, OgrnKind, SettlementAccount};
 pub use money::{Kopecks, VatMode};
+pub use vat::{LegalModel, Revenue, VatRate, VatRateRow, VatTable, revenue};
 pub use vehicle::{PlateKind, StatePlate, Vin};
+pub use words::amount_in_words;
 
 /// A yes or no as people and forms write it (`да`, `on`, `1`, `есть`…);
 /// `None` when it is neither.

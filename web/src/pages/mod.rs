@@ -19,6 +19,7 @@ pub mod requests;
 pub mod rfqs;
 pub mod session;
 pub mod tasks;
+pub mod templates;
 pub mod workflows;
 
 use axum::Router;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(tasks::router())
         .merge(workflows::router())
+        .merge(templates::router())
         .merge(parties::router())
         .merge(employees::router())
         .merge(files::router())

@@ -1,0 +1,41 @@
+## Document templates: contracts and work orders (Typst).
+
+nav-doc-templates = Шаблоны документов
+doc-templates-title = Шаблоны документов
+doc-templates-explain = Договоры и наряды, которые система выпускает по заказам. Шаблон — текст на языке Typst; данные заказа он читает из data.json. Проверка показывает ошибки с номером строки и столбца, предпросмотр собирает PDF на образце данных, новая версия применяется к новым документам сразу, без перезапуска. Уже выпущенные документы не меняются.
+doc-templates-name = Документ
+doc-templates-key = Идентификатор
+doc-templates-active-version = Действует
+doc-templates-versions = Версии
+doc-templates-version = Версия
+doc-templates-status = Статус
+doc-templates-created = создана
+doc-templates-author = Автор
+doc-templates-activated = включена
+doc-templates-builtin = встроенный
+doc-templates-in-use = Действует версия v{ $version }.
+doc-templates-builtin-in-use = Действует встроенный шаблон; сохранённых версий нет.
+doc-templates-activate = Включить эту версию
+doc-templates-use-builtin = Вернуть встроенный
+doc-templates-check = Проверить
+doc-templates-preview = Предпросмотр PDF
+doc-templates-save-draft = Сохранить черновик
+doc-templates-save-activate = Сохранить и включить
+doc-templates-valid = Ошибок нет: шаблон собирается со всеми образцами данных.
+doc-templates-has-errors = Найдено ошибок: { $count }.
+doc-templates-position = шаблон { $file }, строка { $line }, столбец { $column }
+doc-templates-editor-hint = Черновик сохраняется, только если шаблон собирается со всеми образцами данных. Новая версия действует для документов, выпущенных после включения.
+doc-templates-no-versions = Сохранённых версий нет — действует встроенный шаблон.
+doc-templates-sample = Образец данных
+doc-templates-sample-hint = Так выглядят данные, которые получает шаблон ({ $file }); поле, которого нет в образце, шаблону недоступно.
+doc-templates-variants = Для других видов заказа есть образцы, заменяющие часть полей:
+flash-template-saved = Черновик шаблона сохранён.
+flash-template-activated = Версия шаблона включена: новые документы выпускаются по ней.
+flash-template-builtin = Действует встроенный шаблон.
+
+doc-template-contract_cargo = Договор транспортной экспедиции (грузы)
+doc-template-contract_passengers = Договор фрахтования (пассажиры)
+doc-template-contract_machinery = Договор оказания услуг спецтехникой (техника и материалы)
+doc-template-contract_supplier = Договор с поставщиком
+doc-template-work_order_client = Заявка-наряд клиента
+doc-template-work_order_supplier = Заказ-наряд поставщика
