@@ -51,14 +51,29 @@ async fn org(db: &Db, kind: OrgKind, name: &str) -> i64 {
     id
 }
 
-fn actor(org_id: i64, kind: OrgKind, role: Role) -> Actor {
-    Actor {
-        user_id: 0,
-        org_id,
-        org_kind: kind,
-        roles: vec![role],
-        full_name: String::new(),
+/// A signed-in person of the organisation with that role: a real user,
+/// obtained the way the system acts for someone (`accounts::act_for`).
+async fn actor(db: &Db, org_id: i64, kind: OrgKind, role: Role) -> Actor {
+    let email = format!("{}-{org_id}@paperwork.test", role.as_str());
+    let user = domain::accounts::UserInput {
+        full_name: "Тест Тестов".into(),
+        email: email.clone(),
+        phone: String::new(),
+        roles: vec![role.as_str().into()],
+        password: "long enough password 1".into(),
     }
+    .validate(kind)
+    .await
+    .expect("valid user");
+    let mut tx = db.begin().await.unwrap();
+    domain::accounts::insert_user(&mut tx, db.now(), org_id, &user)
+        .await
+        .expect("user");
+    tx.commit().await.unwrap();
+    domain::accounts::act_for(db, &domain::access::SystemActor::new(), &email)
+        .await
+        .expect("lookup")
+        .expect("active user")
 }
 
 #[tokio::test]
@@ -297,7 +312,7 @@ async fn rendered_documents_are_immutable_versions_for_their_party() {
     assert_ne!(second.sha256, first.sha256);
 
     // The first version is still there, byte for byte.
-    let staff = actor(broker, OrgKind::Broker, Role::Manager);
+    let staff = actor(db, broker, OrgKind::Broker, Role::Manager).await;
     let (doc, bytes) = issued::pdf(db, &files, &staff, first.id).await.unwrap();
     assert_eq!(doc.version, 1);
     assert!(bytes.starts_with(b"%PDF-"));
@@ -305,8 +320,8 @@ async fn rendered_documents_are_immutable_versions_for_their_party() {
     assert_eq!(data, sample);
 
     // The client reads its own; the supplier gets "not found".
-    let client_user = actor(client, OrgKind::Client, Role::Client);
-    let supplier_user = actor(supplier, OrgKind::Supplier, Role::Owner);
+    let client_user = actor(db, client, OrgKind::Client, Role::Client).await;
+    let supplier_user = actor(db, supplier, OrgKind::Supplier, Role::Owner).await;
     assert!(
         issued::pdf(db, &files, &client_user, second.id)
             .await

@@ -78,12 +78,12 @@ fn dependencies(manifest: &str) -> Vec<(usize, String)> {
             }
             continue;
         }
-        if in_deps && !line.starts_with('#') {
-            if let Some(key) = line.split(['=', '.']).next().map(str::trim) {
-                if !key.is_empty() {
-                    out.push((n + 1, key.trim_matches('"').to_string()));
-                }
-            }
+        if in_deps
+            && !line.starts_with('#')
+            && let Some(key) = line.split(['=', '.']).next().map(str::trim)
+            && !key.is_empty()
+        {
+            out.push((n + 1, key.trim_matches('"').to_string()));
         }
     }
     out
