@@ -20,6 +20,10 @@ const CONTEXTS: &[&str] = &[
     "intake",
     "deals",
     "orders",
+    // Document templates and the immutable documents rendered from them:
+    // orders, signing and money all issue documents, so it is its own
+    // context rather than a part of any of them.
+    "paperwork",
     "signing",
     "execution",
     "money",
