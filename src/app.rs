@@ -47,14 +47,15 @@ pub async fn prepare_db(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyho
 
 /// [`prepare_db`] for a caller that holds the start-up lock.
 async fn prepare_db_in_turn(config: &Config, clock: Option<Arc<dyn Clock>>) -> anyhow::Result<Db> {
-    let mut db = Db::connect(
-        &config.database_url,
-        &DbOptions {
-            max_connections: config.db_max_connections,
-            sqlite_synchronous: config.sqlite_synchronous.clone(),
-        },
-    )
-    .await?;
+    let options = DbOptions {
+        max_connections: config.db_max_connections,
+        sqlite_synchronous: config.sqlite_synchronous.clone(),
+    };
+    let mut db = if config.count_db {
+        Db::connect_counted(&config.database_url, &options).await?
+    } else {
+        Db::connect(&config.database_url, &options).await?
+    };
     if let Some(clock) = clock {
         db = db.with_clock(clock);
     }
@@ -190,6 +191,14 @@ impl RunningApp {
             }
         }));
 
+        // On PostgreSQL, session answers are cached only while this hears
+        // other servers' changes (domain::accounts::session_cache).
+        {
+            let (db, url, token) = (db.clone(), config.database_url.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                domain::accounts::session_cache::listen(db, url, token).await
+            }));
+        }
         if config.workers {
             tasks.extend(engine.spawn_workers(shutdown.clone()));
             let token = shutdown.clone();

@@ -124,6 +124,30 @@ enum BenchCommand {
     Matching(MatchingBenchArgs),
     /// Documents: render time p50/p99 per template, cold and warm.
     Documents(DocumentsBenchArgs),
+    /// The request funnel through HTTP as people use it: processes/s, p50/p99
+    /// per step, database transactions and statements per step, server CPU.
+    /// Runs on a scratch database it creates and removes.
+    Funnel(FunnelBenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct FunnelBenchArgs {
+    /// Benchmark PostgreSQL: an administrative URL (a scratch database is
+    /// created on that server). SQLite by default.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Processes (a request filed through the API and its four tasks).
+    #[arg(long, default_value_t = 400)]
+    processes: usize,
+    /// People working their inboxes at once (each owns a share of the requests).
+    #[arg(long, default_value_t = 8)]
+    people: usize,
+    /// Processes under way at most (0: three per person).
+    #[arg(long, default_value_t = 0)]
+    window: usize,
+    /// The analysts' folder to copy (its request.yaml is replaced by the bench funnel).
+    #[arg(long, default_value = "workflows")]
+    workflows: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -208,7 +232,11 @@ struct UserAddArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init_logs(cli.log_json);
+    if matches!(cli.command, Command::Bench(BenchCommand::Funnel(_))) {
+        crate::telemetry::init_logs_counting_sql();
+    } else {
+        crate::telemetry::init_logs(cli.log_json);
+    }
     crate::app::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -286,6 +314,18 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Documents(cmd) => documents_command(cmd).await,
+        Command::Bench(BenchCommand::Funnel(args)) => {
+            let report = crate::bench::funnel::run(&crate::bench::funnel::FunnelOptions {
+                processes: args.processes,
+                people: args.people,
+                postgres: args.postgres,
+                workflows: args.workflows,
+                window: args.window,
+            })
+            .await?;
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -568,7 +608,7 @@ async fn bench_engine(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
         timer_probes: args.timer_probes,
         idle_seconds: args.idle_seconds,
     };
-    let (url, cleanup) = scratch_database(args.postgres.as_deref()).await?;
+    let (url, cleanup) = crate::bench::scratch_database(args.postgres.as_deref()).await?;
     let db = engine::Db::connect(
         &url,
         &engine::DbOptions {
@@ -586,48 +626,9 @@ async fn bench_engine(args: EngineBenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A scratch database: its URL and how to remove it.
-async fn scratch_database(
-    postgres: Option<&str>,
-) -> anyhow::Result<(
-    String,
-    Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()>>,
-)> {
-    let suffix = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
-    Ok(match postgres {
-        Some(admin) => {
-            let name = format!("podryad_bench_{suffix}");
-            engine::db::create_postgres_database(admin, &name).await?;
-            let admin = admin.to_string();
-            let n = name.clone();
-            (
-                engine::testing::replace_db_name(&admin, &name),
-                Box::new(move || {
-                    Box::pin(async move {
-                        let _ = engine::db::drop_postgres_database(&admin, &n).await;
-                    })
-                }),
-            )
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("podryad-bench-{suffix}"));
-            std::fs::create_dir_all(&dir)?;
-            let d = dir.clone();
-            (
-                format!("sqlite://{}/bench.db", dir.display()),
-                Box::new(move || {
-                    Box::pin(async move {
-                        let _ = std::fs::remove_dir_all(d);
-                    })
-                }),
-            )
-        }
-    })
-}
-
 async fn bench_matching(args: MatchingBenchArgs) -> anyhow::Result<ExitCode> {
     crate::app::install_crypto_provider();
-    let (url, cleanup) = scratch_database(args.postgres.as_deref()).await?;
+    let (url, cleanup) = crate::bench::scratch_database(args.postgres.as_deref()).await?;
     let db = engine::Db::connect(&url, &engine::DbOptions::default()).await?;
     crate::migrations::run(&db).await?;
     let result = async {

@@ -44,6 +44,10 @@ pub struct Config {
     /// (`PODRYAD_METRICS_ALLOW`, comma-separated; default loopback only).
     /// Others need a bearer token with the `metrics` scope.
     pub metrics_allow: Vec<std::net::IpAddr>,
+    /// Count the database work (write transactions, statements) for
+    /// `podryad bench funnel` and the cost-budget test; never from the
+    /// environment (see [`engine::Db::connect_counted`]).
+    pub count_db: bool,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/podryad.db";
@@ -140,6 +144,7 @@ impl Config {
                     std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
                 ],
             },
+            count_db: false,
         })
     }
 

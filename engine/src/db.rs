@@ -24,12 +24,18 @@
 //! same file wait on SQLite's busy timeout. A write through the read pool
 //! would bypass that single writer; `query_only` turns it into an error.
 
-use std::sync::Arc;
+use std::any::{Any as AnyType, TypeId};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::ConnectOptions;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 use crate::clock::{Clock, SystemClock};
@@ -88,6 +94,28 @@ pub struct Db {
     write: AnyPool,
     dialect: Dialect,
     clock: Arc<dyn Clock>,
+    counter: Option<Arc<DbCounter>>,
+    shared: Arc<Shared>,
+}
+
+/// Values shared by every clone of one [`Db`] (see [`Db::shared`]).
+#[derive(Default)]
+struct Shared(Mutex<HashMap<TypeId, Arc<dyn AnyType + Send + Sync>>>);
+
+/// What a counted [`Db`] has done (see [`Db::connect_counted`]): the write
+/// transactions it opened. Its statements are logged at `TRACE` under the
+/// target `sqlx::query`, where a tracing layer can count them (the
+/// `podryad` binary's `bench::sql_count`); no other database logs there.
+#[derive(Debug, Default)]
+pub struct DbCounter {
+    write_transactions: AtomicU64,
+}
+
+impl DbCounter {
+    /// Write transactions opened so far ([`Db::begin`]).
+    pub fn write_transactions(&self) -> u64 {
+        self.write_transactions.load(Ordering::Relaxed)
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -122,7 +150,35 @@ impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`). A SQLite file and
     /// its folder are created when missing.
     pub async fn connect(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
+        Self::connect_inner(url, options, false).await
+    }
+
+    /// [`Db::connect`] for measuring what the application costs (`podryad
+    /// bench funnel`, the cost-budget test): counts write transactions
+    /// ([`Db::counter`]) and logs every statement at `TRACE` under the
+    /// target `sqlx::query` for a counting tracing layer. A normal database
+    /// pays neither.
+    pub async fn connect_counted(url: &str, options: &DbOptions) -> anyhow::Result<Db> {
+        Self::connect_inner(url, options, true).await
+    }
+
+    async fn connect_inner(url: &str, options: &DbOptions, counted: bool) -> anyhow::Result<Db> {
         install_default_drivers();
+        // Pools ping a connection before handing it out only when it sat
+        // idle for a while (sqlx pings every time by default): a ping is a
+        // round trip to the database — on SQLite a hand-over to the
+        // connection's thread and back — before every statement, for a check
+        // that matters only after a database restart or a network cut. sqlx
+        // still pings a connection when it goes back to the pool.
+        let counter = counted.then(|| Arc::new(DbCounter::default()));
+        let connect_options = |url: &str| -> anyhow::Result<AnyConnectOptions> {
+            let o = AnyConnectOptions::from_str(url)?;
+            Ok(if counted {
+                o.log_statements(log::LevelFilter::Trace)
+            } else {
+                o
+            })
+        };
         if url.starts_with("sqlite:") {
             let url = ensure_sqlite_file(url)?;
             let sync = options.sqlite_synchronous.clone();
@@ -140,13 +196,15 @@ impl Db {
             );
             let pragmas = Arc::new(pragmas);
             let write = AnyPoolOptions::new()
+                .test_before_acquire(false)
+                .before_acquire(ping_if_idle)
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(60))
                 .after_connect({
                     let p = pragmas.clone();
                     move |conn, _meta| apply_pragmas(conn, p.clone())
                 })
-                .connect(&url)
+                .connect_with(connect_options(&url)?)
                 .await?;
             // WAL is a property of the file: set once, kept by every later connection.
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -154,35 +212,45 @@ impl Db {
                 .await?;
             let read_pragmas = Arc::new(format!("{pragmas} PRAGMA query_only = ON;"));
             let read = AnyPoolOptions::new()
+                .test_before_acquire(false)
+                .before_acquire(ping_if_idle)
                 .max_connections(options.max_connections.max(2))
                 .after_connect(move |conn, _meta| apply_pragmas(conn, read_pragmas.clone()))
-                .connect(&url)
+                .connect_with(connect_options(&url)?)
                 .await?;
             Ok(Db {
                 read: ReadPool(read),
                 write,
                 dialect: Dialect::Sqlite,
                 clock: Arc::new(SystemClock),
+                counter,
+                shared: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let write = AnyPoolOptions::new()
+                .test_before_acquire(false)
+                .before_acquire(ping_if_idle)
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
+                .connect_with(connect_options(url)?)
                 .await?;
             let read_only =
                 Arc::new("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY".to_string());
             let read = AnyPoolOptions::new()
+                .test_before_acquire(false)
+                .before_acquire(ping_if_idle)
                 .max_connections(options.max_connections)
                 .acquire_timeout(Duration::from_secs(30))
                 .after_connect(move |conn, _meta| apply_pragmas(conn, read_only.clone()))
-                .connect(url)
+                .connect_with(connect_options(url)?)
                 .await?;
             Ok(Db {
                 read: ReadPool(read),
                 write,
                 dialect: Dialect::Postgres,
                 clock: Arc::new(SystemClock),
+                counter,
+                shared: Arc::default(),
             })
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres: (got {url:?})")
@@ -220,10 +288,48 @@ impl Db {
     /// Opens a write transaction. Never open a second one while holding one:
     /// on SQLite there is exactly one writer connection.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        if let Some(c) = &self.counter {
+            c.write_transactions.fetch_add(1, Ordering::Relaxed);
+        }
         match self.dialect {
             Dialect::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await,
             Dialect::Postgres => self.write.begin().await,
         }
+    }
+
+    /// The value of type `T` that belongs to this database handle and its
+    /// clones (created with `T::default()` on first use): in-process state
+    /// that must follow the database rather than the process — several
+    /// applications (tests) may run in one process, each on its own
+    /// database. The domain keeps its session cache here.
+    pub fn shared<T: AnyType + Send + Sync + Default>(&self) -> Arc<T> {
+        let mut map = self.shared.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match entry.clone().downcast::<T>() {
+            Ok(v) => v,
+            // Stored under T's own TypeId, so it is a T.
+            Err(_) => Arc::new(T::default()),
+        }
+    }
+
+    /// The counter of a database opened with [`Db::connect_counted`].
+    pub fn counter(&self) -> Option<&Arc<DbCounter>> {
+        self.counter.as_ref()
+    }
+
+    /// The write connection for **one** statement that is atomic on its
+    /// own (an `UPDATE … RETURNING`, an `INSERT`), run without
+    /// `BEGIN`/`COMMIT` around it — two round trips fewer. Anything that
+    /// needs two statements to agree takes a transaction ([`Db::begin`]).
+    /// Counted as a write transaction, which it is. Like [`Db::begin`],
+    /// never while holding a transaction: on SQLite there is one writer.
+    pub async fn single_write(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
+        if let Some(c) = &self.counter {
+            c.write_transactions.fetch_add(1, Ordering::Relaxed);
+        }
+        self.write.acquire().await
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -246,6 +352,23 @@ impl Db {
         self.write.close().await;
         self.read.0.close().await;
     }
+}
+
+/// How long a pooled connection may sit idle before it is pinged when
+/// handed out again (see [`Db::connect`]).
+const PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
+fn ping_if_idle(
+    conn: &mut sqlx::AnyConnection,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        if meta.idle_for < PING_AFTER_IDLE {
+            return Ok(true);
+        }
+        use sqlx::Connection;
+        Ok(conn.ping().await.is_ok())
+    })
 }
 
 /// Per-connection settings: SQLite pragmas (WAL itself is a property of the

@@ -8,6 +8,7 @@
 //! completed twice therefore fails the second time with "task is not open".
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -298,6 +299,8 @@ impl EngineBuilder {
                 outbox_changed: Notify::new(),
                 writer: std::sync::OnceLock::new(),
                 cache: SnapshotCache::default(),
+                wake_timers: AtomicBool::new(false),
+                wake_outbox: AtomicBool::new(false),
             }),
         }
     }
@@ -318,6 +321,10 @@ pub(crate) struct Inner {
     /// The SQLite group-commit writer, started on first use.
     pub(crate) writer: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<WriteJob>>,
     pub(crate) cache: SnapshotCache,
+    /// Work added by `_in_tx` calls whose callers have not called
+    /// [`Engine::wake_workers`] yet.
+    pub(crate) wake_timers: AtomicBool,
+    pub(crate) wake_outbox: AtomicBool,
 }
 
 /// The workflow engine. Cheap to clone; share one per process.
@@ -365,11 +372,15 @@ impl Engine {
         &self.inner.config
     }
 
-    /// Wakes the workers now (after a commit that added timers or actions
-    /// through an `_in_tx` method; otherwise they notice within the poll interval).
+    /// Wakes the workers now, after the caller committed a transaction in
+    /// which an `_in_tx` method added timers due soon or external actions
+    /// (otherwise they notice within the poll interval). Wakes nobody when no
+    /// such call happened since the last wake: a woken worker reads the
+    /// database, and callers call this after every commit to be safe.
     pub fn wake_workers(&self) {
-        self.inner.timers_changed.notify_one();
-        self.inner.outbox_changed.notify_one();
+        let timers = self.inner.wake_timers.swap(false, Ordering::AcqRel);
+        let actions = self.inner.wake_outbox.swap(false, Ordering::AcqRel);
+        self.after_commit(timers, actions);
     }
 
     /// The compiled definition stored under `id`.
@@ -508,8 +519,8 @@ impl Engine {
                 state: outcome.state.clone(),
                 opened_tasks: applied.task_ids.clone(),
             },
-            !outcome.set_timers.is_empty(),
-            !outcome.actions.is_empty(),
+            self.timers_to_wake(&outcome),
+            self.has_outbox_work(&outcome),
         ))
     }
 
@@ -626,8 +637,9 @@ impl Engine {
         actor: &Actor,
     ) -> Result<StepReport, EngineError> {
         let instance_id = {
-            let mut conn = self.inner.db.pool().acquire().await?;
-            let access = store::task_access(&mut conn, task_id)
+            let db = &self.inner.db;
+            let mut conn = db.pool().acquire().await?;
+            let access = store::task_access(&mut conn, db.dialect(), task_id)
                 .await?
                 .ok_or(EngineError::TaskNotFound(task_id))?;
             if let Actor::User(u) = actor {
@@ -699,7 +711,7 @@ impl Engine {
                 Ok(applied) => {
                     self.remember(&def, def_id, &done.snap, &done.outcome);
                     let o = &done.outcome;
-                    self.after_commit(!o.set_timers.is_empty(), !o.actions.is_empty());
+                    self.after_commit(self.timers_to_wake(o), self.has_outbox_work(o));
                     return Ok(report(o, &applied.task_ids, is_ignored(o)));
                 }
                 Err(ApplyError::Conflict) => {
@@ -803,14 +815,15 @@ impl Engine {
     ) -> Result<WriteDone, EngineError> {
         let db = &self.inner.db;
         let mut tx = db.begin().await?;
-        let result = match store::apply(
+        // The transaction is this step's alone and is rolled back whole on
+        // a refusal: no savepoint needed.
+        let result = match store::apply_alone(
             &mut tx,
             key,
             def_id,
             &snap,
             &outcome,
             db.now(),
-            None,
             &self.inner.locals,
         )
         .await
@@ -867,8 +880,8 @@ impl Engine {
         .map_err(apply_error)?;
         Ok((
             report(&outcome, &applied.task_ids, is_ignored(&outcome)),
-            !outcome.set_timers.is_empty(),
-            !outcome.actions.is_empty(),
+            self.timers_to_wake(&outcome),
+            self.has_outbox_work(&outcome),
         ))
     }
 
@@ -895,6 +908,25 @@ impl Engine {
         Ok((snap.0, snap.1))
     }
 
+    /// Whether a stored step set a timer the timer workers must hear about
+    /// now: one due before their next look anyway (they sleep at most the
+    /// poll interval). Waking them for a reminder due in an hour would cost
+    /// a read for nothing.
+    pub(crate) fn timers_to_wake(&self, o: &Outcome) -> bool {
+        let soon = self.inner.db.now()
+            + chrono::Duration::from_std(self.inner.config.poll_interval)
+                .unwrap_or(chrono::Duration::seconds(1));
+        o.set_timers.iter().any(|t| t.due_at <= soon)
+    }
+
+    /// Whether a stored step queued work for the outbox worker: an external
+    /// action (local actions ran in the step's transaction).
+    pub(crate) fn has_outbox_work(&self, o: &Outcome) -> bool {
+        o.actions
+            .iter()
+            .any(|a| !self.inner.locals.contains_key(&a.name))
+    }
+
     pub(crate) fn after_commit(&self, timers: bool, actions: bool) {
         if timers {
             self.inner.timers_changed.notify_one();
@@ -909,6 +941,13 @@ impl Engine {
     fn after_commit_soon(&self, timers: bool, actions: bool) {
         if !timers && !actions {
             return;
+        }
+        // For the caller's `wake_workers()` after its commit.
+        if timers {
+            self.inner.wake_timers.store(true, Ordering::Release);
+        }
+        if actions {
+            self.inner.wake_outbox.store(true, Ordering::Release);
         }
         let engine = self.clone();
         tokio::spawn(async move {

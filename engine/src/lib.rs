@@ -81,7 +81,9 @@ mod writer;
 
 pub use async_trait::async_trait;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use db::{Db, DbOptions, Dialect, Migrations, ReadPool, Tx, from_db_time, to_db_time};
+pub use db::{
+    Db, DbCounter, DbOptions, Dialect, Migrations, ReadPool, Tx, from_db_time, to_db_time,
+};
 pub use diag::{Diagnostic, Diagnostics, Pos};
 pub use dsl::{Vocabulary, check_files, compile};
 pub use engine::{

@@ -52,6 +52,26 @@ pub struct TaskView {
     pub escalated_at: Option<DateTime<Utc>>,
     /// Candidate and escalation roles.
     pub roles: Vec<String>,
+    /// The role rows (role, organisation, via) behind `roles`, for
+    /// [`TaskView::can_act`].
+    #[serde(skip)]
+    pub(crate) role_rows: Vec<(String, Option<i64>, String)>,
+}
+
+impl TaskView {
+    /// Whether `u` may see and do this task — [`Engine::can_act`] answered
+    /// from the task as read, without reading it again.
+    pub fn can_act(&self, u: &UserRef) -> bool {
+        store::TaskAccess {
+            task_id: self.id,
+            instance_id: self.instance_id,
+            status: self.status.clone(),
+            assignee: self.assignee,
+            claimed_by: self.claimed_by,
+            roles: self.role_rows.clone(),
+        }
+        .visible_to(u)
+    }
 }
 
 /// Inbox filters; all optional.
@@ -198,12 +218,34 @@ pub struct GraphEdge {
 
 const TASK_COLUMNS: &str = "t.id, t.instance_id, t.definition_key, i.object_kind, i.object_id, t.task_key, t.state, t.title, \
      t.org_id, t.assignee_user_id, t.claimed_by, t.claimed_at, t.priority, t.due_at, t.status, t.outcome, t.form_values, \
-     t.created_at, t.completed_at, t.completed_by, t.escalated_at";
+     t.created_at, t.completed_at, t.completed_by, t.escalated_at, i.definition_id";
+
+/// [`TASK_COLUMNS`] and, last, the task's role rows
+/// ([`store::task_roles_column`]): a task with its roles in one read.
+fn task_select(dialect: crate::db::Dialect) -> String {
+    format!(
+        "SELECT {TASK_COLUMNS}, {} FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id",
+        store::task_roles_column(dialect)
+    )
+}
+
+/// The role names of a task's role rows, escalation roles first (as before:
+/// by via, then role), each once.
+fn role_names(rows: &[(String, Option<i64>, String)]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (role, _, _) in rows {
+        if !names.contains(role) {
+            names.push(role.clone());
+        }
+    }
+    names
+}
 
 fn task_from_row(r: &sqlx::any::AnyRow, now: DateTime<Utc>) -> Result<TaskView, sqlx::Error> {
     let due_at = r.try_get::<Option<i64>, _>(13)?.map(from_db_time);
     let status: String = r.try_get(14)?;
     let form: Option<String> = r.try_get(16)?;
+    let role_rows = store::parse_task_roles(r.try_get(22)?);
     Ok(TaskView {
         id: r.try_get(0)?,
         instance_id: r.try_get(1)?,
@@ -229,7 +271,8 @@ fn task_from_row(r: &sqlx::any::AnyRow, now: DateTime<Utc>) -> Result<TaskView, 
         completed_at: r.try_get::<Option<i64>, _>(18)?.map(from_db_time),
         completed_by: r.try_get(19)?,
         escalated_at: r.try_get::<Option<i64>, _>(20)?.map(from_db_time),
-        roles: Vec::new(),
+        roles: role_names(&role_rows),
+        role_rows,
     })
 }
 
@@ -264,25 +307,6 @@ fn like_pattern(text: &str) -> String {
 }
 
 impl Engine {
-    async fn attach_roles(&self, tasks: &mut [TaskView]) -> Result<(), EngineError> {
-        if tasks.is_empty() {
-            return Ok(());
-        }
-        let mut sql = Sql::new("SELECT task_id, role FROM wf_task_roles WHERE task_id IN (");
-        sql.bind_list(tasks.iter().map(|t| t.id))
-            .push(") ORDER BY task_id, via, role");
-        for r in sql.query().fetch_all(self.inner.db.pool()).await? {
-            let id: i64 = r.try_get(0)?;
-            let role: String = r.try_get(1)?;
-            if let Some(t) = tasks.iter_mut().find(|t| t.id == id)
-                && !t.roles.contains(&role)
-            {
-                t.roles.push(role);
-            }
-        }
-        Ok(())
-    }
-
     /// Open tasks `u` may see: assigned to them, claimed by them, or
     /// unclaimed for one of their roles in their organisation. Most urgent
     /// first, then by due time.
@@ -292,9 +316,8 @@ impl Engine {
         filter: &TaskFilter,
     ) -> Result<Vec<TaskView>, EngineError> {
         let now = self.inner.db.now();
-        let mut sql = Sql::new(&format!(
-            "SELECT {TASK_COLUMNS} FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.status = 'open'"
-        ));
+        let mut sql = Sql::new(&task_select(self.inner.db.dialect()));
+        sql.push(" WHERE t.status = 'open'");
         visible_clause(&mut sql, u);
         if let Some(k) = &filter.definition_key {
             sql.push(" AND t.definition_key = ").bind(k);
@@ -315,11 +338,10 @@ impl Engine {
             .push(" OFFSET ")
             .bind(filter.offset.max(0));
         let rows = sql.query().fetch_all(self.inner.db.pool()).await?;
-        let mut tasks = rows
+        let tasks = rows
             .iter()
             .map(|r| task_from_row(r, now))
             .collect::<Result<Vec<_>, _>>()?;
-        self.attach_roles(&mut tasks).await?;
         Ok(tasks)
     }
 
@@ -349,29 +371,29 @@ impl Engine {
     }
 
     pub async fn task(&self, task_id: i64) -> Result<Option<TaskView>, EngineError> {
-        let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.id = $1"
-        );
+        Ok(self.task_and_definition(task_id).await?.map(|(t, _)| t))
+    }
+
+    /// A task and the definition version its instance runs, in one read.
+    async fn task_and_definition(
+        &self,
+        task_id: i64,
+    ) -> Result<Option<(TaskView, i64)>, EngineError> {
+        let sql = format!("{} WHERE t.id = $1", task_select(self.inner.db.dialect()));
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(task_id)
             .fetch_optional(self.inner.db.pool())
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let mut t = vec![task_from_row(&row, self.inner.db.now())?];
-        self.attach_roles(&mut t).await?;
-        Ok(t.pop())
+        let task = task_from_row(&row, self.inner.db.now())?;
+        Ok(Some((task, row.try_get(21)?)))
     }
 
     /// The task with its form fields and outcome buttons.
     pub async fn task_form(&self, task_id: i64) -> Result<Option<TaskForm>, EngineError> {
-        let Some(task) = self.task(task_id).await? else {
+        let Some((task, def_id)) = self.task_and_definition(task_id).await? else {
             return Ok(None);
         };
-        let def_id: i64 =
-            sqlx::query_scalar("SELECT definition_id FROM wf_instances WHERE id = $1")
-                .bind(task.instance_id)
-                .fetch_one(self.inner.db.pool())
-                .await?;
         let def = self.definition(def_id).await?;
         let Some(t) = def.state(&task.state).and_then(|s| s.task(&task.task_key)) else {
             return Ok(Some(TaskForm {
@@ -406,16 +428,37 @@ impl Engine {
 
     /// Whether `u` may see and do this task.
     pub async fn can_act(&self, task_id: i64, u: &UserRef) -> Result<bool, EngineError> {
-        let mut conn = self.inner.db.pool().acquire().await?;
-        Ok(store::task_access(&mut conn, task_id)
+        let db = &self.inner.db;
+        let mut conn = db.pool().acquire().await?;
+        Ok(store::task_access(&mut conn, db.dialect(), task_id)
             .await?
             .is_some_and(|a| a.visible_to(u)))
     }
 
-    /// Takes an unclaimed task so that others stop seeing it.
+    /// Takes an unclaimed task so that others stop seeing it: one
+    /// `UPDATE` that checks the task is open, unclaimed and `u`'s to see
+    /// (the inbox's rule); only when it changes nothing is the task read, to
+    /// say why.
     pub async fn claim(&self, task_id: i64, u: &UserRef) -> Result<(), EngineError> {
-        let mut tx = self.inner.db.begin().await?;
-        let access = store::task_access(&mut tx, task_id)
+        let db = &self.inner.db;
+        let mut sql = Sql::new("UPDATE wf_tasks AS t SET claimed_by = ");
+        sql.bind(u.id)
+            .push(", claimed_at = ")
+            .bind(to_db_time(db.now()))
+            .push(" WHERE t.id = ")
+            .bind(task_id)
+            .push(" AND t.status = 'open' AND t.claimed_by IS NULL");
+        visible_clause(&mut sql, u);
+        sql.push(" RETURNING id");
+        let claimed: Option<i64> = {
+            let mut conn = db.single_write().await?;
+            sql.query_scalar().fetch_optional(&mut *conn).await?
+        };
+        if claimed.is_some() {
+            return Ok(());
+        }
+        let mut conn = db.pool().acquire().await?;
+        let access = store::task_access(&mut conn, db.dialect(), task_id)
             .await?
             .ok_or(EngineError::TaskNotFound(task_id))?;
         if access.status != "open" {
@@ -427,36 +470,22 @@ impl Engine {
         if access.claimed_by.is_some() {
             return Err(EngineError::NotAllowed("claimed_by_other"));
         }
-        if !access.visible_to(u) {
-            return Err(EngineError::NotAllowed("not_a_candidate"));
-        }
-        let res = sqlx::query(
-            "UPDATE wf_tasks SET claimed_by = $1, claimed_at = $2 WHERE id = $3 AND status = 'open' AND claimed_by IS NULL",
-        )
-        .bind(u.id)
-        .bind(to_db_time(self.inner.db.now()))
-        .bind(task_id)
-        .execute(&mut *tx)
-        .await?;
-        if res.rows_affected() != 1 {
-            return Err(EngineError::NotAllowed("claimed_by_other"));
-        }
-        tx.commit().await?;
-        Ok(())
+        Err(EngineError::NotAllowed("not_a_candidate"))
     }
 
     /// Gives a claimed task back to its candidates (only its claimer may).
     pub async fn unclaim(&self, task_id: i64, u: &UserRef) -> Result<(), EngineError> {
-        let mut tx = self.inner.db.begin().await?;
-        let res = sqlx::query("UPDATE wf_tasks SET claimed_by = NULL, claimed_at = NULL WHERE id = $1 AND status = 'open' AND claimed_by = $2")
-            .bind(task_id)
-            .bind(u.id)
-            .execute(&mut *tx)
-            .await?;
+        let res = {
+            let mut conn = self.inner.db.single_write().await?;
+            sqlx::query("UPDATE wf_tasks SET claimed_by = NULL, claimed_at = NULL WHERE id = $1 AND status = 'open' AND claimed_by = $2")
+                .bind(task_id)
+                .bind(u.id)
+                .execute(&mut *conn)
+                .await?
+        };
         if res.rows_affected() != 1 {
             return Err(EngineError::NotAllowed("not_claimed_by_you"));
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -567,19 +596,18 @@ impl Engine {
     ) -> Result<Vec<TaskView>, EngineError> {
         let filter = if all { "" } else { " AND t.status = 'open'" };
         let sql = format!(
-            "SELECT {TASK_COLUMNS} FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id WHERE t.instance_id = $1{filter} ORDER BY t.id"
+            "{} WHERE t.instance_id = $1{filter} ORDER BY t.id",
+            task_select(self.inner.db.dialect())
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(instance_id)
             .fetch_all(self.inner.db.pool())
             .await?;
         let now = self.inner.db.now();
-        let mut tasks = rows
-            .iter()
+        rows.iter()
             .map(|r| task_from_row(r, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.attach_roles(&mut tasks).await?;
-        Ok(tasks)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Into::into)
     }
 
     /// Pending timers of an instance, earliest first.

@@ -10,9 +10,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{from_db_time, to_db_time};
+use crate::db::{Dialect, from_db_time, to_db_time};
 use crate::engine::{EngineError, UserRef};
 use crate::registry::{ActionContext, LocalActions};
+use crate::sql::Sql;
 use crate::step::{ObjectRef, OpenTask, Outcome, Snapshot, TaskChange, TimerKind, TimerRef};
 
 /// Why an outcome was not stored.
@@ -257,6 +258,22 @@ pub(crate) async fn apply(
     }
 }
 
+/// [`apply`] for a caller whose transaction holds this step alone and is
+/// rolled back whole when the step fails or is refused: no savepoint (two
+/// round trips fewer).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply_alone(
+    conn: &mut AnyConnection,
+    def_key: &str,
+    definition_id: i64,
+    snap: &Snapshot,
+    o: &Outcome,
+    now: DateTime<Utc>,
+    locals: &LocalActions,
+) -> Result<Applied, ApplyError> {
+    apply_inner(conn, def_key, definition_id, snap, o, now, None, locals).await
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn apply_inner(
     conn: &mut AnyConnection,
@@ -318,11 +335,10 @@ async fn apply_inner(
             return Err(ApplyError::Conflict);
         }
     }
-    for id in &o.cancel_timers {
-        sqlx::query("DELETE FROM wf_timers WHERE id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+    if !o.cancel_timers.is_empty() {
+        let mut sql = Sql::new("DELETE FROM wf_timers WHERE id IN (");
+        sql.bind_list(o.cancel_timers.iter().copied()).push(")");
+        sql.query().execute(&mut *conn).await?;
     }
     for c in &o.close_tasks {
         let res = sqlx::query(
@@ -384,28 +400,55 @@ async fn apply_inner(
         .bind(now_ms)
         .fetch_one(&mut *conn)
         .await?;
-        for role in &t.roles {
-            sqlx::query("INSERT INTO wf_task_roles (task_id, role, org_id, via) VALUES ($1, $2, $3, 'candidate')")
-                .bind(id)
-                .bind(role)
-                .bind(t.org_id)
-                .execute(&mut *conn)
-                .await?;
-        }
         task_ids.push(id);
     }
-    for t in &o.set_timers {
-        sqlx::query(
-            "INSERT INTO wf_timers (instance_id, kind, key, due_at, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(instance_id)
-        .bind(t.kind.as_str())
-        .bind(&t.key)
-        .bind(to_db_time(t.due_at))
-        .bind(json_text(&t.payload))
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
+    // The candidates of every new task, and every new timer: one
+    // statement each, whatever their number (a statement is a round trip).
+    let roles: Vec<(i64, &String, Option<i64>)> = o
+        .open_tasks
+        .iter()
+        .zip(&task_ids)
+        .flat_map(|(t, id)| t.roles.iter().map(move |r| (*id, r, t.org_id)))
+        .collect();
+    if !roles.is_empty() {
+        let mut sql = Sql::new("INSERT INTO wf_task_roles (task_id, role, org_id, via) VALUES ");
+        for (k, (id, role, org)) in roles.into_iter().enumerate() {
+            if k > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(id)
+                .push(", ")
+                .bind(role.as_str())
+                .push(", ")
+                .bind(org)
+                .push(", 'candidate')");
+        }
+        sql.query().execute(&mut *conn).await?;
+    }
+    if !o.set_timers.is_empty() {
+        let mut sql = Sql::new(
+            "INSERT INTO wf_timers (instance_id, kind, key, due_at, payload, created_at) VALUES ",
+        );
+        for (k, t) in o.set_timers.iter().enumerate() {
+            if k > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(instance_id)
+                .push(", ")
+                .bind(t.kind.as_str())
+                .push(", ")
+                .bind(t.key.as_str())
+                .push(", ")
+                .bind(to_db_time(t.due_at))
+                .push(", ")
+                .bind(json_text(&t.payload))
+                .push(", ")
+                .bind(now_ms)
+                .push(")");
+        }
+        sql.query().execute(&mut *conn).await?;
     }
     for a in &o.actions {
         let mut params = a.params.clone();
@@ -448,24 +491,39 @@ async fn apply_inner(
         .execute(&mut *conn)
         .await?;
     }
-    for (seq, h) in o.history.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO wf_history (instance_id, step, seq, trigger_kind, trigger_name, from_state, to_state, actor_user_id, at, data_change, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(instance_id)
-        .bind(o.version)
-        .bind(seq as i64)
-        .bind(&h.trigger_kind)
-        .bind(h.trigger_name.as_deref())
-        .bind(&h.from_state)
-        .bind(&h.to_state)
-        .bind(h.actor)
-        .bind(now_ms)
-        .bind(json_text(&h.data_change))
-        .bind(json_text(&h.details))
-        .execute(&mut *conn)
-        .await?;
+    if !o.history.is_empty() {
+        let mut sql = Sql::new(
+            "INSERT INTO wf_history (instance_id, step, seq, trigger_kind, trigger_name, from_state, to_state, actor_user_id, at, data_change, details) VALUES ",
+        );
+        for (seq, h) in o.history.iter().enumerate() {
+            if seq > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(instance_id)
+                .push(", ")
+                .bind(o.version)
+                .push(", ")
+                .bind(seq as i64)
+                .push(", ")
+                .bind(h.trigger_kind.as_str())
+                .push(", ")
+                .bind(h.trigger_name.clone())
+                .push(", ")
+                .bind(h.from_state.as_str())
+                .push(", ")
+                .bind(h.to_state.as_str())
+                .push(", ")
+                .bind(h.actor)
+                .push(", ")
+                .bind(now_ms)
+                .push(", ")
+                .bind(json_text(&h.data_change))
+                .push(", ")
+                .bind(json_text(&h.details))
+                .push(")");
+        }
+        sql.query().execute(&mut *conn).await?;
     }
     Ok(Applied {
         instance_id,
@@ -544,32 +602,60 @@ impl TaskAccess {
     }
 }
 
+/// A task and who may do it, in one read.
 pub(crate) async fn task_access(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     task_id: i64,
 ) -> Result<Option<TaskAccess>, sqlx::Error> {
-    let Some(r) = sqlx::query(
-        "SELECT instance_id, status, assignee_user_id, claimed_by FROM wf_tasks WHERE id = $1",
-    )
-    .bind(task_id)
-    .fetch_optional(&mut *conn)
-    .await?
+    let sql = format!(
+        "SELECT t.instance_id, t.status, t.assignee_user_id, t.claimed_by, {} FROM wf_tasks t WHERE t.id = $1",
+        task_roles_column(dialect)
+    );
+    let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(task_id)
+        .fetch_optional(&mut *conn)
+        .await?
     else {
         return Ok(None);
     };
-    let roles = sqlx::query("SELECT role, org_id, via FROM wf_task_roles WHERE task_id = $1")
-        .bind(task_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Some(TaskAccess {
         task_id,
         instance_id: r.try_get(0)?,
         status: r.try_get(1)?,
         assignee: r.try_get(2)?,
         claimed_by: r.try_get(3)?,
-        roles,
+        roles: parse_task_roles(r.try_get(4)?),
     }))
+}
+
+/// A column with the role rows of task `t` (`role:org:via`, comma-separated),
+/// so that a task and who may do it are read together.
+pub(crate) fn task_roles_column(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "(SELECT group_concat(r.role || ':' || COALESCE(CAST(r.org_id AS TEXT), '') || ':' || r.via, ',') FROM wf_task_roles r WHERE r.task_id = t.id)"
+        }
+        Dialect::Postgres => {
+            "(SELECT string_agg(r.role || ':' || COALESCE(CAST(r.org_id AS TEXT), '') || ':' || r.via, ',') FROM wf_task_roles r WHERE r.task_id = t.id)"
+        }
+    }
+}
+
+/// The rows of [`task_roles_column`]: (role, organisation, via), ordered by
+/// via and role. Role and via names are identifiers (no `,` or `:`).
+pub(crate) fn parse_task_roles(text: Option<String>) -> Vec<(String, Option<i64>, String)> {
+    let mut roles: Vec<(String, Option<i64>, String)> = text
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.splitn(3, ':');
+            let role = parts.next()?.to_string();
+            let org = parts.next()?;
+            let via = parts.next()?.to_string();
+            (!role.is_empty()).then(|| (role, org.parse().ok(), via))
+        })
+        .collect();
+    roles.sort_by(|a, b| (&a.2, &a.0).cmp(&(&b.2, &b.0)));
+    roles
 }

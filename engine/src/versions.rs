@@ -566,7 +566,8 @@ impl Engine {
                 .or_default() += 1;
         }
         tx.commit().await?;
-        self.wake_workers();
+        // Moved instances may have new timers and actions.
+        self.after_commit(true, true);
         Ok(report)
     }
 }

@@ -319,7 +319,10 @@ impl Engine {
         )
         .await
         {
-            Ok(_) => Ok((!outcome.set_timers.is_empty(), !outcome.actions.is_empty())),
+            Ok(_) => Ok((
+                self.timers_to_wake(&outcome),
+                self.has_outbox_work(&outcome),
+            )),
             Err(ApplyError::Conflict) => Err(StepApplyError::Conflict),
             Err(ApplyError::Refused { action, reason }) => {
                 // Nobody waits for this step: say in the history why it did
@@ -628,6 +631,8 @@ impl Engine {
         }
         tx.commit().await?;
         self.after_commit(added.0, added.1);
+        // The next action of this instance, if any, may run now.
+        self.inner.outbox_changed.notify_one();
         Ok(())
     }
 
@@ -809,33 +814,22 @@ impl Engine {
         }
     }
 
-    /// Runs the timer worker until `shutdown` is cancelled.
+    /// Runs the timer worker until `shutdown` is cancelled. It reads when
+    /// the earliest timer is due and opens a write transaction only when
+    /// one is: being woken (a step set a timer) or polled costs one read,
+    /// and on SQLite never takes the single writer.
     pub async fn run_timer_worker(&self, shutdown: CancellationToken) {
-        let mut busy_streak = 0u32;
         while !shutdown.is_cancelled() {
-            match self.fire_one_timer().await {
-                Ok(Fire::Fired { .. } | Fire::Failed { .. }) => {
-                    busy_streak = 0;
+            let wait = match self.next_timer_due().await {
+                Ok(next) if next.is_some_and(|t| t <= self.inner.db.now()) => {
+                    self.fire_while_due(&shutdown).await;
                     continue;
                 }
-                Ok(Fire::Busy) => {
-                    busy_streak = (busy_streak + 1).min(8);
-                    tokio::time::sleep(Duration::from_millis(2 << busy_streak)).await;
-                    continue;
-                }
-                Ok(Fire::Idle) => busy_streak = 0,
+                Ok(next) => self.idle_wait(next),
                 Err(e) => {
                     tracing::warn!(error = %e, "timer worker");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                    continue;
+                    Duration::from_secs(1)
                 }
-            }
-            let wait = match self.next_timer_due().await {
-                Ok(next) => self.idle_wait(next),
-                Err(_) => self.inner.config.poll_interval,
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -845,8 +839,33 @@ impl Engine {
         }
     }
 
+    /// Fires due timers until none is (or the instance of the next one stays
+    /// busy, or the database fails).
+    async fn fire_while_due(&self, shutdown: &CancellationToken) {
+        let mut busy_streak = 0u32;
+        while !shutdown.is_cancelled() {
+            match self.fire_one_timer().await {
+                Ok(Fire::Fired { .. } | Fire::Failed { .. }) => busy_streak = 0,
+                Ok(Fire::Busy) => {
+                    busy_streak = (busy_streak + 1).min(8);
+                    tokio::time::sleep(Duration::from_millis(2 << busy_streak)).await;
+                }
+                Ok(Fire::Idle) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "timer worker");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
     /// Runs the outbox worker until `shutdown` is cancelled; running actions
-    /// are let finish.
+    /// are let finish. Like the timer worker, it reads when the next row is
+    /// due and claims (a write) only when one is.
     pub async fn run_outbox_worker(&self, shutdown: CancellationToken) {
         let concurrency = self.inner.config.outbox_concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
@@ -859,36 +878,39 @@ impl Engine {
                 }
                 continue;
             }
-            match self.claim_jobs(free).await {
-                Ok(jobs) if !jobs.is_empty() => {
-                    for job in jobs {
-                        let Ok(permit) = slots.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let engine = self.clone();
-                        tokio::spawn(async move {
-                            let _permit = permit;
-                            let action = job.action.clone();
-                            if let Err(e) = engine.run_job(job).await {
-                                tracing::warn!(action, error = %e, "outbox job");
+            let wait = match self.next_action_due().await {
+                Ok(next) if next.is_some_and(|t| t <= self.inner.db.now()) => {
+                    match self.claim_jobs(free).await {
+                        Ok(jobs) if !jobs.is_empty() => {
+                            for job in jobs {
+                                let Ok(permit) = slots.clone().acquire_owned().await else {
+                                    break;
+                                };
+                                let engine = self.clone();
+                                tokio::spawn(async move {
+                                    let _permit = permit;
+                                    let action = job.action.clone();
+                                    if let Err(e) = engine.run_job(job).await {
+                                        tracing::warn!(action, error = %e, "outbox job");
+                                    }
+                                });
                             }
-                        });
+                            continue;
+                        }
+                        // Due rows wait behind a running action of their
+                        // instance; its end wakes this loop (or the pause ends).
+                        Ok(_) => Duration::from_millis(50),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "outbox worker");
+                            Duration::from_secs(1)
+                        }
                     }
-                    continue;
                 }
-                Ok(_) => {}
+                Ok(next) => self.idle_wait(next),
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox worker");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                    continue;
+                    Duration::from_secs(1)
                 }
-            }
-            let wait = match self.next_action_due().await {
-                Ok(next) => self.idle_wait(next),
-                Err(_) => self.inner.config.poll_interval,
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,

@@ -83,6 +83,21 @@ pub(crate) fn spawn_writer(db: Db, locals: Arc<LocalActions>) -> mpsc::Unbounded
                 tokio::task::yield_now().await;
             }
             let now = db.now();
+            // A step with tasks, timers or actions alone needs no batch: its
+            // own transaction, whose version-checked UPDATE finds a stale
+            // step as well as the batch's version read would. (A simple
+            // step alone still takes the fast path: one round trip.)
+            if batch.len() == 1 && !is_simple(&batch[0].outcome) && batch[0].snap.version > 0 {
+                let job = batch.pop().expect("one job");
+                let result = apply_alone(&db, &job, now, &locals).await;
+                metrics::histogram!("engine_write_batch_size").record(1.0);
+                let _ = job.reply.send(WriteDone {
+                    result,
+                    snap: job.snap,
+                    outcome: job.outcome,
+                });
+                continue;
+            }
             let results = match apply_batch(&db, &batch, now, &locals).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -114,11 +129,8 @@ async fn apply_alone(
     locals: &LocalActions,
 ) -> Result<Applied, ApplyError> {
     let mut tx = db.begin().await?;
-    match store::apply(
-        &mut tx, &j.key, j.def_id, &j.snap, &j.outcome, now, None, locals,
-    )
-    .await
-    {
+    // The transaction is this step's alone: rolled back whole on a refusal.
+    match store::apply_alone(&mut tx, &j.key, j.def_id, &j.snap, &j.outcome, now, locals).await {
         Ok(a) => {
             tx.commit().await?;
             Ok(a)

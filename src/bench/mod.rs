@@ -2,4 +2,45 @@
 //! domain's production code.
 
 pub mod documents;
+pub mod funnel;
 pub mod matching;
+pub mod sql_count;
+
+/// Removes a scratch database.
+pub type Cleanup = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>;
+
+/// A scratch database: its URL and how to remove it (a PostgreSQL
+/// database created on the server of the `postgres` admin URL, else a SQLite
+/// file in a temporary folder).
+pub async fn scratch_database(postgres: Option<&str>) -> anyhow::Result<(String, Cleanup)> {
+    let suffix = format!("{}_{}", std::process::id(), chrono::Utc::now().timestamp());
+    Ok(match postgres {
+        Some(admin) => {
+            let name = format!("podryad_bench_{suffix}");
+            engine::db::create_postgres_database(admin, &name).await?;
+            let admin = admin.to_string();
+            let n = name.clone();
+            (
+                engine::testing::replace_db_name(&admin, &name),
+                Box::new(move || {
+                    Box::pin(async move {
+                        let _ = engine::db::drop_postgres_database(&admin, &n).await;
+                    })
+                }),
+            )
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("podryad-bench-{suffix}"));
+            std::fs::create_dir_all(&dir)?;
+            let d = dir.clone();
+            (
+                format!("sqlite://{}/bench.db", dir.display()),
+                Box::new(move || {
+                    Box::pin(async move {
+                        let _ = std::fs::remove_dir_all(d);
+                    })
+                }),
+            )
+        }
+    })
+}

@@ -96,11 +96,19 @@ fn rand_u64() -> u64 {
 /// Logs of the application under test go to the test's output (shown
 /// for failing tests); RUST_LOG picks the level, warnings by default.
 fn init_test_logs() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_test_writer()
+                .with_filter(filter),
+        )
+        // Counts the statements of counted databases (the cost budget test).
+        .with(podryad::bench::sql_count::layer())
         .try_init();
 }
 
@@ -134,6 +142,12 @@ impl TestApp {
 
     async fn spawn_with(demo: bool) -> TestApp {
         Self::spawn_inner(demo, None, None).await
+    }
+
+    /// A running application on a fresh database (no demo data) with
+    /// settings changed by `change`.
+    pub async fn spawn_configured(change: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_full(false, None, None, change).await
     }
 
     /// The demo application with settings changed by `change` (as the

@@ -7,6 +7,7 @@ mod helpers;
 
 mod bookings;
 mod client_proof;
+mod cost;
 mod foundation;
 mod garage;
 mod guard;

@@ -100,9 +100,21 @@ impl Default for WebConfig {
     }
 }
 
-/// Everything a handler can reach. Cheap to clone.
+/// Everything a handler can reach ([`AppStateInner`], through `Deref`).
+/// Cheap to clone: one reference count, since axum clones the state for
+/// every middleware and handler of every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppStateInner {
     /// The brokerage's operations (database, engine, files, connectors).
     pub services: domain::services::Services,
     /// The same database as `services.db`, for brevity.
@@ -124,7 +136,7 @@ impl AppState {
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> anyhow::Result<AppState> {
         let templates = Arc::new(render::Templates::new(texts.clone(), config.timezone)?);
-        Ok(AppState {
+        Ok(AppState(Arc::new(AppStateInner {
             db: services.db.clone(),
             services,
             templates,
@@ -132,7 +144,7 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             captcha: Arc::new(domain::intake::NoCaptcha),
-        })
+        })))
     }
 }
 

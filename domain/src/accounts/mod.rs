@@ -9,6 +9,7 @@
 //! linked chat. Accounts registers nothing with the workflow engine.
 
 pub mod api_tokens;
+pub mod session_cache;
 pub mod telegram;
 pub mod tokens;
 mod users;

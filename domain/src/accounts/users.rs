@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::access::roles::{OrgKind, Role};
 use crate::access::{Actor, Resource, SystemActor, scope};
+use crate::accounts::session_cache::{self, SessionCache};
 use crate::crypto::{hash_password, random_token, sha256_hex, verify_password};
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::notify::{self, NewNotification};
@@ -503,13 +504,22 @@ pub async fn open_session(
 }
 
 /// The actor behind a session cookie, or `None` when it is unknown, expired,
-/// or its user is no longer active. Extends the session when used.
+/// or its user is no longer active. Extends the session when used. Answers
+/// are remembered for the next requests ([`super::session_cache`]).
 pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Actor>> {
     let now = db.now();
     let hash = sha256_hex(token);
-    // One statement for the session and its user: this runs on every request.
-    let row: Option<(i64, i64, i64, String, String, String)> = sqlx::query_as(
-        "SELECT s.last_seen_at, u.id, u.org_id, o.kind, u.full_name, u.status
+    let cache = SessionCache::of(db);
+    let usable = cache.usable(db);
+    if usable && let Some(c) = cache.get(&hash) {
+        // Still valid, and its sliding expiry needs no writing yet.
+        if c.expires_at > to_db_time(now) && now - from_db_time(c.last_seen_at) <= SLIDE_EVERY {
+            return Ok(Some(c.actor));
+        }
+    }
+    let generation = cache.generation();
+    let row: Option<(i64, i64, i64, i64, String, String, String)> = sqlx::query_as(
+        "SELECT s.last_seen_at, s.expires_at, u.id, u.org_id, o.kind, u.full_name, u.status
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN organisations o ON o.id = u.org_id
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
@@ -517,22 +527,27 @@ pub async fn actor_for_session(db: &Db, token: &str) -> DomainResult<Option<Acto
     .bind(to_db_time(now))
     .fetch_optional(db.pool())
     .await?;
-    let Some((last_seen, user_id, org_id, kind, full_name, status)) = row else {
+    let Some((mut last_seen, mut expires_at, user_id, org_id, kind, full_name, status)) = row
+    else {
         return Ok(None);
     };
     let Some(actor) = actor_of(db, user_id, org_id, &kind, full_name, &status).await? else {
         return Ok(None);
     };
     // Sliding expiry, written at most every five minutes to spare the writer.
-    if now - from_db_time(last_seen) > Duration::minutes(5) {
-        let mut tx = db.begin().await?;
+    if now - from_db_time(last_seen) > SLIDE_EVERY {
+        last_seen = to_db_time(now);
+        expires_at = to_db_time(now + SESSION_TTL);
+        let mut conn = db.single_write().await?;
         sqlx::query("UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3")
-            .bind(to_db_time(now))
-            .bind(to_db_time(now + SESSION_TTL))
+            .bind(last_seen)
+            .bind(expires_at)
             .bind(&hash)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await?;
+    }
+    if usable {
+        cache.put(hash, actor.clone(), expires_at, last_seen, generation);
     }
     Ok(Some(actor))
 }
@@ -611,13 +626,19 @@ async fn actor_of(
     )))
 }
 
+/// How often a session's sliding expiry is written.
+const SLIDE_EVERY: Duration = Duration::minutes(5);
+
 pub async fn close_session(db: &Db, token: &str) -> DomainResult<()> {
-    let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(sha256_hex(token))
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let hash = sha256_hex(token);
+    {
+        let mut conn = db.single_write().await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(&hash)
+            .execute(&mut *conn)
+            .await?;
+    }
+    session_cache::forget_session(db, &hash);
     Ok(())
 }
 
@@ -802,6 +823,7 @@ pub async fn set_password_with_link(
     )
     .await?;
     tx.commit().await?;
+    session_cache::forget_user(db, user_id);
     Ok(user_id)
 }
 
@@ -983,6 +1005,7 @@ pub async fn update_colleague(
     )
     .await?;
     tx.commit().await?;
+    session_cache::forget_user(db, user_id);
     Ok(())
 }
 

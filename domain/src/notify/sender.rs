@@ -1,15 +1,21 @@
 //! The background sender of the notification outbox.
 //!
-//! Several app servers may share one database, so a message is first
-//! *claimed* in a short write transaction: its `attempts` goes up and its
-//! `next_attempt_at` moves to the end of a lease. Other senders only pick
-//! rows whose `next_attempt_at` has passed, so they skip it; on PostgreSQL the
-//! claiming `SELECT … FOR UPDATE SKIP LOCKED` also keeps two concurrent
-//! claims apart, and on SQLite the single writer (`BEGIN IMMEDIATE`) does.
-//! If a sender dies mid-delivery, the lease runs out and another one retries
-//! the message. The outcome is written in a second short transaction — no
-//! transaction is held open while talking to a provider — and only if the
-//! lease is still ours.
+//! Several app servers may share one database, so messages are first
+//! *claimed*, a batch at a time, by one `UPDATE … RETURNING` (a statement is
+//! atomic on its own: no `BEGIN`/`COMMIT` around it): their `attempts` goes
+//! up and their `next_attempt_at` moves to the end of a lease. Other senders
+//! only pick rows whose `next_attempt_at` has passed, so they skip them; on
+//! PostgreSQL the claim's `FOR UPDATE SKIP LOCKED` also keeps two concurrent
+//! claims apart, and on SQLite the single writer does. If a sender dies
+//! mid-delivery, the lease runs out and another one retries the message. The
+//! outcomes are written afterwards — no transaction is held open while
+//! talking to a provider — one statement for all the messages sent, one per
+//! message otherwise, each only if the lease is still ours.
+//!
+//! Woken after a commit that queued messages, the sender waits a moment
+//! ([`SenderConfig::gather`]) so that messages queued by steps a few
+//! milliseconds apart go out in one batch: one claim and one record for
+//! many messages instead of two write transactions each.
 //!
 //! Delivery is therefore *at least once*: if the outcome of a successful
 //! send cannot be recorded (the database went away at that moment), the
@@ -61,6 +67,9 @@ pub struct SenderConfig {
     /// How long a claimed message is reserved for one delivery. Longer than
     /// any transport's timeout, so a slow delivery is not duplicated.
     pub lease: Duration,
+    /// How long the sender lets messages gather after it was idle, before
+    /// it claims them as one batch.
+    pub gather: Duration,
 }
 
 impl Default for SenderConfig {
@@ -74,6 +83,7 @@ impl Default for SenderConfig {
             base_backoff: Duration::from_secs(30),
             max_backoff: Duration::from_secs(3600),
             lease: Duration::from_secs(300),
+            gather: Duration::from_millis(20),
         }
     }
 }
@@ -155,15 +165,39 @@ impl NotificationSender {
 
     /// Delivers until `shutdown` is cancelled. A delivery in progress is
     /// finished first; database errors are logged and retried at the next poll.
+    /// Idle, it reads when the next message is due and claims (a write) only
+    /// when one is.
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!(transports = ?self.transports, "notification sender started");
+        let mut caught_up = true;
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
-            let sleep = match self.run_once().await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => self.time_to_next_due().await,
+            let sleep = match self.next_due().await {
+                Ok(Some(at)) if at <= to_db_time(self.db.now()) => {
+                    if caught_up {
+                        // Let the messages of a burst gather into one batch.
+                        tokio::select! {
+                            _ = shutdown.cancelled() => break,
+                            _ = tokio::time::sleep(self.config.gather) => {}
+                        }
+                    }
+                    match self.run_once().await {
+                        Ok(n) => {
+                            caught_up = (n as i64) < self.config.batch_size.max(1);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "notification sender: database error");
+                            self.config.poll_interval
+                        }
+                    }
+                }
+                Ok(next) => {
+                    caught_up = true;
+                    self.wait_until(next)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "notification sender: database error");
                     self.config.poll_interval
@@ -183,29 +217,35 @@ impl NotificationSender {
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let claimed = self.claim().await?;
         let n = claimed.len();
+        let mut done = Vec::with_capacity(n);
         for c in claimed {
-            self.deliver(c).await?;
+            let outcome = self.deliver(&c).await;
+            done.push((c, outcome));
         }
+        self.record(done).await?;
         Ok(n)
     }
 
-    /// How long to sleep when there is nothing to do now.
-    async fn time_to_next_due(&self) -> Duration {
-        let next: Result<Option<i64>, _> = sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'queued'",
-        )
-        .fetch_one(self.db.pool())
-        .await;
+    /// When the next queued message is due (UTC ms), if any.
+    async fn next_due(&self) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM notifications WHERE status = 'queued'")
+            .fetch_one(self.db.pool())
+            .await
+    }
+
+    /// How long to sleep until `next` (UTC ms), at most the poll interval.
+    fn wait_until(&self, next: Option<i64>) -> Duration {
         let poll = self.config.poll_interval;
         match next {
-            Ok(Some(at)) => {
+            Some(at) => {
                 let wait = at.saturating_sub(to_db_time(self.db.now())).max(10);
                 Duration::from_millis(u64::try_from(wait).unwrap_or(u64::MAX)).min(poll)
             }
-            _ => poll,
+            None => poll,
         }
     }
 
+    /// Claims up to a batch of due messages with one statement.
     async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
         let now = to_db_time(self.db.now());
         let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 2);
@@ -214,27 +254,23 @@ impl NotificationSender {
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
             Dialect::Sqlite => "",
         };
-        let mut tx = self.db.begin().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, channel, recipient, subject, body, attempts, created_at FROM notifications \
-             WHERE status = 'queued' AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at, id LIMIT $2{lock}"
-        )))
-        .bind(now)
-        .bind(self.config.batch_size.max(1))
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = {
+            let mut conn = self.db.single_write().await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = $1 \
+                 WHERE id IN (SELECT id FROM notifications WHERE status = 'queued' AND next_attempt_at <= $2 \
+                 ORDER BY next_attempt_at, id LIMIT $3{lock}) \
+                 RETURNING id, channel, recipient, subject, body, attempts, created_at"
+            )))
+            .bind(lease_until)
+            .bind(now)
+            .bind(self.config.batch_size.max(1))
+            .fetch_all(&mut *conn)
+            .await?
+        };
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
             let id: i64 = row.try_get("id")?;
-            let attempts: i64 = row.try_get("attempts")?;
-            sqlx::query(
-                "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = $1 WHERE id = $2",
-            )
-            .bind(lease_until)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
             let channel: String = row.try_get("channel")?;
             let recipient: String = row.try_get("recipient")?;
             let subject: String = row.try_get("subject")?;
@@ -255,20 +291,22 @@ impl NotificationSender {
                 recipient,
                 subject,
                 body,
-                attempts: attempts + 1,
+                // Already counting this attempt (the claim added it).
+                attempts: row.try_get("attempts")?,
                 lease_until,
             });
         }
-        tx.commit().await?;
+        // RETURNING keeps no order: oldest first, as claimed.
+        claimed.sort_by_key(|c| c.id);
         Ok(claimed)
     }
 
-    async fn deliver(&self, c: Claimed) -> Result<(), sqlx::Error> {
+    async fn deliver(&self, c: &Claimed) -> Outcome {
         let transport = c
             .message
             .as_ref()
             .and_then(|m| self.transports.get(m.channel).map(|t| (m, t)));
-        let outcome = match transport {
+        match transport {
             None => Outcome::Undeliverable,
             Some((message, transport)) => {
                 // A safety net under the transports' own timeouts: never
@@ -298,54 +336,58 @@ impl NotificationSender {
                     }
                 }
             }
-        };
-        self.record(&c, outcome).await
+        }
     }
 
-    async fn record(&self, c: &Claimed, outcome: Outcome) -> Result<(), sqlx::Error> {
+    /// Writes the outcomes of a batch: one statement for every message
+    /// sent, one for each other outcome; each guarded by our lease, so a
+    /// sender that took a message over after the lease ran out is not
+    /// overwritten.
+    async fn record(&self, done: Vec<(Claimed, Outcome)>) -> Result<(), sqlx::Error> {
+        if done.is_empty() {
+            return Ok(());
+        }
         let now = to_db_time(self.db.now());
-        let mut tx = self.db.begin().await?;
-        // Every update is guarded by our lease, so a sender that took the
-        // message over after the lease ran out is not overwritten.
-        let guard = "WHERE id = $1 AND status = 'queued' AND next_attempt_at = $2";
-        let (label, result) = match &outcome {
-            Outcome::Sent => (
-                "sent",
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "UPDATE notifications SET status = 'sent', sent_at = $3, last_error = NULL {guard}"
-                )))
-                .bind(c.id)
-                .bind(c.lease_until)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?,
-            ),
-            Outcome::Undeliverable => (
-                "undeliverable",
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+        let (sent, other): (Vec<_>, Vec<_>) = done
+            .into_iter()
+            .partition(|(_, o)| matches!(o, Outcome::Sent));
+        if !sent.is_empty() {
+            // One batch, one lease: every row of it carries the same
+            // `next_attempt_at` while it is ours.
+            let lease = sent[0].0.lease_until;
+            let mut sql = engine::Sql::new("UPDATE notifications SET status = 'sent', sent_at = ");
+            sql.bind(now)
+                .push(", last_error = NULL WHERE status = 'queued' AND next_attempt_at = ")
+                .bind(lease)
+                .push(" AND id IN (")
+                .bind_list(sent.iter().map(|(c, _)| c.id))
+                .push(") RETURNING id");
+            let recorded: Vec<i64> = {
+                let mut conn = self.db.single_write().await?;
+                sql.query_scalar().fetch_all(&mut *conn).await?
+            };
+            for (c, outcome) in &sent {
+                self.report(c, outcome, recorded.contains(&c.id));
+            }
+        }
+        for (c, outcome) in other {
+            let guard = "WHERE id = $1 AND status = 'queued' AND next_attempt_at = $2";
+            let query = match &outcome {
+                Outcome::Sent => continue,
+                Outcome::Undeliverable => sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE notifications SET status = 'undeliverable', attempts = attempts - 1, last_error = $3 {guard}"
                 )))
                 .bind(c.id)
                 .bind(c.lease_until)
-                .bind(NO_TRANSPORT)
-                .execute(&mut *tx)
-                .await?,
-            ),
-            Outcome::Failed(reason) => (
-                "failed",
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                .bind(NO_TRANSPORT),
+                Outcome::Failed(reason) => sqlx::query(sqlx::AssertSqlSafe(format!(
                     "UPDATE notifications SET status = 'failed', last_error = $3 {guard}"
                 )))
                 .bind(c.id)
                 .bind(c.lease_until)
-                .bind(truncate(reason))
-                .execute(&mut *tx)
-                .await?,
-            ),
-            Outcome::Retry(reason, wait) => {
-                let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
-                (
-                    "retry",
+                .bind(truncate(reason)),
+                Outcome::Retry(reason, wait) => {
+                    let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "UPDATE notifications SET next_attempt_at = $3, last_error = $4 {guard}"
                     )))
@@ -353,19 +395,33 @@ impl NotificationSender {
                     .bind(c.lease_until)
                     .bind(now.saturating_add(wait_ms))
                     .bind(truncate(reason))
-                    .execute(&mut *tx)
-                    .await?,
-                )
-            }
-        };
-        tx.commit().await?;
-        if result.rows_affected() == 0 {
+                }
+            };
+            let result = {
+                let mut conn = self.db.single_write().await?;
+                query.execute(&mut *conn).await?
+            };
+            self.report(&c, &outcome, result.rows_affected() > 0);
+        }
+        Ok(())
+    }
+
+    /// Metrics and logs of one recorded outcome (`recorded`: the lease was
+    /// still ours).
+    fn report(&self, c: &Claimed, outcome: &Outcome, recorded: bool) {
+        if !recorded {
             tracing::warn!(
                 notification_id = c.id,
                 "notification lease lost before its outcome was recorded (delivery took longer than the lease?)"
             );
-            return Ok(());
+            return;
         }
+        let label = match outcome {
+            Outcome::Sent => "sent",
+            Outcome::Undeliverable => "undeliverable",
+            Outcome::Failed(_) => "failed",
+            Outcome::Retry(..) => "retry",
+        };
         metrics::counter!("podryad_notifications_total", "channel" => c.channel.clone(), "outcome" => label)
             .increment(1);
         match outcome {
@@ -393,7 +449,7 @@ impl NotificationSender {
                 channel = %c.channel,
                 recipient = %c.recipient,
                 attempts = c.attempts,
-                error = %mask_secrets(&reason),
+                error = %mask_secrets(reason),
                 "notification failed"
             ),
             Outcome::Retry(reason, wait) => tracing::warn!(
@@ -402,11 +458,10 @@ impl NotificationSender {
                 recipient = %c.recipient,
                 attempts = c.attempts,
                 retry_in_s = wait.as_secs(),
-                error = %mask_secrets(&reason),
+                error = %mask_secrets(reason),
                 "notification delivery failed; will retry"
             ),
         }
-        Ok(())
     }
 }
 

@@ -277,6 +277,9 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    if let Some(uid) = current.user_id {
+        crate::accounts::session_cache::forget_user(&s.db, uid);
+    }
     Ok(())
 }
 
@@ -320,6 +323,9 @@ pub async fn archive(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
     )
     .await?;
     tx.commit().await?;
+    if let Some(uid) = current.user_id {
+        crate::accounts::session_cache::forget_user(&s.db, uid);
+    }
     Ok(())
 }
 
