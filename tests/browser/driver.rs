@@ -208,6 +208,33 @@ pub async fn click(b: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
+/// Clicks something that loads a new page (a form's button, a link) and
+/// waits until the new document has loaded, so what is read next comes from
+/// the new page and not from the one being left (reading the old page's
+/// heading, or an element of it going stale, made tests flaky).
+pub async fn submit(b: &Client, css: &str) {
+    b.execute("window.__podryadLeaving = true;", vec![])
+        .await
+        .expect("mark the page being left");
+    click(b, css).await;
+    for _ in 0..200 {
+        let loaded = b
+            .execute(
+                "return window.__podryadLeaving === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false);
+        if loaded {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("clicking {css} did not load a new page within 10 s");
+}
+
 pub async fn fill(b: &Client, css: &str, value: &str) {
     let el = b
         .wait()

@@ -1,6 +1,6 @@
 //! Signing in as every demo role, on a desktop and on a phone.
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
 
 #[tokio::test]
 async fn every_demo_role_signs_in_with_one_click_and_sees_its_home() {
@@ -28,7 +28,7 @@ async fn every_demo_role_signs_in_with_one_click_and_sees_its_home() {
         );
         let who = text_of(&b, ".who-name").await;
         assert_eq!(who, account.full_name);
-        click(&b, ".who button[type=submit]").await;
+        submit(&b, ".who button[type=submit]").await;
         wait_path(&b, "/login").await;
     }
     b.close().await.ok();
@@ -46,7 +46,7 @@ async fn sign_in_by_typing_on_a_phone_and_use_the_menu() {
     b.goto(&app.url("/login")).await.expect("open");
     fill(&b, "#f-login", "admin@podryad.test").await;
     fill(&b, "#f-password", "wrong-password").await;
-    click(&b, "form[action='/login'] button.primary").await;
+    submit(&b, "form[action='/login'] button.primary").await;
     let alert = text_of(&b, ".alert").await;
     assert!(alert.contains("Неверный логин или пароль"), "{alert}");
     // The login stays typed in.
@@ -59,7 +59,7 @@ async fn sign_in_by_typing_on_a_phone_and_use_the_menu() {
         .expect("value");
     assert_eq!(kept.as_deref(), Some("admin@podryad.test"));
     fill(&b, "#f-password", podryad::demo::DEMO_PASSWORD).await;
-    click(&b, "form[action='/login'] button.primary").await;
+    submit(&b, "form[action='/login'] button.primary").await;
     wait_path(&b, "/home").await;
 
     // On a phone the navigation hides behind the menu button.
@@ -73,7 +73,7 @@ async fn sign_in_by_typing_on_a_phone_and_use_the_menu() {
     );
     click(&b, "[data-toggle-nav]").await;
     assert!(nav.is_displayed().await.expect("visible?"), "menu opens");
-    click(&b, "#sidenav a[href='/admin/users']").await;
+    submit(&b, "#sidenav a[href='/admin/users']").await;
     wait_path(&b, "/admin/users").await;
     assert!(text_of(&b, "main h1").await.contains("Сотрудники"));
     b.close().await.ok();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
 
 /// Waits until the page is a machine's page and returns its id.
 async fn wait_machine_page(b: &Client) -> i64 {
@@ -52,13 +52,13 @@ async fn a_dispatcher_adds_a_machine_with_specs_and_sees_it_in_the_garage() {
     .await;
     wait_path(&b, "/home").await;
 
-    click(&b, "#sidenav a[href='/garage']").await;
+    submit(&b, "#sidenav a[href='/garage']").await;
     wait_path(&b, "/garage").await;
     assert!(
         text_of(&b, ".garage-list").await.contains("Ивановец"),
         "the demo garage is listed"
     );
-    click(&b, "a[href='/garage/new']").await;
+    submit(&b, "a[href='/garage/new']").await;
     wait_path(&b, "/garage/new").await;
 
     // Only the chosen category's specifications are shown.
@@ -103,7 +103,7 @@ async fn a_dispatcher_adds_a_machine_with_specs_and_sees_it_in_the_garage() {
         "Московская обл., г. Подольск, ул. Комсомольская, 1",
     )
     .await;
-    click(&b, "form.garage-form button.primary").await;
+    submit(&b, "form.garage-form button.primary").await;
 
     // The mistake is named next to its field; everything typed stays.
     let error = text_of(&b, "#e-f-spec-tipper-payload_t").await;
@@ -125,7 +125,7 @@ async fn a_dispatcher_adds_a_machine_with_specs_and_sees_it_in_the_garage() {
     );
 
     fill(&b, "#f-spec-tipper-payload_t", "25,5").await;
-    click(&b, "form.garage-form button.primary").await;
+    submit(&b, "form.garage-form button.primary").await;
     let id = wait_machine_page(&b).await;
     let heading = text_of(&b, "main h1").await;
     assert!(
@@ -139,7 +139,7 @@ async fn a_dispatcher_adds_a_machine_with_specs_and_sees_it_in_the_garage() {
     );
     assert!(text_of(&b, "[data-spec='axles']").await.contains("8x4"));
 
-    click(&b, "main .crumbs a[href='/garage']").await;
+    submit(&b, "main .crumbs a[href='/garage']").await;
     wait_path(&b, "/garage").await;
     let row = text_of(&b, &format!("tr[data-machine='{id}']")).await;
     assert!(

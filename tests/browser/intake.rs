@@ -5,7 +5,7 @@
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
 
 /// A datetime-local input is set the way a picker would set it.
 async fn set_value(b: &Client, css: &str, value: &str) {
@@ -45,7 +45,7 @@ async fn a_visitor_orders_through_the_website_form_and_gets_a_number() {
     let driver = Driver::start().await;
     let b = driver.browser(1280, 1000).await;
     b.goto(&app.url("/request")).await.expect("open");
-    click(&b, "a[data-type=cargo]").await;
+    submit(&b, "a[data-type=cargo]").await;
     wait_path(&b, "/request/cargo").await;
     fill(&b, "#rf-cargo", "Паллеты с плиткой").await;
     fill(&b, "#rf-weight_t", "8,5").await;
@@ -56,7 +56,7 @@ async fn a_visitor_orders_through_the_website_form_and_gets_a_number() {
     fill(&b, "#f-contact_name", "Пётр Сидоров").await;
     fill(&b, "#f-contact_phone", "+7 916 555-01-01").await;
     fill(&b, "#f-contact_email", "petr@example.test").await;
-    click(&b, "form.request-form button.primary").await;
+    submit(&b, "form.request-form button.primary").await;
     let error = text_of(&b, "#e-wanted_from").await;
     assert!(error.contains("Обязательное поле"), "{error}");
     let kept = b
@@ -68,7 +68,7 @@ async fn a_visitor_orders_through_the_website_form_and_gets_a_number() {
         .expect("value");
     assert_eq!(kept.as_deref(), Some("Москва, ул. Складочная, 1"));
     set_value(&b, "#f-wanted_from", &in_three_days()).await;
-    click(&b, "form.request-form button.primary").await;
+    submit(&b, "form.request-form button.primary").await;
     let number = text_of(&b, "#request-number").await;
     assert!(number.starts_with("З-"), "{number}");
     let heading = text_of(&b, "main h1").await;
@@ -92,18 +92,18 @@ async fn an_operator_looks_a_caller_up_by_phone_and_takes_a_request() {
     )
     .await;
     wait_path(&b, "/home").await;
-    click(&b, "#sidenav a[href='/intake']").await;
+    submit(&b, "#sidenav a[href='/intake']").await;
     wait_path(&b, "/intake").await;
     // The caller's number, as they say it.
     fill(&b, "#intake-q", "8 495 333-22-11").await;
-    click(&b, "form.intake-lookup button").await;
+    submit(&b, "form.intake-lookup button").await;
     let card = text_of(&b, ".intake-match").await;
     assert!(card.contains("Северный бетон"), "{card}");
     assert!(
         card.contains("Мария Кузнецова"),
         "the responsible manager: {card}"
     );
-    click(&b, ".intake-match a[data-type=materials]").await;
+    submit(&b, ".intake-match a[data-type=materials]").await;
     wait_path(&b, "/intake/new").await;
     select(&b, "#rf-material", "щебень").await;
     fill(&b, "#rf-quantity", "40").await;
@@ -112,7 +112,7 @@ async fn an_operator_looks_a_caller_up_by_phone_and_takes_a_request() {
     select(&b, "#rf-supply", "только доставка").await;
     set_value(&b, "#f-wanted_from", &in_three_days()).await;
     fill(&b, "#f-contact_name", "Павел Громов").await;
-    click(&b, "form.request-form button.primary").await;
+    submit(&b, "form.request-form button.primary").await;
     let heading = text_of(&b, "main h1").await;
     assert!(heading.contains("Заявка З-"), "{heading}");
     let channel = text_of(&b, "#request-channel").await;

@@ -3,7 +3,7 @@
 
 use fantoccini::Locator;
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, submit};
 
 #[tokio::test]
 async fn a_supplier_registers_through_the_form() {
@@ -43,7 +43,7 @@ async fn a_supplier_registers_through_the_form() {
         .await
         .expect("select");
     click(&b, "input[name=consent]").await;
-    click(&b, "form button.primary").await;
+    submit(&b, "form button.primary").await;
     let error = text_of(&b, "#e-inn").await;
     assert!(error.contains("контрольная сумма"), "{error}");
     // What was typed is still there; only the INN needs fixing.
@@ -61,7 +61,7 @@ async fn a_supplier_registers_through_the_form() {
     fill(&b, "#f-inn", "7712345671").await;
     fill(&b, "#f-password", "kran-servis-1").await;
     fill(&b, "#f-confirm", "kran-servis-1").await;
-    click(&b, "form button.primary").await;
+    submit(&b, "form button.primary").await;
     let heading = text_of(&b, "main h1").await;
     assert!(heading.contains("Почти готово"), "{heading}");
     b.close().await.ok();

@@ -11,7 +11,7 @@ use domain::intake::requests::{Channel, Placement, RequestInput};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
 
 /// `YYYY-MM-DDTHH:MM` in Moscow, `days` from now at `hour`.
 fn moscow(days: i64, hour: u32) -> String {
@@ -193,7 +193,7 @@ async fn a_request_goes_from_matching_to_the_clients_acceptance() {
         "suggested suppliers are ticked"
     );
     click(&b, &format!("input[name=supplier][value='{gruzavto}']")).await;
-    click(&b, "form.q-match-form button.primary").await;
+    submit(&b, "form.q-match-form button.primary").await;
     wait_path(&b, &format!("/requests/{request}/quotes")).await;
     wait_status(&app, request, "rfq").await;
 
@@ -213,7 +213,7 @@ async fn a_request_goes_from_matching_to_the_clients_acceptance() {
     )
     .await;
     assert_eq!(asked, 1, "only the ticked supplier is asked");
-    click(&b, &format!("a[href='/supplier/rfqs/{rfq}']")).await;
+    submit(&b, &format!("a[href='/supplier/rfqs/{rfq}']")).await;
     wait_path(&b, &format!("/supplier/rfqs/{rfq}")).await;
     let job = text_of(&b, "main").await;
     assert!(
@@ -233,7 +233,7 @@ async fn a_request_goes_from_matching_to_the_clients_acceptance() {
     select(&b, "#f-vat_mode", "vat22").await;
     select(&b, "#f-payment_method", "bank").await;
     set_value(&b, "#f-arrival_at", &moscow(7, 9)).await;
-    click(&b, "form.q-quote-form button.primary").await;
+    submit(&b, "form.q-quote-form button.primary").await;
     wait_text(&b, ".flash", "КП").await;
     // Everyone asked has answered: the round closes by itself.
     wait_status(&app, request, "quote_review").await;
@@ -243,14 +243,14 @@ async fn a_request_goes_from_matching_to_the_clients_acceptance() {
     b.goto(&app.url(&format!("/requests/{request}/quotes")))
         .await
         .expect("quotes");
-    click(&b, "a.button.primary[href*='/offer?quote=']").await;
+    submit(&b, "a.button.primary[href*='/offer?quote=']").await;
     wait_path(&b, &format!("/requests/{request}/offer")).await;
     fill(&b, "#f-markup", "15").await;
     set_value(&b, "#f-valid_until", &moscow(2, 18)).await;
-    click(&b, "form.q-offer-form button[name=preview]").await;
+    submit(&b, "form.q-offer-form button[name=preview]").await;
     // The margin, 4 × 450 ₽, is the staff's to see.
     wait_text(&b, ".q-margin", "1 800,00").await;
-    click(&b, "form.q-offer-form button.primary").await;
+    submit(&b, "form.q-offer-form button.primary").await;
     wait_path(&b, &format!("/requests/{request}/quotes")).await;
     wait_status(&app, request, "offer_sent").await;
 
@@ -263,7 +263,7 @@ async fn a_request_goes_from_matching_to_the_clients_acceptance() {
         request,
     )
     .await;
-    click(&b, &format!("a[href='/offers/{offer}']")).await;
+    submit(&b, &format!("a[href='/offers/{offer}']")).await;
     wait_path(&b, &format!("/offers/{offer}")).await;
     let page = text_of(&b, "main").await;
     assert!(
@@ -276,7 +276,7 @@ async fn a_request_goes_from_matching_to_the_clients_acceptance() {
             "the client must not see {secret:?}: {page}"
         );
     }
-    click(&b, "form[action$='/accept'] button.primary").await;
+    submit(&b, "form[action$='/accept'] button.primary").await;
     wait_text(&b, ".flash", "приняли").await;
     wait_status(&app, request, "accepted").await;
     b.close().await.ok();

@@ -1,7 +1,7 @@
 //! The analyst edits a funnel in the browser: a mistake is shown with its
 //! line, the fixed version is activated and drawn — no restart.
 
-use crate::driver::{DemoApp, Driver, browser_available, click, text_of};
+use crate::driver::{DemoApp, Driver, browser_available, click, text_of, submit};
 
 #[tokio::test]
 async fn an_analyst_adds_a_stage_in_the_browser_editor() {
@@ -38,7 +38,7 @@ async fn an_analyst_adds_a_stage_in_the_browser_editor() {
         serde_json::json!(true),
         "the shipped definition still has the approve outcome"
     );
-    click(&b, "button[formaction='/workflows/save'][name=activate]").await;
+    submit(&b, "button[formaction='/workflows/save'][name=activate]").await;
     let alert = text_of(&b, ".alert").await;
     assert!(
         alert.contains("aproved") && alert.contains("строка"),
@@ -50,7 +50,7 @@ async fn an_analyst_adds_a_stage_in_the_browser_editor() {
         return true;
     "#;
     b.execute(fix, vec![]).await.expect("fix");
-    click(&b, "button[formaction='/workflows/save'][name=activate]").await;
+    submit(&b, "button[formaction='/workflows/save'][name=activate]").await;
     let flash = text_of(&b, ".flash").await;
     assert!(flash.contains("Версия включена"), "{flash}");
     let heading = text_of(&b, "main h1").await;
