@@ -1439,7 +1439,7 @@ async fn the_contracts_and_both_work_orders_are_pdfs_each_party_reads_only_its_o
         for want in [
             "Заявка-наряд".to_string(),
             format!("{number}-К"),
-            CLIENT_INN.to_string(),
+            CLIENT.to_string(),
             TRUCK.to_string(),
             "Артём".to_string(),
             spaced(&money(our_total)),
@@ -1471,7 +1471,7 @@ async fn the_contracts_and_both_work_orders_are_pdfs_each_party_reads_only_its_o
     if !text.is_empty() {
         for want in [
             format!("{number}-П1"),
-            GRUZAVTO_INN.to_string(),
+            GRUZAVTO.to_string(),
             "Заказчик".to_string(),
             "Перевозчик".to_string(),
             spaced(&money(1_464_000)),
