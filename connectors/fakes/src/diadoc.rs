@@ -12,6 +12,10 @@
 //! [`HttpFault`](crate::HttpFault)s (a delayed answer is given *after* the
 //! work is done: a lost reply).
 
+// Handlers return the HTTP answer to give as the `Err` of their checks; a
+// test server builds one per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
