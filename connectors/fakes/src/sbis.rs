@@ -481,7 +481,7 @@ fn execute(state: &mut State_, params: &Value) -> Response {
         return rpc_error("Действие недоступно", "");
     }
     let signature = stage
-        .pointer("/Вложение/0/Подпись/Файл/ДвоичныеДанные")
+        .pointer("/Вложение/0/Подпись/0/Файл/ДвоичныеДанные")
         .and_then(Value::as_str)
         .and_then(|d| BASE64.decode(d).ok());
     match state.document(&id) {

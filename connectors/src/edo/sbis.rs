@@ -21,7 +21,8 @@
 //!   certificate's `Отпечаток`), which says per attachment whether SBIS
 //!   modified the file (then the modified file, from `Файл.Ссылка`, is what
 //!   gets signed), then `СБИС.ВыполнитьДействие` with our detached signature
-//!   in `Этап.Вложение[].Подпись.Файл.ДвоичныеДанные`.
+//!   in `Этап.Вложение[].Подпись[].Файл.ДвоичныеДанные` (the shape public SBIS
+//!   clients send).
 //! - **Events**: `СБИС.СписокИзменений` with `Фильтр {ИдентификаторСобытия:
 //!   <cursor>, НашаОрганизация, Навигация {РазмерСтраницы}}` returns
 //!   documents with their `Событие[]`; the cursor is the last event's
@@ -44,8 +45,8 @@
 //! the session header, the method names above and `ПовторитьЭтап`'s document
 //! shape (stages, attachments, signatures with certificates). **Not
 //! verified** (see the README): the `Тип` of a plain outgoing document
-//! (`ДокОтгрИсх` by default, configurable), where `Вложение` sits in
-//! `ВыполнитьДействие` (inside `Этап`, as in public clients), the event
+//! (`ДокОтгрИсх` by default, configurable; public clients use it for
+//! shipping documents), the event
 //! names of the recipient's signature and refusal, the error text of an
 //! expired session and of an unknown document (matched loosely), whether
 //! business errors come with HTTP 200 or 500 (both are read).
@@ -459,10 +460,10 @@ impl EdoOperator for Sbis {
             match self.signer.sign(&doc.idempotency_key, &content).await? {
                 Signature::Detached(cms) => attachments.push(json!({
                     "Идентификатор": attachment_id,
-                    "Подпись": { "Файл": {
+                    "Подпись": [{ "Файл": {
                         "Имя": format!("{}.sgn", str_of(&file, "Имя")),
                         "ДвоичныеДанные": BASE64.encode(cms),
-                    }},
+                    }}],
                 })),
                 Signature::OperatorTest => {}
             }
