@@ -36,9 +36,11 @@
 //! the `diadocapi-docs` repository): the paths and parameters above, the
 //! `Entity` fields, `Content_v3`/`SignedContent` with `NameOnShelf` and
 //! `SignWithTestSignature`, the shelf methods and their part sizes, the 204
-//! semantics. Not verified: whether JSON enums come as names or numbers (both
-//! are accepted), how `TotalCount` of `GetNewEvents` counts (a full page of
-//! 100 is also taken as "more"), the layout of an XML rejection's reason
+//! semantics, `BoxEvent {EventId, Message | Patch, IndexKey}` and
+//! `BoxEventList.TotalCount` (all new events after the cursor; without it a
+//! full page of 100 is taken as "more"). Not verified: whether JSON enums
+//! come as names or numbers (both are accepted), the layout of an XML
+//! rejection's reason
 //! (`ТекстУведУточ` is read when present, else the text as is), and whether
 //! `Nonformalized` needs `Function`/`Version` (none are sent).
 
