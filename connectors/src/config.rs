@@ -16,6 +16,27 @@
 //! | `PODRYAD_TELEGRAM_BOT` | the bot's username: people link their chat through `t.me/<bot>?start=…` |
 //! | `PODRYAD_DADATA_API_KEY` | turns company lookup on: the DaData API key (the secret key is not needed) |
 //! | `PODRYAD_DADATA_URL` | DaData suggestions base URL, default `https://suggestions.dadata.ru/suggestions/api/4_1/rs` |
+//! | `PODRYAD_EDO_TEST_MODE` | `1` on a staging stand or in tests: allows the operators' test signatures |
+//! | `PODRYAD_DIADOC_URL` | turns Diadoc on: API base URL, `https://diadoc-api.kontur.ru` (staging `https://diadoc-api-staging.kontur.ru`) |
+//! | `PODRYAD_DIADOC_TOKEN_URL` | OpenID Connect token endpoint, default `https://identity.kontur.ru/connect/token` |
+//! | `PODRYAD_DIADOC_CLIENT_ID`, `PODRYAD_DIADOC_CLIENT_SECRET` | the integrator's `client_id` and the API key issued for it; required |
+//! | `PODRYAD_DIADOC_LOGIN`, `PODRYAD_DIADOC_PASSWORD` | the Diadoc user to act as (password grant); without them the client credentials grant is used |
+//! | `PODRYAD_DIADOC_REFRESH_TOKEN` | a refresh token obtained once (Kontur's "Refresh Token Flow"); used before any other grant |
+//! | `PODRYAD_DIADOC_SCOPE` | default `openid offline_access Diadoc.PublicAPI` (staging: `… Diadoc.PublicAPI.Staging`) |
+//! | `PODRYAD_DIADOC_BOX_ID` | our box id; required |
+//! | `PODRYAD_DIADOC_TEST_SIGNATURE` | `1`: Diadoc signs with its test signature (needs `PODRYAD_EDO_TEST_MODE=1`); otherwise the signing service signs |
+//! | `PODRYAD_SBIS_URL` | turns SBIS on: `https://online.sbis.ru` (test stand `https://fix-online.sbis.ru`) |
+//! | `PODRYAD_SBIS_LOGIN`, `PODRYAD_SBIS_PASSWORD` | the SBIS user; required |
+//! | `PODRYAD_SBIS_BOX_ID` | our organisation at SBIS: `ИНН` or `ИНН/КПП`; required |
+//! | `PODRYAD_SBIS_CERT_THUMBPRINT` | the thumbprint of our signing certificate as SBIS knows it (`Сертификат.Отпечаток`) |
+//! | `PODRYAD_SBIS_DOC_TYPE` | SBIS document type of what we send, default `ДокОтгрИсх` |
+//! | `PODRYAD_SBIS_TEST_SIGNATURE` | `1`: SBIS signs server-side with the stand's certificate (needs `PODRYAD_EDO_TEST_MODE=1`) |
+//! | `PODRYAD_DSS_URL` | the signing service (CryptoPro DSS style) SignServer REST base, e.g. `https://dss.example.ru/SignServer/rest` |
+//! | `PODRYAD_DSS_TOKEN_URL` | its OAuth token endpoint, e.g. `https://dss.example.ru/STS/oauth/token`; required with `PODRYAD_DSS_URL` |
+//! | `PODRYAD_DSS_CLIENT_ID`, `PODRYAD_DSS_LOGIN`, `PODRYAD_DSS_PASSWORD` | OAuth client and the signing user (password grant); required |
+//! | `PODRYAD_DSS_RESOURCE` | the OAuth `resource`, default `urn:cryptopro:dss:signserver:signserver` |
+//! | `PODRYAD_DSS_CERTIFICATE_ID` | the certificate to sign with, default `0` (the user's default certificate) |
+//! | `PODRYAD_DSS_PIN` | the key's PIN, when it has one |
 
 use std::time::Duration;
 
@@ -269,6 +290,210 @@ impl DadataConfig {
     }
 }
 
+/// How the Diadoc adapter gets its OpenID Connect token.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DiadocGrant {
+    /// `grant_type=client_credentials`: the application acts for itself.
+    ClientCredentials,
+    /// `grant_type=password`: the application acts as this Diadoc user.
+    Password { login: String, password: String },
+}
+
+impl std::fmt::Debug for DiadocGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiadocGrant::ClientCredentials => f.write_str("ClientCredentials"),
+            DiadocGrant::Password { login, .. } => f
+                .debug_struct("Password")
+                .field("login", login)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// Kontur.Diadoc's HTTP API.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DiadocConfig {
+    /// Without a trailing slash: `https://diadoc-api.kontur.ru`.
+    pub base_url: String,
+    /// The OpenID Connect token endpoint.
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub grant: DiadocGrant,
+    /// A refresh token from a one-time interactive login; tried first.
+    pub refresh_token: Option<String>,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Our box id.
+    pub box_id: String,
+    /// Sign with Diadoc's test signature (`SignWithTestSignature`).
+    pub test_signature: bool,
+    /// Documents larger than this go to the shelf first (`ShelfUpload`)
+    /// and are referenced by name; Kontur advises it above about 100 KB.
+    pub shelf_threshold: usize,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for DiadocConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiadocConfig")
+            .field("base_url", &self.base_url)
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("grant", &self.grant)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("scope", &self.scope)
+            .field("box_id", &self.box_id)
+            .field("test_signature", &self.test_signature)
+            .field("shelf_threshold", &self.shelf_threshold)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl DiadocConfig {
+    pub const DEFAULT_TOKEN_URL: &'static str = "https://identity.kontur.ru/connect/token";
+    pub const DEFAULT_SCOPE: &'static str = "openid offline_access Diadoc.PublicAPI";
+    pub const DEFAULT_SHELF_THRESHOLD: usize = 100 * 1024;
+
+    /// A client-credentials configuration with the defaults.
+    pub fn new(
+        base_url: &str,
+        token_url: &str,
+        client_id: &str,
+        client_secret: &str,
+        box_id: &str,
+    ) -> DiadocConfig {
+        DiadocConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token_url: token_url.to_string(),
+            client_id: client_id.to_string(),
+            client_secret: client_secret.to_string(),
+            grant: DiadocGrant::ClientCredentials,
+            refresh_token: None,
+            scope: DiadocConfig::DEFAULT_SCOPE.to_string(),
+            box_id: box_id.to_string(),
+            test_signature: false,
+            shelf_threshold: DiadocConfig::DEFAULT_SHELF_THRESHOLD,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// SBIS (Saby) JSON-RPC API.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SbisConfig {
+    /// Without a trailing slash: `https://online.sbis.ru`; the adapter calls
+    /// `{base}/auth/service/` and `{base}/service/?srv=1`.
+    pub base_url: String,
+    pub login: String,
+    pub password: String,
+    /// Our organisation: `ИНН` or `ИНН/КПП`.
+    pub box_id: String,
+    /// Our certificate's thumbprint at SBIS (`Сертификат.Отпечаток`).
+    pub cert_thumbprint: Option<String>,
+    /// The SBIS document type (`Тип`) of what we send.
+    pub doc_type: String,
+    /// Let SBIS sign server-side with the stand's certificate (test mode).
+    pub test_signature: bool,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SbisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SbisConfig")
+            .field("base_url", &self.base_url)
+            .field("login", &self.login)
+            .field("password", &"<redacted>")
+            .field("box_id", &self.box_id)
+            .field("cert_thumbprint", &self.cert_thumbprint)
+            .field("doc_type", &self.doc_type)
+            .field("test_signature", &self.test_signature)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl SbisConfig {
+    pub const DEFAULT_DOC_TYPE: &'static str = "ДокОтгрИсх";
+
+    pub fn new(base_url: &str, login: &str, password: &str, box_id: &str) -> SbisConfig {
+        SbisConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            login: login.to_string(),
+            password: password.to_string(),
+            box_id: box_id.to_string(),
+            cert_thumbprint: None,
+            doc_type: SbisConfig::DEFAULT_DOC_TYPE.to_string(),
+            test_signature: false,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A signing service in the style of CryptoPro DSS (SignServer REST API
+/// plus its OAuth token service).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DssConfig {
+    /// SignServer REST base without a trailing slash; the adapter posts to
+    /// `{base}/api/documents`.
+    pub base_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub login: String,
+    pub password: String,
+    pub resource: String,
+    pub certificate_id: String,
+    pub pin: Option<String>,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for DssConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DssConfig")
+            .field("base_url", &self.base_url)
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("login", &self.login)
+            .field("password", &"<redacted>")
+            .field("resource", &self.resource)
+            .field("certificate_id", &self.certificate_id)
+            .field("pin", &self.pin.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl DssConfig {
+    pub const DEFAULT_RESOURCE: &'static str = "urn:cryptopro:dss:signserver:signserver";
+
+    pub fn new(
+        base_url: &str,
+        token_url: &str,
+        client_id: &str,
+        login: &str,
+        password: &str,
+    ) -> DssConfig {
+        DssConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token_url: token_url.to_string(),
+            client_id: client_id.to_string(),
+            login: login.to_string(),
+            password: password.to_string(),
+            resource: DssConfig::DEFAULT_RESOURCE.to_string(),
+            certificate_id: "0".to_string(),
+            pin: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Which connectors are on, and how to reach them. `None` means the local
 /// implementation. See the module documentation for the variables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -277,6 +502,11 @@ pub struct ConnectorsConfig {
     pub sms: Option<SmsConfig>,
     pub telegram: Option<TelegramConfig>,
     pub dadata: Option<DadataConfig>,
+    /// A staging stand or tests: the operators' test signatures are allowed.
+    pub edo_test_mode: bool,
+    pub diadoc: Option<DiadocConfig>,
+    pub sbis: Option<SbisConfig>,
+    pub dss: Option<DssConfig>,
 }
 
 impl ConnectorsConfig {
@@ -325,7 +555,95 @@ impl ConnectorsConfig {
                 &key,
             )
         });
+        let flag = |var: &'static str| -> Result<bool, ConfigError> {
+            match get(var).as_deref() {
+                None | Some("0" | "false" | "no" | "off") => Ok(false),
+                Some("1" | "true" | "yes" | "on") => Ok(true),
+                Some(other) => Err(ConfigError::invalid(
+                    var,
+                    format!("expected 1 or 0, not {other}"),
+                )),
+            }
+        };
+        let required = |var: &'static str, because: &'static str| {
+            get(var).ok_or(ConfigError::Missing { var, because })
+        };
+        let edo_test_mode = flag("PODRYAD_EDO_TEST_MODE")?;
+        let diadoc = match get("PODRYAD_DIADOC_URL") {
+            Some(url) => {
+                const BY: &str = "PODRYAD_DIADOC_URL";
+                let mut c = DiadocConfig::new(
+                    &url,
+                    &get("PODRYAD_DIADOC_TOKEN_URL")
+                        .unwrap_or_else(|| DiadocConfig::DEFAULT_TOKEN_URL.into()),
+                    &required("PODRYAD_DIADOC_CLIENT_ID", BY)?,
+                    &required("PODRYAD_DIADOC_CLIENT_SECRET", BY)?,
+                    &required("PODRYAD_DIADOC_BOX_ID", BY)?,
+                );
+                c.grant = match get("PODRYAD_DIADOC_LOGIN") {
+                    Some(login) => DiadocGrant::Password {
+                        login,
+                        password: required("PODRYAD_DIADOC_PASSWORD", "PODRYAD_DIADOC_LOGIN")?,
+                    },
+                    None => DiadocGrant::ClientCredentials,
+                };
+                c.refresh_token = get("PODRYAD_DIADOC_REFRESH_TOKEN");
+                if let Some(scope) = get("PODRYAD_DIADOC_SCOPE") {
+                    c.scope = scope;
+                }
+                c.test_signature = flag("PODRYAD_DIADOC_TEST_SIGNATURE")?;
+                Some(c)
+            }
+            None => None,
+        };
+        let sbis = match get("PODRYAD_SBIS_URL") {
+            Some(url) => {
+                const BY: &str = "PODRYAD_SBIS_URL";
+                let mut c = SbisConfig::new(
+                    &url,
+                    &required("PODRYAD_SBIS_LOGIN", BY)?,
+                    &required("PODRYAD_SBIS_PASSWORD", BY)?,
+                    &required("PODRYAD_SBIS_BOX_ID", BY)?,
+                );
+                c.cert_thumbprint = get("PODRYAD_SBIS_CERT_THUMBPRINT");
+                if let Some(t) = get("PODRYAD_SBIS_DOC_TYPE") {
+                    c.doc_type = t;
+                }
+                c.test_signature = flag("PODRYAD_SBIS_TEST_SIGNATURE")?;
+                Some(c)
+            }
+            None => None,
+        };
+        let dss = match get("PODRYAD_DSS_URL") {
+            Some(url) => {
+                const BY: &str = "PODRYAD_DSS_URL";
+                let mut c = DssConfig::new(
+                    &url,
+                    &required("PODRYAD_DSS_TOKEN_URL", BY)?,
+                    &required("PODRYAD_DSS_CLIENT_ID", BY)?,
+                    &required("PODRYAD_DSS_LOGIN", BY)?,
+                    &required("PODRYAD_DSS_PASSWORD", BY)?,
+                );
+                if let Some(r) = get("PODRYAD_DSS_RESOURCE") {
+                    c.resource = r;
+                }
+                if let Some(id) = get("PODRYAD_DSS_CERTIFICATE_ID") {
+                    c.certificate_id = id;
+                }
+                c.pin = get("PODRYAD_DSS_PIN");
+                Some(c)
+            }
+            None => None,
+        };
         for (var, url) in [
+            ("PODRYAD_DIADOC_URL", diadoc.as_ref().map(|c| &c.base_url)),
+            (
+                "PODRYAD_DIADOC_TOKEN_URL",
+                diadoc.as_ref().map(|c| &c.token_url),
+            ),
+            ("PODRYAD_SBIS_URL", sbis.as_ref().map(|c| &c.base_url)),
+            ("PODRYAD_DSS_URL", dss.as_ref().map(|c| &c.base_url)),
+            ("PODRYAD_DSS_TOKEN_URL", dss.as_ref().map(|c| &c.token_url)),
             ("PODRYAD_SMS_URL", sms.as_ref().map(|c| &c.base_url)),
             (
                 "PODRYAD_TELEGRAM_API",
@@ -345,6 +663,10 @@ impl ConnectorsConfig {
             sms,
             telegram,
             dadata,
+            edo_test_mode,
+            diadoc,
+            sbis,
+            dss,
         })
     }
 }
@@ -438,5 +760,91 @@ mod tests {
             .is_err()
         );
         assert!(from(&[("PODRYAD_SMS_API_ID", "k"), ("PODRYAD_SMS_URL", "nonsense")]).is_err());
+    }
+
+    #[test]
+    fn edo_connectors() {
+        let c = from(&[
+            ("PODRYAD_DIADOC_URL", "https://diadoc-api.kontur.ru/"),
+            ("PODRYAD_DIADOC_CLIENT_ID", "app"),
+            ("PODRYAD_DIADOC_CLIENT_SECRET", "s3cret"),
+            ("PODRYAD_DIADOC_LOGIN", "robot@podryad.ru"),
+            ("PODRYAD_DIADOC_PASSWORD", "pw"),
+            ("PODRYAD_DIADOC_BOX_ID", "box-1"),
+            ("PODRYAD_SBIS_URL", "https://online.sbis.ru"),
+            ("PODRYAD_SBIS_LOGIN", "robot"),
+            ("PODRYAD_SBIS_PASSWORD", "pw2"),
+            ("PODRYAD_SBIS_BOX_ID", "7707083893/773601001"),
+            ("PODRYAD_DSS_URL", "https://dss.example.ru/SignServer/rest"),
+            (
+                "PODRYAD_DSS_TOKEN_URL",
+                "https://dss.example.ru/STS/oauth/token",
+            ),
+            ("PODRYAD_DSS_CLIENT_ID", "dss"),
+            ("PODRYAD_DSS_LOGIN", "signer"),
+            ("PODRYAD_DSS_PASSWORD", "pw3"),
+        ])
+        .unwrap();
+        let diadoc = c.diadoc.unwrap();
+        assert_eq!(diadoc.base_url, "https://diadoc-api.kontur.ru");
+        assert_eq!(diadoc.token_url, DiadocConfig::DEFAULT_TOKEN_URL);
+        assert_eq!(
+            diadoc.grant,
+            DiadocGrant::Password {
+                login: "robot@podryad.ru".into(),
+                password: "pw".into()
+            }
+        );
+        assert!(!diadoc.test_signature && !c.edo_test_mode);
+        let shown = format!("{diadoc:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("\"pw\""),
+            "{shown}"
+        );
+        let sbis = c.sbis.unwrap();
+        assert_eq!(sbis.doc_type, SbisConfig::DEFAULT_DOC_TYPE);
+        assert!(!format!("{sbis:?}").contains("pw2"));
+        let dss = c.dss.unwrap();
+        assert_eq!(dss.certificate_id, "0");
+        assert_eq!(dss.resource, DssConfig::DEFAULT_RESOURCE);
+        assert!(!format!("{dss:?}").contains("pw3"));
+
+        assert_eq!(
+            from(&[
+                ("PODRYAD_DIADOC_URL", "https://d"),
+                ("PODRYAD_DIADOC_CLIENT_ID", "a")
+            ]),
+            Err(ConfigError::Missing {
+                var: "PODRYAD_DIADOC_CLIENT_SECRET",
+                because: "PODRYAD_DIADOC_URL"
+            })
+        );
+        assert_eq!(
+            from(&[
+                ("PODRYAD_SBIS_URL", "https://s"),
+                ("PODRYAD_SBIS_LOGIN", "l"),
+                ("PODRYAD_SBIS_PASSWORD", "p")
+            ]),
+            Err(ConfigError::Missing {
+                var: "PODRYAD_SBIS_BOX_ID",
+                because: "PODRYAD_SBIS_URL"
+            })
+        );
+        assert!(from(&[("PODRYAD_EDO_TEST_MODE", "maybe")]).is_err());
+        assert!(
+            from(&[("PODRYAD_EDO_TEST_MODE", "1")])
+                .unwrap()
+                .edo_test_mode
+        );
+        assert!(
+            from(&[
+                ("PODRYAD_DSS_URL", "not a url"),
+                ("PODRYAD_DSS_TOKEN_URL", "https://t"),
+                ("PODRYAD_DSS_CLIENT_ID", "c"),
+                ("PODRYAD_DSS_LOGIN", "l"),
+                ("PODRYAD_DSS_PASSWORD", "p"),
+            ])
+            .is_err()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The outside world, behind traits.
 //!
 //! Every system Podryad talks to — mail and SMS gateways, Telegram, the
-//! company registry (DaData), later EDO providers and payments — is a trait
+//! company registry (DaData), EDO operators, later payments — is a trait
 //! here with a real adapter speaking the provider's documented API and, where
 //! one makes sense, a local fallback that works with no account (company
 //! details typed by hand: [`registry::ManualEntry`]). Nothing in this crate
@@ -21,6 +21,12 @@
 //!   domain (`domain::notify`).
 //! - [`registry`]: company and bank lookup by INN / BIK
 //!   ([`registry::CompanyRegistry`]), DaData or manual entry.
+//! - [`edo`]: signing documents through EDO operators — the
+//!   [`edo::EdoOperator`] trait (post a signed PDF idempotently, read the
+//!   event feed from a stored cursor, fetch the signed copy), its Diadoc and
+//!   SBIS adapters, and the [`edo::Signer`] of our qualified signature (an
+//!   external signing service, or the operator's test signature in test
+//!   mode only), assembled as [`edo::EdoOperators`].
 //! - [`config`]: the `PODRYAD_*` environment variables of all of them
 //!   ([`ConnectorsConfig`]); [`Connectors`] assembles the adapters from it.
 //!
@@ -33,12 +39,14 @@
 //! nor `axum`.
 
 pub mod config;
+pub mod edo;
 pub mod notify;
 pub mod registry;
 
 use std::sync::Arc;
 
 pub use config::{ConfigError, ConnectorsConfig};
+pub use edo::EdoOperators;
 pub use notify::Transports;
 pub use registry::CompanyRegistry;
 
@@ -52,6 +60,9 @@ pub struct Connectors {
     /// What people write to the Telegram bot, and the bot's username; only
     /// when the bot is configured with its username.
     pub telegram_inbox: Option<(Arc<notify::telegram::TelegramInbox>, String)>,
+    /// The configured EDO operators (Diadoc, SBIS); empty when none is, and
+    /// documents are signed with the built-in simple signature only.
+    pub edo: EdoOperators,
 }
 
 impl std::fmt::Debug for Connectors {
@@ -60,6 +71,7 @@ impl std::fmt::Debug for Connectors {
             .field("transports", &self.transports)
             .field("registry_configured", &self.registry.is_configured())
             .field("telegram_bot", &self.telegram_inbox.as_ref().map(|t| &t.1))
+            .field("edo", &self.edo)
             .finish()
     }
 }
@@ -85,10 +97,12 @@ impl Connectors {
             },
             None => None,
         };
+        let edo = EdoOperators::from_config(config)?;
         Ok(Connectors {
             transports,
             registry,
             telegram_inbox,
+            edo,
         })
     }
 
@@ -98,12 +112,13 @@ impl Connectors {
     }
 
     /// No outside system at all: no transports (messages stay in the
-    /// domain's outbox) and manual entry (tests, demo).
+    /// domain's outbox), manual entry and no EDO operator (tests, demo).
     pub fn offline() -> Connectors {
         Connectors {
             transports: Transports::none(),
             registry: Arc::new(registry::ManualEntry),
             telegram_inbox: None,
+            edo: EdoOperators::none(),
         }
     }
 }

@@ -19,11 +19,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 mod dadata;
+mod diadoc;
+mod dss;
+mod sbis;
 mod sms;
 mod smtp;
 mod telegram;
 
 pub use dadata::FakeDadata;
+pub use diadoc::{FakeDiadoc, FakeDiadocDocument};
+pub use dss::{FakeDss, SignRequest};
+pub use sbis::{FakeSbis, FakeSbisDocument};
 pub use sms::{FakeSmsGateway, ReceivedSms};
 pub use smtp::{FakeSmtp, ReceivedMail};
 pub use telegram::{FakeTelegram, ReceivedTelegram};
@@ -102,6 +108,39 @@ impl<S> Shared<S> {
                     .into_response(),
             ),
         }
+    }
+}
+
+impl<S> Shared<S> {
+    /// The next fault to apply, if any; for fakes that must do the work
+    /// before a [`HttpFault::Delay`] (a lost reply: the provider acted, the
+    /// client never heard).
+    pub(crate) fn next_fault(&self) -> Option<HttpFault> {
+        self.faults().next()
+    }
+}
+
+/// The error answer of a status fault; `None` for a delay.
+pub(crate) fn fault_reply(
+    fault: &HttpFault,
+    body_for: impl Fn(u16, Option<u64>) -> serde_json::Value,
+) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    match fault {
+        HttpFault::Delay(_) => None,
+        HttpFault::Status(code) => {
+            let status = axum::http::StatusCode::from_u16(*code)
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            Some((status, axum::Json(body_for(*code, None))).into_response())
+        }
+        HttpFault::TooManyRequests { retry_after } => Some(
+            (
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, retry_after.to_string())],
+                axum::Json(body_for(429, Some(*retry_after))),
+            )
+                .into_response(),
+        ),
     }
 }
 
