@@ -629,7 +629,7 @@ pub fn funnel(key: &str, by_status: &BTreeMap<String, i64>) -> Funnel {
 pub fn median_time_in_state(
     mut transitions: Vec<(i64, String, String, i64)>,
 ) -> Vec<(String, i64)> {
-    transitions.sort_by(|a, b| (a.0, a.3).cmp(&(b.0, b.3)));
+    transitions.sort_by_key(|a| (a.0, a.3));
     let mut spent: Vec<(String, Vec<i64>)> = Vec::new();
     for pair in transitions.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
