@@ -182,9 +182,15 @@ impl RunningApp {
 
         let router = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let token = shutdown.clone();
+        let bell = state.bell.clone();
         tasks.push(tokio::spawn(async move {
             let result = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { token.cancelled().await })
+                .with_graceful_shutdown(async move {
+                    token.cancelled().await;
+                    // Open notification streams end, or the graceful
+                    // shutdown would wait for them forever.
+                    bell.close();
+                })
                 .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "web server stopped with an error");

@@ -69,6 +69,7 @@ pub mod tax;
 pub mod texts;
 pub mod values;
 pub mod workflows;
+pub mod workplace;
 
 pub use compose::engine_builder;
 /// The database handle (a read pool that cannot write, and the single

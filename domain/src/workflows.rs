@@ -155,18 +155,29 @@ pub async fn unclaim(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
     Ok(s.engine.unclaim(id, &user_ref(actor)).await?)
 }
 
+/// What follows a completed task: where its doer goes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    /// The next open task of the same business object (a request…) that
+    /// the doer may do — the work goes on there — if any.
+    pub next_task: Option<i64>,
+    /// The task's business object: kind and id (its page when no task follows).
+    pub object_kind: String,
+    pub object_id: i64,
+}
+
 /// Completes a task with `outcome` and the submitted `values` (only the
-/// task's own form fields are taken). `Ok(Err(errors))` is a form the
-/// workflow refused, field by field with the limits the page shows; other
-/// refusals (done already, taken by a colleague, an outcome the task does
-/// not have) are errors.
+/// task's own form fields are taken) and says what follows ([`Completed`]).
+/// `Ok(Err(errors))` is a form the workflow refused, field by field with
+/// the limits the page shows; other refusals (done already, taken by a
+/// colleague, an outcome the task does not have) are errors.
 pub async fn complete(
     s: &Services,
     actor: &Actor,
     id: i64,
     outcome: &str,
     values: &BTreeMap<String, String>,
-) -> DomainResult<Result<(), FormErrors>> {
+) -> DomainResult<Result<Completed, FormErrors>> {
     let form = visible_task(s, actor, id).await?;
     let mut input = Map::new();
     for field in &form.fields {
@@ -178,11 +189,37 @@ pub async fn complete(
     match s.engine.complete_task(id, outcome, input, &who).await {
         Ok(_) => {
             s.after_commit();
-            Ok(Ok(()))
+            let object = &form.task.object;
+            Ok(Ok(Completed {
+                next_task: next_task_on(s, actor, &object.kind, object.id, id).await?,
+                object_kind: object.kind.clone(),
+                object_id: object.id,
+            }))
         }
         Err(engine::EngineError::Step(engine::StepError::Form(errors))) => Ok(Err(errors)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The first open task (oldest first) on the business object `kind`/`id`
+/// that `actor` may do, other than `done`: the steps the completed task led
+/// to open theirs in the same transaction, so they are there already.
+async fn next_task_on(
+    s: &Services,
+    actor: &Actor,
+    kind: &str,
+    object_id: i64,
+    done: i64,
+) -> DomainResult<Option<i64>> {
+    let me = user_ref(actor);
+    for instance in s.engine.instances_for_object(kind, object_id).await? {
+        for t in s.engine.instance_tasks(instance.id, false).await? {
+            if t.id != done && t.can_act(&me) {
+                return Ok(Some(t.id));
+            }
+        }
+    }
+    Ok(None)
 }
 
 // ---- Instances ----

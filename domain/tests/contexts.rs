@@ -28,6 +28,10 @@ const CONTEXTS: &[&str] = &[
     "execution",
     "money",
     "notify",
+    // Each staff role's home page: a read model over the others (tasks,
+    // requests, offers, RFQ rounds, orders, the outbox) that owns no table,
+    // so it sits on top and nothing uses it.
+    "workplace",
 ];
 /// Folders of `domain/src` that are shared modules, not contexts.
 const SHARED_FOLDERS: &[&str] = &["values"];

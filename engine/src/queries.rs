@@ -104,7 +104,9 @@ impl Default for TaskFilter {
 pub struct InboxCounts {
     pub total: i64,
     pub overdue: i64,
-    pub claimed_by_me: i64,
+    /// The person's own: claimed by them, or assigned to them and not
+    /// claimed by anyone (the inbox's "mine" filter lists the same).
+    pub mine: i64,
     pub by_priority: BTreeMap<String, i64>,
     pub by_definition: BTreeMap<String, i64>,
 }
@@ -352,7 +354,9 @@ impl Engine {
         sql.bind(now)
             .push(" THEN 1 ELSE 0 END AS overdue, CASE WHEN t.claimed_by = ")
             .bind(u.id)
-            .push(" THEN 1 ELSE 0 END AS mine FROM wf_tasks t WHERE t.status = 'open'");
+            .push(" OR (t.claimed_by IS NULL AND t.assignee_user_id = ")
+            .bind(u.id)
+            .push(") THEN 1 ELSE 0 END AS mine FROM wf_tasks t WHERE t.status = 'open'");
         visible_clause(&mut sql, u);
         let rows = sql.query().fetch_all(self.inner.db.pool()).await?;
         let mut c = InboxCounts::default();
@@ -363,7 +367,7 @@ impl Engine {
             let mine = int_col(&r, 3)?;
             c.total += 1;
             c.overdue += overdue;
-            c.claimed_by_me += mine;
+            c.mine += mine;
             *c.by_priority.entry(priority).or_default() += 1;
             *c.by_definition.entry(key).or_default() += 1;
         }

@@ -243,10 +243,7 @@ async fn claim_unclaim_and_inbox_filters() {
     ));
 
     let counts = engine.inbox_counts(&manager(2)).await.unwrap();
-    assert_eq!(
-        (counts.total, counts.claimed_by_me, counts.overdue),
-        (2, 1, 0)
-    );
+    assert_eq!((counts.total, counts.mine, counts.overdue), (2, 1, 0));
     assert_eq!(counts.by_definition["approval"], 2);
 
     // Overdue after the 2h SLA.

@@ -11,3 +11,4 @@ mod intake;
 mod parties;
 mod quotes;
 mod workflows;
+mod workplaces;

@@ -41,19 +41,23 @@ impl Observer for Budget {
 /// (reads, writes, write transactions).
 const BUDGET: [(Step, u64, u64, u64); 5] = [
     // The intake: client, request, owner, workflow with its first task,
-    // the visitor's confirmation and the owner's notification.
-    (Step::Start, 13, 19, 1),
-    // The session comes from the cache: the tasks and their counts.
-    (Step::Inbox, 2, 0, 0),
+    // the visitor's confirmation and the owner's notification (with its
+    // in-app copy for the bell).
+    (Step::Start, 13, 20, 1),
+    // The session comes from the cache: the tasks and their counts, the
+    // bell's unread count.
+    (Step::Inbox, 3, 0, 0),
     // The task with its roles (who may act is decided from them), the
-    // object's scope, the history.
-    (Step::TaskPage, 3, 0, 0),
+    // object's scope, the history; the bell's unread count (measured: 5).
+    (Step::TaskPage, 5, 0, 0),
     // The task page's checks, then one UPDATE that claims.
     (Step::Claim, 2, 1, 1),
     // Checks, the instance with its tasks, timers and request; one
     // transaction: the step, the next task with roles and timers, the
-    // status projection, the owner's notification, history.
-    (Step::Complete, 8, 8, 1),
+    // status projection, the owner's notification (and its in-app copy),
+    // history; then the request's instances and open tasks, for the next
+    // task to lead to.
+    (Step::Complete, 10, 9, 1),
 ];
 
 /// The sender's cost for a batch of messages, whatever its size: one claim,

@@ -20,3 +20,4 @@ mod quotes;
 mod security;
 mod templates;
 mod workflows;
+mod workplaces;

@@ -175,7 +175,10 @@ tokio::task_local! {
 /// office, the RFQs waiting for its answer.
 pub async fn nav_badges(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // Only pages show the navigation; the JSON API does not.
-    let page = req.method() == axum::http::Method::GET && !req.uri().path().starts_with("/api/");
+    // (Nor do the bell's own count and stream, which read the count themselves.)
+    let page = req.method() == axum::http::Method::GET
+        && !req.uri().path().starts_with("/api/")
+        && !req.uri().path().starts_with("/notifications/");
     let actor = page
         .then(|| {
             req.extensions()
@@ -184,6 +187,12 @@ pub async fn nav_badges(State(state): State<AppState>, req: Request, next: Next)
         })
         .flatten();
     let mut badges = Vec::new();
+    // The bell in the header: the person's unread notifications.
+    if let Some(a) = &actor
+        && let Ok(n) = domain::notify::in_app::unread_count(&state.db, a.user_id()).await
+    {
+        badges.push((BELL, n));
+    }
     if let Some(a) = actor
         && a.org_kind() == domain::access::roles::OrgKind::Supplier
         && let Ok(n) = domain::deals::rfq::open_count(&state.services, &a).await
@@ -192,6 +201,18 @@ pub async fn nav_badges(State(state): State<AppState>, req: Request, next: Next)
         badges.push(("/supplier/rfqs", n));
     }
     BADGES.scope(badges, next.run(req)).await
+}
+
+/// The badge key of the bell's count.
+const BELL: &str = "/notifications";
+
+/// The bell's unread count for the page being rendered (0 when unknown).
+fn bell_count() -> i64 {
+    BADGES
+        .try_with(|b| b.iter().find(|(k, _)| *k == BELL).map(|(_, n)| *n))
+        .ok()
+        .flatten()
+        .unwrap_or(0)
 }
 
 fn nav_for(actor: &Actor, path: &str) -> Vec<NavLink> {
@@ -235,6 +256,7 @@ impl AppState {
             flash => info.flash.clone(),
             path => info.path.clone(),
             demo => self.config.demo,
+            bell => info.actor.as_ref().map(|_| bell_count()),
         };
         let merged = context! { ..ctx, ..base };
         Ok(Html(self.templates.render(template, merged)?))

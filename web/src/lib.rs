@@ -11,6 +11,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod charts;
 pub mod diagram;
 pub mod error;
 pub mod forms;
@@ -126,6 +127,8 @@ pub struct AppStateInner {
     /// The public form's captcha check: none by default; replace it with a
     /// provider's (see [`domain::intake::Captcha`]) before building the router.
     pub captcha: Arc<dyn domain::intake::Captcha>,
+    /// Live updates of the notification bell (server-sent events).
+    pub bell: domain::notify::Bell,
 }
 
 impl AppState {
@@ -136,6 +139,8 @@ impl AppState {
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> anyhow::Result<AppState> {
         let templates = Arc::new(render::Templates::new(texts.clone(), config.timezone)?);
+        // Looks for new notifications once a second, only while a page listens.
+        let bell = domain::notify::Bell::new(services.db.clone(), Duration::from_secs(1));
         Ok(AppState(Arc::new(AppStateInner {
             db: services.db.clone(),
             services,
@@ -144,6 +149,7 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             captcha: Arc::new(domain::intake::NoCaptcha),
+            bell,
         })))
     }
 }

@@ -3,7 +3,9 @@
 //! the `notifications` table, written in the causing transaction) that the
 //! background [`NotificationSender`] ([`sender`]) delivers through the
 //! transports of `connectors`. Reading the outbox and logging a message
-//! masks one-time links ([`mask`]).
+//! masks one-time links ([`mask`]). Every message to a person with a login
+//! is also an in-app notification ([`in_app`]: the bell and its live
+//! updates).
 //!
 //! Offers the others [`tell`], [`Recipient`] and the recipient columns to
 //! select people with, [`enqueue`] for a message to one address, and the
@@ -12,12 +14,14 @@
 //! `task.remind`, `task.escalated`) as local actions: queued in the step's
 //! transaction, exactly once with it.
 
+pub mod in_app;
 pub mod mask;
 pub mod outbox;
 pub mod sender;
 mod tasks;
 mod tell;
 
+pub use in_app::{Bell, BellUpdates, InAppNotification};
 pub use mask::{mask_contacts, mask_secrets};
 pub use outbox::{
     NewNotification, NotificationRow, OutboxFilter, count, enqueue, get, list, list_filtered,

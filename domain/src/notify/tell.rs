@@ -6,7 +6,9 @@
 //! when they have no e-mail; and in Telegram as well when they linked a chat
 //! on their account page (dispatchers answer requests for quotes faster
 //! there). With a channel not configured the message waits in the outbox,
-//! which admins read.
+//! which admins read. A person with a login also finds every message under
+//! the bell in the application ([`super::in_app`]), written in the same
+//! transaction.
 
 use std::collections::HashMap;
 
@@ -33,7 +35,10 @@ pub const RECIPIENT_COLUMNS: &str = "u.id, u.email, u.phone, u.full_name, u.tele
 /// Queues the message `key` (texts `<key>-subject` and `<key>-body` with
 /// `args`) for `person` (see the module docs), on `tx`: a connection inside
 /// the caller's transaction (a `&mut Tx` coerces to it; a local workflow
-/// action passes the step's). Returns whether any channel reaches them.
+/// action passes the step's). Returns whether any outside channel (e-mail,
+/// SMS, Telegram) reaches them; a person with a login gets the in-app
+/// notification as well, whatever the answer (`args["link"]`, when given,
+/// is the page it links to).
 pub async fn tell(
     s: &Services,
     tx: &mut AnyConnection,
@@ -51,6 +56,10 @@ pub async fn tell(
     }
     if let Some(chat) = &person.telegram_chat_id {
         channels.push(("telegram", chat.clone()));
+    }
+    if let Some(user_id) = person.id {
+        let link = args.get("link").map(String::as_str);
+        super::in_app::add(&mut *tx, s.db.now(), user_id, &subject, &body, link).await?;
     }
     for (channel, recipient) in &channels {
         enqueue(

@@ -9,6 +9,7 @@ pub mod home;
 pub mod imports;
 pub mod intake;
 pub mod matching;
+pub mod notifications;
 pub mod offers;
 pub mod orders;
 pub mod org;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(org::router())
         .merge(account::router())
         .merge(tasks::router())
+        .merge(notifications::router())
         .merge(workflows::router())
         .merge(templates::router())
         .merge(parties::router())

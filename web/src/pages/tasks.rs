@@ -1,5 +1,6 @@
 //! The task inbox: my tasks and my roles' unclaimed ones, claim and
-//! unclaim, and completing a task through its form. Who may see and do a
+//! unclaim, and completing a task through its form (then on to the next
+//! task of the same request, or its page). Who may see and do a
 //! task is the domain's ([`domain::workflows`]).
 
 use std::collections::BTreeMap;
@@ -176,11 +177,19 @@ async fn complete(
         }
     }
     match workflows::complete(&state.services, &auth.actor, id, &outcome, &values).await? {
-        Ok(()) => Ok(redirect_with_flash(
-            "/tasks",
-            "flash-task-done",
-            state.config.secure_cookies,
-        )),
+        // The work goes on where it was: the next task of the same request,
+        // else the request's page, else the inbox.
+        Ok(done) => {
+            let (to, flash) = match done.next_task {
+                Some(next) => (format!("/tasks/{next}"), "flash-task-done-next"),
+                None => (
+                    object_href(&done.object_kind, done.object_id)
+                        .unwrap_or_else(|| "/tasks".into()),
+                    "flash-task-done",
+                ),
+            };
+            Ok(redirect_with_flash(&to, flash, state.config.secure_cookies))
+        }
         Err(errs) => {
             let texts = &state.texts;
             let errors = errs
