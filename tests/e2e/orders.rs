@@ -1549,3 +1549,47 @@ async fn the_contracts_and_both_work_orders_are_pdfs_each_party_reads_only_its_o
     assert_eq!(hash.len(), 64);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_contract_form_fills_company_details_from_the_registry_by_inn() {
+    let dadata = fakes::FakeDadata::start("test-key")
+        .await
+        .expect("fake DaData");
+    let config = connectors::ConnectorsConfig {
+        dadata: Some(dadata.config("test-key")),
+        ..Default::default()
+    };
+    let app = TestApp::spawn_demo_with_connectors(
+        connectors::Connectors::from_config(&config).expect("connectors"),
+    )
+    .await;
+    accepted_order(&app, CLIENT, "client@sevbeton.test", 7).await;
+    let token = details_link(&app).await;
+    let anon = app.client();
+    let r = anon
+        .post_form(
+            &format!("/contracts/t/{token}"),
+            &[
+                ("legal_form", "ooo"),
+                ("inn", "7736207543"),
+                ("bik", "044525225"),
+                ("signatory_name", "Громов Павел Сергеевич"),
+                ("lookup", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("Данные из реестра подставлены"), "{page}");
+    assert!(page.contains("value=\"770401001\""), "KPP filled: {page}");
+    assert!(page.contains("ЯНДЕКС"), "name filled: {page}");
+    assert!(
+        page.contains("value=\"Громов Павел Сергеевич\""),
+        "what was typed stays: {page}"
+    );
+    // A lookup saves nothing: the contract still waits, the link still works.
+    assert_eq!(contracts_of(&app, CLIENT).await[0].2, "draft");
+    let (status, _) = anon.get_text(&format!("/contracts/t/{token}")).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}

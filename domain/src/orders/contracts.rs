@@ -418,6 +418,31 @@ impl DetailsInput {
         }
     }
 
+    /// The form with what the company registry knows of its INN filled
+    /// into the fields left empty (when a registry is configured), and how
+    /// the lookup went. Nothing is saved: the client checks and submits.
+    pub async fn fill_from_registry(
+        &self,
+        s: &Services,
+    ) -> (DetailsInput, crate::parties::Lookup) {
+        let (company, lookup) = crate::parties::fill_from_registry(s, &self.company()).await;
+        let mut out = self.clone();
+        let take = |field: &mut String, value: &str| {
+            if field.trim().is_empty() {
+                *field = value.to_string();
+            }
+        };
+        take(&mut out.name, &company.name);
+        take(&mut out.kpp, &company.kpp);
+        take(&mut out.ogrn, &company.ogrn);
+        take(&mut out.legal_address, &company.legal_address);
+        take(&mut out.bank_name, &company.bank_name);
+        take(&mut out.corr_account, &company.corr_account);
+        take(&mut out.signatory_name, &company.director_name);
+        take(&mut out.signatory_position, &company.director_post);
+        (out, lookup)
+    }
+
     fn company(&self) -> CompanyInput {
         CompanyInput {
             legal_form: self.legal_form.clone(),

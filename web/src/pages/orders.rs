@@ -260,6 +260,7 @@ fn contract_page(
     input: Option<&DetailsInput>,
     errors: Value,
     status: StatusCode,
+    lookup: Option<domain::parties::Lookup>,
 ) -> AppResult<Response> {
     Ok((
         status,
@@ -273,6 +274,7 @@ fn contract_page(
                 errors,
                 authorities => contracts::AUTHORITIES,
                 by_link => info.actor.is_none(),
+                lookup => ser(&lookup),
             },
         )?,
     )
@@ -292,16 +294,38 @@ async fn contract_show(
         &format!("/contracts/{id}/details"),
         None,
         Value::UNDEFINED,
-        StatusCode::OK,
-    )
+        StatusCode::OK, None)
+}
+
+/// The contract details form as posted: the details, and whether the
+/// client asked to fill them from the company registry by the INN.
+#[derive(Debug, Deserialize)]
+struct DetailsSubmit {
+    #[serde(flatten)]
+    input: DetailsInput,
+    lookup: Option<String>,
 }
 
 async fn contract_details(
     State(state): State<AppState>,
     auth: Auth<AnyUser>,
     Path(id): Path<i64>,
-    Form(input): Form<DetailsInput>,
+    Form(DetailsSubmit { input, lookup }): Form<DetailsSubmit>,
 ) -> AppResult<Response> {
+    if lookup.is_some() {
+        let page = contracts::page(&state.services, &auth.actor, id).await?;
+        let (filled, how) = input.fill_from_registry(&state.services).await;
+        return contract_page(
+            &state,
+            &auth.info,
+            &page,
+            &format!("/contracts/{id}/details"),
+            Some(&filled),
+            Value::UNDEFINED,
+            StatusCode::OK,
+            Some(how),
+        );
+    }
     match contracts::submit_details(&state.services, &auth.actor, id, &input).await {
         Ok(()) => Ok(redirect_with_flash(
             &format!("/contracts/{id}"),
@@ -317,8 +341,7 @@ async fn contract_details(
                 &format!("/contracts/{id}/details"),
                 Some(&input),
                 ser(&error_map(&e)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
+                StatusCode::UNPROCESSABLE_ENTITY, None)
         }
         Err(e) => Err(e.into()),
     }
@@ -353,8 +376,7 @@ async fn contract_signed(
                 &format!("/contracts/{id}/details"),
                 None,
                 ser(&error_map(&e)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
+                StatusCode::UNPROCESSABLE_ENTITY, None)
         }
         Err(e) => Err(e.into()),
     }
@@ -395,8 +417,7 @@ async fn contract_by_token(
             &format!("/contracts/t/{token}"),
             None,
             Value::UNDEFINED,
-            StatusCode::OK,
-        ),
+            StatusCode::OK, None),
         Err(DomainError::NotFound) => gone(&state, &info),
         Err(e) => Err(e.into()),
     }
@@ -406,8 +427,24 @@ async fn contract_details_by_token(
     State(state): State<AppState>,
     info: RequestInfo,
     Path(token): Path<String>,
-    Form(input): Form<DetailsInput>,
+    Form(DetailsSubmit { input, lookup }): Form<DetailsSubmit>,
 ) -> AppResult<Response> {
+    if lookup.is_some() {
+        let Ok(page) = contracts::page_by_token(&state.services, &token).await else {
+            return gone(&state, &info);
+        };
+        let (filled, how) = input.fill_from_registry(&state.services).await;
+        return contract_page(
+            &state,
+            &info,
+            &page,
+            &format!("/contracts/t/{token}"),
+            Some(&filled),
+            Value::UNDEFINED,
+            StatusCode::OK,
+            Some(how),
+        );
+    }
     match contracts::submit_details_by_token(&state.services, &token, &input).await {
         Ok(_) => Ok(state
             .page(&info, "contracts/thanks.html", context! {})?
@@ -421,8 +458,7 @@ async fn contract_details_by_token(
                     &format!("/contracts/t/{token}"),
                     Some(&input),
                     ser(&error_map(&e)),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                ),
+                    StatusCode::UNPROCESSABLE_ENTITY, None),
                 Err(_) => gone(&state, &info),
             }
         }
