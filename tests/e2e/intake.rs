@@ -1292,7 +1292,7 @@ async fn a_fifth_request_type_defined_only_in_yaml_works_on_every_channel() {
         "this type asks no duration"
     );
     let r = post(&visitor, "/request/towing", &fields("+7 913 000-00-01")).await;
-    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     let row = request_by(&app, "contact_phone", "+79130000001").await;
     assert_eq!(
         (row.request_type.as_str(), row.channel.as_str()),
