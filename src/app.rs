@@ -164,6 +164,7 @@ impl RunningApp {
             timezone: config.timezone,
             demo_accounts,
             public_rate_limit: config.public_rate_limit,
+            duplicate_window: config.duplicate_window,
             frame_ancestors: config.frame_ancestors.clone(),
             metrics_allow: config.metrics_allow.clone(),
             telegram_bot: connectors

@@ -36,6 +36,9 @@ pub struct Config {
     /// Submissions of the public request form per client address
     /// (`PODRYAD_PUBLIC_RATE_LIMIT`, e.g. `10/10m`, the default).
     pub public_rate_limit: domain::rate_limit::Limit,
+    /// The same public submission again within this window is the same
+    /// request (`PODRYAD_DUPLICATE_WINDOW`, e.g. `10m`, the default; `0` off).
+    pub duplicate_window: chrono::Duration,
     /// Sites that may show the embeddable request form in an iframe: CSP
     /// `frame-ancestors` sources (`PODRYAD_FRAME_ANCESTORS`, e.g.
     /// `https://example.ru https://*.example.ru`; default `*`, anyone).
@@ -118,6 +121,15 @@ impl Config {
                     limit: 10,
                     window: chrono::Duration::minutes(10),
                 },
+            },
+            duplicate_window: match env("PODRYAD_DUPLICATE_WINDOW") {
+                Some(v) if v.trim() == "0" => chrono::Duration::zero(),
+                Some(v) => domain::rate_limit::Limit::parse(&format!("1/{}", v.trim()))
+                    .map(|l| l.window)
+                    .with_context(|| {
+                        format!("PODRYAD_DUPLICATE_WINDOW must look like 10m or 1h, not {v:?}")
+                    })?,
+                None => chrono::Duration::minutes(domain::intake::DEFAULT_DUPLICATE_WINDOW_MINUTES),
             },
             frame_ancestors: {
                 let v = env("PODRYAD_FRAME_ANCESTORS").unwrap_or_else(|| "*".into());

@@ -245,8 +245,8 @@ async fn a_visitor_with_a_clients_phone_and_their_own_email_gets_nothing_of_the_
         &cargo_form(&app, "Пётр Самозванов", "8 903 123-45-01", intruder),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let page = r.text().await.expect("body");
+    let (status, page) = visitor.follow(r).await;
+    assert_eq!(status, StatusCode::OK);
     let number = number_on(&page);
     // The visitor hears what any visitor hears: nothing of the client.
     for secret in [KUZNETSOV, "Кузнецов", KUZNETSOV_EMAIL] {
@@ -296,8 +296,9 @@ async fn a_visitor_with_a_clients_phone_and_their_own_email_gets_nothing_of_the_
         held(&app, by_api).await,
         Some((kuz, "email".to_string(), "unconfirmed".to_string()))
     );
+    let embedder = app.client();
     let r = post(
-        &app.client(),
+        &embedder,
         "/embed/request/cargo",
         &cargo_form(
             &app,
@@ -307,8 +308,9 @@ async fn a_visitor_with_a_clients_phone_and_their_own_email_gets_nothing_of_the_
         ),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let embedded = request_id(&app, &number_on(&r.text().await.expect("body"))).await;
+    let (status, page) = embedder.follow(r).await;
+    assert_eq!(status, StatusCode::OK);
+    let embedded = request_id(&app, &number_on(&page)).await;
     assert_eq!(
         held(&app, embedded).await.map(|h| h.2),
         Some("unconfirmed".to_string())
@@ -419,16 +421,16 @@ async fn a_stranger_with_a_clients_inn_is_split_off_to_a_new_client_the_client_n
             "attachments",
             reqwest::multipart::Part::bytes(b"%PDF-1.4 scheme".to_vec()).file_name("схема.pdf"),
         );
-    let r = app
-        .client()
+    let visitor = app.client();
+    let r = visitor
         .http
         .post(format!("{}/embed/request/cargo", app.base))
         .multipart(form)
         .send()
         .await
         .expect("POST");
-    assert_eq!(r.status(), StatusCode::OK);
-    let page = r.text().await.expect("body");
+    let (status, page) = visitor.follow(r).await;
+    assert_eq!(status, StatusCode::OK);
     assert!(!page.contains("Северный бетон"), "{page}");
     let number = number_on(&page);
     let request = request_id(&app, &number).await;
@@ -524,14 +526,16 @@ async fn a_fully_matching_visitor_proceeds_and_offers_go_only_to_contacts_on_rec
     let app = TestApp::spawn_demo().await;
     let kuz = org_id(&app, KUZNETSOV).await;
     // Every contact typed is the client's own: the request is the client's.
+    let visitor = app.client();
     let r = post(
-        &app.client(),
+        &visitor,
         "/request/cargo",
         &cargo_form(&app, KUZNETSOV, "8 (903) 123-45-01", KUZNETSOV_EMAIL),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let request = request_id(&app, &number_on(&r.text().await.expect("body"))).await;
+    let (status, page) = visitor.follow(r).await;
+    assert_eq!(status, StatusCode::OK);
+    let request = request_id(&app, &number_on(&page)).await;
     assert_eq!(client_of(&app, request).await, kuz);
     assert_eq!(held(&app, request).await, None);
     let manager = login(&app, "manager@podryad.test").await;

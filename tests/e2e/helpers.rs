@@ -312,6 +312,16 @@ impl Browser {
             .expect("the server sets a CSRF cookie")
     }
 
+    /// Follows a Post/Redirect/Get answer the way a browser does: it must
+    /// be `303`; the page it points to is opened (with this browser's
+    /// cookies) and returned.
+    pub async fn follow(&self, r: Response) -> (StatusCode, String) {
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "Post/Redirect/Get");
+        let to = location(&r);
+        let to = to.strip_prefix(&self.base).unwrap_or(&to).to_string();
+        self.get_text(&to).await
+    }
+
     /// Submits a form the way a page does (with the CSRF token).
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let token = self.csrf().await;

@@ -383,7 +383,8 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     let (status, _) = fed.get_text(&format!("/supplier/rfqs/{rfq_s}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    // GruzAvto quotes; everyone has answered: the round closes.
+    // GruzAvto quotes; everyone has answered: the review starts, while the
+    // round stays open until its deadline (suppliers may still revise).
     let gruz = login(&app, "dispatcher@gruzavto.test").await;
     let rfq_g = rfq_of(&app, request, GRUZAVTO).await;
     let r = quote(
@@ -398,10 +399,6 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     app.run_due().await;
     assert_eq!(request_status(&app, request).await, "quote_review");
-    let r = gruz
-        .post_form(&format!("/supplier/rfqs/{rfq_g}/withdraw"), &[])
-        .await;
-    assert_eq!(r.status(), StatusCode::CONFLICT, "closed rounds are final");
 
     // The comparison suggests the cheaper one; the manager offers it.
     let (status, page) = manager
@@ -442,6 +439,11 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     app.run_due().await;
     assert_eq!(request_status(&app, request).await, "offer_sent");
+    // The offer closed the round: its quotes stand as offered.
+    let r = gruz
+        .post_form(&format!("/supplier/rfqs/{rfq_g}/withdraw"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT, "closed rounds are final");
     // 3 660 ₽ with VAT 22 % → cost 3 000 ₽; +15 % = 3 450 ₽; + VAT = 4 209 ₽ × 4 h.
     let (offer, total, margin): (i64, i64, i64) =
         sqlx::query_as("SELECT id, total_gross, margin_total FROM offers WHERE request_id = $1")
@@ -583,7 +585,7 @@ async fn golden_path_from_matching_to_the_clients_acceptance() {
     let (_, card) = manager.get_text(&format!("/parties/{gruz_id}")).await;
     assert!(card.contains("Рейтинг поставщика"), "{card}");
     let (_, won) = gruz.get_text("/supplier/quotes").await;
-    assert!(won.contains("Принято"));
+    assert!(won.contains("Выбрано"), "{won}");
     app.stop().await;
 }
 

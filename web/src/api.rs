@@ -251,12 +251,13 @@ async fn public_request_inner(
     };
     let sub =
         domain::intake::submission_from_json(&s.request_types, &body).map_err(AppError::Invalid)?;
-    let created = domain::intake::submit_public(
+    let created = domain::intake::submit_public_within(
         s,
         state.captcha.as_ref(),
         info.ip.as_deref(),
         sub,
         Vec::new(),
+        state.config.duplicate_window,
     )
     .await?;
     let message = state.texts.get(

@@ -56,6 +56,9 @@ pub struct WebConfig {
     /// Submissions of the public request form (page or JSON) per client
     /// address (`PODRYAD_PUBLIC_RATE_LIMIT`, default 10 per 10 minutes).
     pub public_rate_limit: domain::rate_limit::Limit,
+    /// The same public submission again within this window is the same
+    /// request (`PODRYAD_DUPLICATE_WINDOW`, default 10 minutes).
+    pub duplicate_window: chrono::Duration,
     /// Who may frame the embeddable request form (`/embed/…`): the CSP
     /// `frame-ancestors` sources (`PODRYAD_FRAME_ANCESTORS`, default `*`).
     /// Every other page refuses to be framed.
@@ -91,6 +94,9 @@ impl Default for WebConfig {
                 limit: 10,
                 window: chrono::Duration::minutes(10),
             },
+            duplicate_window: chrono::Duration::minutes(
+                domain::intake::DEFAULT_DUPLICATE_WINDOW_MINUTES,
+            ),
             frame_ancestors: "*".into(),
             telegram_bot: None,
             metrics_allow: vec![

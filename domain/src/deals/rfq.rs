@@ -39,6 +39,8 @@ pub const MAX_SUPPLIERS: usize = 30;
 /// other masking in `notify`, so that every context may use it).
 pub use crate::notify::mask_contacts;
 
+pub mod control;
+
 /// The area of an address a supplier may see: the region, the town and the
 /// district — never the street, house or flat, even when the street is
 /// written without "ул." or a number. Parts are kept while they name a
@@ -139,9 +141,11 @@ pub struct Round {
     pub deadline_at: Option<i64>,
     pub created_at: i64,
     pub closed_at: Option<i64>,
+    /// Why it closed (see [`close_round`]); `None` while open.
+    pub close_reason: Option<String>,
 }
 
-const ROUND_COLUMNS: &str = "rr.id, rr.request_id, rr.number, rr.status, rr.mode, rr.deadline_at, rr.created_at, rr.closed_at";
+const ROUND_COLUMNS: &str = "rr.id, rr.request_id, rr.number, rr.status, rr.mode, rr.deadline_at, rr.created_at, rr.closed_at, rr.close_reason";
 
 impl Round {
     /// Whether suppliers may still answer at `now`.
@@ -188,7 +192,7 @@ async fn create_round(
 ) -> DomainResult<Sent> {
     let now = s.db.now();
     // Earlier rounds end here: their quotes stay for comparison.
-    sqlx::query("UPDATE rfq_rounds SET status = 'closed', closed_at = $1 WHERE request_id = $2 AND status = 'open'")
+    sqlx::query("UPDATE rfq_rounds SET status = 'closed', closed_at = $1, close_reason = COALESCE(close_reason, 'new_round') WHERE request_id = $2 AND status = 'open'")
         .bind(to_db_time(now))
         .bind(r.id)
         .execute(&mut **tx)
@@ -472,17 +476,33 @@ pub async fn remind(
     Ok(sent)
 }
 
+/// Why a round may close, as the workflow names it (`rfq.close_round`'s
+/// `reason`); the supplier's page says which.
+pub const CLOSE_REASONS: [&str; 7] = [
+    "deadline",
+    "manager",
+    "offer",
+    "review",
+    "declined",
+    "cancelled",
+    "new_round",
+];
+
 /// Closes a round (the `rfq.close_round` action): RFQs without an answer
-/// expire and count against their supplier's answer rate. A local action:
-/// `tx` is the step's connection.
+/// expire and count against their supplier's answer rate. The first reason
+/// given stays (closing again changes nothing). A local action: `tx` is the
+/// step's connection.
 pub async fn close_round(
     s: &Services,
     tx: &mut sqlx::AnyConnection,
     round_id: i64,
+    reason: Option<&str>,
 ) -> DomainResult<usize> {
     let now = s.db.now();
-    sqlx::query("UPDATE rfq_rounds SET status = 'closed', closed_at = COALESCE(closed_at, $1) WHERE id = $2")
+    let reason = reason.filter(|r| CLOSE_REASONS.contains(r));
+    sqlx::query("UPDATE rfq_rounds SET status = 'closed', closed_at = COALESCE(closed_at, $1), close_reason = COALESCE(close_reason, $2) WHERE id = $3")
         .bind(to_db_time(now))
+        .bind(reason)
         .bind(round_id)
         .execute(&mut *tx)
         .await?;
@@ -578,6 +598,9 @@ pub struct RfqListItem {
     pub round_status: String,
     pub distance_km: Option<f64>,
     pub quote_status: Option<String>,
+    pub quote_valid_until: Option<i64>,
+    pub request_status: String,
+    pub close_reason: Option<String>,
 }
 
 /// A line as the supplier sees it: no address beyond the area.
@@ -593,6 +616,10 @@ pub struct RfqLine {
     pub open: bool,
     pub distance_km: Option<f64>,
     pub quote_status: Option<String>,
+    /// The quote's fate (`quotes::fate`): won, lost, expired, withdrawn, active.
+    pub quote_fate: Option<&'static str>,
+    /// Why the round closed (`CLOSE_REASONS`), once it did.
+    pub close_reason: Option<String>,
 }
 
 /// The supplier's RFQs: open ones first, newest first.
@@ -600,7 +627,8 @@ pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<
     crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let mut sql = Sql::new(
         "SELECT q.id, q.status, r.request_type, r.wanted_from, r.site_timezone, r.site_address, q.sent_at, rr.deadline_at,
-                rr.status AS round_status, q.distance_km, sq.status AS quote_status
+                rr.status AS round_status, q.distance_km, sq.status AS quote_status, sq.valid_until AS quote_valid_until,
+                r.status AS request_status, rr.close_reason
          FROM rfqs q JOIN rfq_rounds rr ON rr.id = q.round_id JOIN requests r ON r.id = q.request_id
          LEFT JOIN supplier_quotes sq ON sq.rfq_id = q.id WHERE 1 = 1",
     );
@@ -615,7 +643,18 @@ pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<
             let round_open =
                 x.round_status == "open" && x.deadline_at.is_none_or(|d| to_db_time(now) < d);
             let open = round_open && ANSWERABLE.contains(&x.status.as_str());
+            let quote_fate = match (&x.quote_status, x.quote_valid_until) {
+                (Some(st), Some(until)) => Some(crate::deals::quotes::fate(
+                    st,
+                    until,
+                    &x.request_status,
+                    to_db_time(now),
+                )),
+                _ => None,
+            };
             RfqLine {
+                quote_fate,
+                close_reason: if round_open { None } else { x.close_reason },
                 id: x.id,
                 status: x.status,
                 type_title: s
@@ -875,12 +914,15 @@ pub(crate) fn register_engine(b: EngineBuilder, cell: ServicesCell) -> EngineBui
     );
     b.local_action(
         "rfq.close_round",
-        Some(&["round_id"]),
+        Some(&["round_id", "reason"]),
         local(&cell, |s, conn, ctx| {
             Box::pin(async move {
                 let round_id = int_param(ctx, "round_id")
                     .ok_or_else(|| ActionError::Fail("round_id is missing".into()))?;
-                close_round(s, conn, round_id).await.map_err(retry)?;
+                let reason = ctx.params.get("reason").and_then(Value::as_str);
+                close_round(s, conn, round_id, reason)
+                    .await
+                    .map_err(retry)?;
                 Ok(())
             })
         }),

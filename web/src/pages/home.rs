@@ -85,8 +85,18 @@ async fn home(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<R
         OrgKind::Supplier => "home/supplier.html",
         OrgKind::Client => "home/client.html",
     };
+    // A driver sees the jobs of the won quotes that name them.
+    let jobs = if template == "home/driver.html" {
+        domain::deals::quotes::driver_jobs(&state.services, &auth.actor).await?
+    } else {
+        Vec::new()
+    };
     Ok(state
-        .page(&auth.info, template, context! { org => ser(&org) })?
+        .page(
+            &auth.info,
+            template,
+            context! { org => ser(&org), jobs => ser(&jobs) },
+        )?
         .into_response())
 }
 

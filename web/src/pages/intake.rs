@@ -135,9 +135,23 @@ async fn staff_form_page(
 async fn new_form(
     State(state): State<AppState>,
     auth: Auth<IntakeStaff>,
-    Query(q): Query<NewQuery>,
+    Query(mut q): Query<NewQuery>,
 ) -> AppResult<Response> {
     let t = type_of(&state, &q.request_type)?;
+    // A caller whose phone is a client's on record calls as that client:
+    // the form is that client's, never a new one with the same phone.
+    if q.client.is_none() && !q.phone.trim().is_empty() {
+        let found = intake::lookup(
+            &state.services,
+            &auth.actor,
+            &q.phone,
+            state.config.timezone,
+        )
+        .await?;
+        if let [only] = found.matches.as_slice() {
+            q.client = Some(only.client.id);
+        }
+    }
     let mut form = fresh_input(t);
     form.contact_phone = q.phone.clone();
     if let Some(id) = q.client {

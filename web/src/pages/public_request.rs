@@ -7,15 +7,22 @@
 //!
 //! Every submission first counts against the per-address rate limit, then
 //! the domain checks the honeypot, the captcha and the form, and stores the
-//! visitor's request — or nothing at all.
+//! visitor's request — or nothing at all. The same submission again within
+//! the duplicate window is the request stored the first time.
+//!
+//! Post/Redirect/Get: a stored request answers `303` to `…/{type}/sent`,
+//! so reloading the answer posts nothing and the address bar keeps neither
+//! the form's CSRF token nor the number. The "sent" page shows the number
+//! only to the browser that sent it: a one-time receipt token in a
+//! short-lived HttpOnly cookie (`podryad_sent`).
 //!
 //! The form used to live under `/order`; an order is now what follows an
 //! accepted offer, so the old addresses answer with permanent redirects
 //! (308, so a form posted to an old address is posted again, not lost).
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{StatusCode, Uri};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get};
 use domain::error::DomainError;
@@ -23,7 +30,7 @@ use domain::intake::{self, PublicSubmission};
 use minijinja::{Value, context};
 
 use crate::AppState;
-use crate::auth::RequestInfo;
+use crate::auth::{RequestInfo, cookie, set_cookie};
 use crate::error::AppResult;
 use crate::forms::error_map;
 use crate::pages::requests::{
@@ -35,8 +42,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/request", get(types_page))
         .route("/request/{code}", get(form_page).post(submit))
+        .route("/request/{code}/sent", get(sent_page))
         .route("/embed/request", get(types_page))
         .route("/embed/request/{code}", get(form_page).post(submit))
+        .route("/embed/request/{code}/sent", get(sent_page))
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .route("/order", any(moved))
         .route("/order/{*rest}", any(moved))
@@ -156,6 +165,52 @@ async fn form_page(
     )
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct SentQuery {
+    receipt: Option<String>,
+}
+
+/// The cookie that holds the sender's receipt token.
+const SENT_COOKIE: &str = "podryad_sent";
+
+/// The answer after the form: the number, to the browser that sent it;
+/// anyone else (or later) sees only that requests are answered by e-mail or
+/// SMS.
+async fn sent_page(
+    State(state): State<AppState>,
+    info: RequestInfo,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<SentQuery>,
+) -> AppResult<Response> {
+    let t = type_of(&state, &code)?;
+    let face = Face::of(&info);
+    let token = match q.receipt {
+        Some(r) if face.embed => Some(r),
+        _ => cookie(&headers, SENT_COOKIE).map(str::to_string),
+    };
+    let receipt = match token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => intake::receipt(&state.services, token).await?,
+        None => None,
+    };
+    Ok(state
+        .page(
+            &info,
+            "public/request_done.html",
+            context! {
+                number => receipt.as_ref().map(|r| r.number.clone()),
+                email => receipt.as_ref().and_then(|r| r.contact_email.clone()),
+                phone => receipt.as_ref().and_then(|r| r.contact_phone.clone()),
+                rt => ser(t),
+                base_path => face.base_path(),
+                layout => face.layout(),
+                embed => face.embed,
+            },
+        )?
+        .into_response())
+}
+
 async fn submit(
     State(state): State<AppState>,
     info: RequestInfo,
@@ -174,32 +229,38 @@ async fn submit(
         captcha_token: form.text("captcha_token"),
         type_errors: Default::default(),
     };
-    let result = intake::submit_public(
+    let result = intake::submit_public_within(
         s,
         state.captcha.as_ref(),
         info.ip.as_deref(),
         sub.clone(),
         form.files,
+        state.config.duplicate_window,
     )
     .await;
     match result {
         Ok(created) => {
             let face = Face::of(&info);
-            Ok(state
-                .page(
-                    &info,
-                    "public/request_done.html",
-                    context! {
-                        number => created.number,
-                        email => sub.input.contact_email.trim(),
-                        phone => sub.input.contact_phone.trim(),
-                        rt => ser(t),
-                        base_path => face.base_path(),
-                        layout => face.layout(),
-                        embed => face.embed,
-                    },
-                )?
-                .into_response())
+            let token = intake::issue_receipt(s, created.id).await?;
+            // Another site's iframe gets no cookie of ours back: the
+            // embedded form carries the receipt in the address instead
+            // (a random one-time token, never the number).
+            let to = if face.embed {
+                format!("{}/{}/sent?receipt={token}", face.base_path(), t.code)
+            } else {
+                format!("{}/{}/sent", face.base_path(), t.code)
+            };
+            let mut resp = Redirect::to(&to).into_response();
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(
+                    SENT_COOKIE,
+                    &token,
+                    Some(30 * 60),
+                    state.config.secure_cookies,
+                ),
+            );
+            Ok(resp)
         }
         Err(DomainError::Invalid(errors)) => form_view(
             &state,

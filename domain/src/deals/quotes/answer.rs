@@ -501,6 +501,10 @@ pub struct OwnQuote {
     pub make: String,
     pub model: String,
     pub plate: Option<String>,
+    pub request_status: String,
+    /// Its [`fate`]: won, lost, expired, withdrawn or still active.
+    #[sqlx(skip)]
+    pub fate: &'static str,
 }
 
 /// The actor's supplier's quotes, newest first.
@@ -508,10 +512,15 @@ pub async fn list_for_supplier(s: &Services, actor: &Actor) -> DomainResult<Vec<
     crate::access::require_or_hide(actor, crate::access::Rule::SupplierOffice)?;
     let mut sql = Sql::new(
         "SELECT sq.id, sq.rfq_id, r.request_type, sq.price_unit, sq.unit_price, sq.total_price, sq.vat_mode, sq.arrival_at,
-                sq.valid_until, sq.status, sq.revision, sq.updated_at, m.make, m.model, m.plate
+                sq.valid_until, sq.status, sq.revision, sq.updated_at, m.make, m.model, m.plate, r.status AS request_status
          FROM supplier_quotes sq JOIN requests r ON r.id = sq.request_id JOIN machines m ON m.id = sq.machine_id WHERE 1 = 1",
     );
     scope(&mut sql, actor, Resource::SupplierQuote, "sq");
     sql.push(" ORDER BY sq.updated_at DESC, sq.id DESC LIMIT 500");
-    Ok(sql.query_as().fetch_all(s.db.pool()).await?)
+    let mut quotes: Vec<OwnQuote> = sql.query_as().fetch_all(s.db.pool()).await?;
+    let now = to_db_time(s.db.now());
+    for q in &mut quotes {
+        q.fate = fate(&q.status, q.valid_until, &q.request_status, now);
+    }
+    Ok(quotes)
 }

@@ -50,10 +50,12 @@ const DEFAULT_VALIDITY_HOURS: i64 = 48;
 
 mod answer;
 mod comparison;
+mod jobs;
 mod quote;
 
 pub use answer::*;
 pub use comparison::*;
+pub use jobs::*;
 pub use quote::*;
 
 #[cfg(test)]

@@ -93,6 +93,22 @@ pub(crate) async fn machines_of(
     .await
 }
 
+/// How a quote ended, as its supplier sees it: `won` (the client accepted
+/// our offer made of it), `lost` (another was chosen, or the request ended
+/// without it), `expired` (its validity ran out with no decision),
+/// `withdrawn`, or `active` while it is still being considered. Before,
+/// a quote nobody chose stayed "under consideration" forever.
+pub fn fate(status: &str, valid_until: i64, request_status: &str, now: i64) -> &'static str {
+    match status {
+        "won" => "won",
+        "lost" => "lost",
+        "withdrawn" => "withdrawn",
+        _ if matches!(request_status, "accepted" | "ordered" | "cancelled") => "lost",
+        _ if valid_until <= now => "expired",
+        _ => "active",
+    }
+}
+
 /// A quote the actor may see (its supplier; staff).
 pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Quote> {
     let mut sql = Sql::new("SELECT ");
@@ -329,6 +345,8 @@ pub struct QuoteForm {
     pub employees: Vec<EmployeeOption>,
     pub vat_modes: Vec<&'static str>,
     pub input: QuoteInput,
+    /// The quote's [`fate`], when there is one.
+    pub fate: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -417,7 +435,12 @@ pub async fn form(s: &Services, actor: &Actor, rfq_id: i64) -> DomainResult<Quot
         });
     }
     input.machines.resize(rows, MachineChoice::default());
+    let now = to_db_time(s.db.now());
+    let fate = quote
+        .as_ref()
+        .map(|q| fate(&q.status, q.valid_until, &r.status, now));
     Ok(QuoteForm {
+        fate,
         view,
         quote,
         rows,

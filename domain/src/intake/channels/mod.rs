@@ -52,6 +52,7 @@ use crate::values::{Email, Inn, InnKind, PhoneNumber};
 use crate::{access::audit, args, intake::ownership};
 
 mod clients;
+mod duplicates;
 mod owners;
 mod placing;
 mod proof;
@@ -59,6 +60,7 @@ mod public;
 mod report;
 
 pub use clients::*;
+pub use duplicates::*;
 pub use owners::*;
 pub use placing::*;
 pub use proof::*;

@@ -41,6 +41,21 @@ pub async fn submit_public(
     sub: PublicSubmission,
     attachments: Vec<Attachment>,
 ) -> DomainResult<Created> {
+    let window = chrono::Duration::minutes(DEFAULT_DUPLICATE_WINDOW_MINUTES);
+    submit_public_within(s, captcha, ip, sub, attachments, window).await
+}
+
+/// [`submit_public`], where the same submission again within `window` is
+/// the request stored the first time (nothing new is written; see
+/// [`duplicates`](super::duplicates)).
+pub async fn submit_public_within(
+    s: &Services,
+    captcha: &dyn Captcha,
+    ip: Option<&str>,
+    sub: PublicSubmission,
+    attachments: Vec<Attachment>,
+    window: chrono::Duration,
+) -> DomainResult<Created> {
     if !sub.website.trim().is_empty() {
         return Err(DomainError::field("website", "spam.honeypot"));
     }
@@ -85,8 +100,14 @@ pub async fn submit_public(
     let (Some(t), Some(valid), Some(client)) = (t, valid, valid_client) else {
         return Err(DomainError::Conflict("validation"));
     };
+    let fp = fingerprint(&valid, &client);
+    if window > chrono::Duration::zero()
+        && let Some(earlier) = earlier_same(s, &fp, window).await?
+    {
+        return Ok(earlier);
+    }
     let stored = accept_files(s, &attachments).await?;
-    let result = store_public(s, t, &valid, &client, &stored).await;
+    let result = store_public(s, t, &valid, &client, &stored, &fp).await;
     if result.is_err() {
         discard_files(s, &stored).await;
     }
@@ -99,6 +120,7 @@ async fn store_public(
     valid: &ValidRequest,
     client: &ValidClient,
     files: &[StoredFile],
+    fingerprint: &str,
 ) -> DomainResult<Created> {
     let now = s.db.now();
     let broker = crate::access::broker_id(&s.db).await?.ok_or_else(|| {
@@ -143,6 +165,7 @@ async fn store_public(
     // The visitor hears the same whether or not they matched a client:
     // the answer must not tell that a phone or an INN is known to us.
     confirm(s, &mut tx, now, &created, valid, t).await?;
+    remember(&mut tx, now, fingerprint, created.id).await?;
     tx.commit().await?;
     s.after_commit();
     Ok(created)
