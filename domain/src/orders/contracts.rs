@@ -421,10 +421,7 @@ impl DetailsInput {
     /// The form with what the company registry knows of its INN filled
     /// into the fields left empty (when a registry is configured), and how
     /// the lookup went. Nothing is saved: the client checks and submits.
-    pub async fn fill_from_registry(
-        &self,
-        s: &Services,
-    ) -> (DetailsInput, crate::parties::Lookup) {
+    pub async fn fill_from_registry(&self, s: &Services) -> (DetailsInput, crate::parties::Lookup) {
         let (company, lookup) = crate::parties::fill_from_registry(s, &self.company()).await;
         let mut out = self.clone();
         let take = |field: &mut String, value: &str| {

@@ -257,11 +257,16 @@ fn contract_page(
     info: &RequestInfo,
     page: &contracts::ContractPage,
     action: &str,
-    input: Option<&DetailsInput>,
+    // The details as typed, with how the registry lookup went when the
+    // client asked for one.
+    input: Option<(&DetailsInput, Option<domain::parties::Lookup>)>,
     errors: Value,
     status: StatusCode,
-    lookup: Option<domain::parties::Lookup>,
 ) -> AppResult<Response> {
+    let (input, lookup) = match input {
+        Some((i, l)) => (Some(i), l),
+        None => (None, None),
+    };
     Ok((
         status,
         state.page(
@@ -294,7 +299,8 @@ async fn contract_show(
         &format!("/contracts/{id}/details"),
         None,
         Value::UNDEFINED,
-        StatusCode::OK, None)
+        StatusCode::OK,
+    )
 }
 
 /// The contract details form as posted: the details, and whether the
@@ -320,10 +326,9 @@ async fn contract_details(
             &auth.info,
             &page,
             &format!("/contracts/{id}/details"),
-            Some(&filled),
+            Some((&filled, Some(how))),
             Value::UNDEFINED,
             StatusCode::OK,
-            Some(how),
         );
     }
     match contracts::submit_details(&state.services, &auth.actor, id, &input).await {
@@ -339,9 +344,10 @@ async fn contract_details(
                 &auth.info,
                 &page,
                 &format!("/contracts/{id}/details"),
-                Some(&input),
+                Some((&input, None)),
                 ser(&error_map(&e)),
-                StatusCode::UNPROCESSABLE_ENTITY, None)
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -376,7 +382,8 @@ async fn contract_signed(
                 &format!("/contracts/{id}/details"),
                 None,
                 ser(&error_map(&e)),
-                StatusCode::UNPROCESSABLE_ENTITY, None)
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -417,7 +424,8 @@ async fn contract_by_token(
             &format!("/contracts/t/{token}"),
             None,
             Value::UNDEFINED,
-            StatusCode::OK, None),
+            StatusCode::OK,
+        ),
         Err(DomainError::NotFound) => gone(&state, &info),
         Err(e) => Err(e.into()),
     }
@@ -439,10 +447,9 @@ async fn contract_details_by_token(
             &info,
             &page,
             &format!("/contracts/t/{token}"),
-            Some(&filled),
+            Some((&filled, Some(how))),
             Value::UNDEFINED,
             StatusCode::OK,
-            Some(how),
         );
     }
     match contracts::submit_details_by_token(&state.services, &token, &input).await {
@@ -456,9 +463,10 @@ async fn contract_details_by_token(
                     &info,
                     &page,
                     &format!("/contracts/t/{token}"),
-                    Some(&input),
+                    Some((&input, None)),
                     ser(&error_map(&e)),
-                    StatusCode::UNPROCESSABLE_ENTITY, None),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ),
                 Err(_) => gone(&state, &info),
             }
         }
