@@ -19,11 +19,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 mod dadata;
+mod geo;
 mod sms;
 mod smtp;
 mod telegram;
 
 pub use dadata::FakeDadata;
+pub use geo::{FakeDadataAddress, FakeNominatim, Place, gazetteer};
 pub use sms::{FakeSmsGateway, ReceivedSms};
 pub use smtp::{FakeSmtp, ReceivedMail};
 pub use telegram::{FakeTelegram, ReceivedTelegram};
