@@ -82,9 +82,11 @@ pub async fn submit_public(
         e.add("attachments", "attachments.too_many");
     }
     e.into_result()?;
-    let (Some(t), Some(valid), Some(client)) = (t, valid, valid_client) else {
+    let (Some(t), Some(mut valid), Some(client)) = (t, valid, valid_client) else {
         return Err(DomainError::Conflict("validation"));
     };
+    // Before the transaction: the geocoder is an outside call.
+    crate::intake::addresses::locate(s, t, &mut valid).await;
     let stored = accept_files(s, &attachments).await?;
     let result = store_public(s, t, &valid, &client, &stored).await;
     if result.is_err() {
