@@ -127,6 +127,7 @@ impl RunningApp {
             engine: engine.clone(),
             files: domain::files::Files::local(&config.files_dir),
             registry: connectors.registry.clone(),
+            geocoder: connectors.geocoder.clone(),
             texts: texts.clone(),
             equipment: Arc::new(catalogue.equipment),
             request_types: Arc::new(catalogue.request_types),

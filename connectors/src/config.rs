@@ -16,6 +16,9 @@
 //! | `PODRYAD_TELEGRAM_BOT` | the bot's username: people link their chat through `t.me/<bot>?start=…` |
 //! | `PODRYAD_DADATA_API_KEY` | turns company lookup on: the DaData API key (the secret key is not needed) |
 //! | `PODRYAD_DADATA_URL` | DaData suggestions base URL, default `https://suggestions.dadata.ru/suggestions/api/4_1/rs` |
+//! | `PODRYAD_GEOCODER` | address suggestions and coordinates: `dadata` (needs `PODRYAD_DADATA_API_KEY`), `nominatim` (needs `PODRYAD_NOMINATIM_URL`) or `none`; unset means `dadata` when the DaData key is set, `none` otherwise |
+//! | `PODRYAD_NOMINATIM_URL` | a self-hosted Nominatim's base URL: `http://nominatim.local:8080` |
+//! | `PODRYAD_NOMINATIM_USER_AGENT` | the `User-Agent` sent to Nominatim, default `Podryad/<version>` |
 //! | `PODRYAD_EDO_TEST_MODE` | `1` on a staging stand or in tests: allows the operators' test signatures |
 //! | `PODRYAD_DIADOC_URL` | turns Diadoc on: API base URL, `https://diadoc-api.kontur.ru` (staging `https://diadoc-api-staging.kontur.ru`) |
 //! | `PODRYAD_DIADOC_TOKEN_URL` | OpenID Connect token endpoint, default `https://identity.kontur.ru/connect/token` |
@@ -494,6 +497,34 @@ impl DssConfig {
     }
 }
 
+/// A Nominatim instance (OpenStreetMap geocoder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NominatimConfig {
+    /// Without a trailing slash; `{base_url}/search` is asked.
+    pub base_url: String,
+    /// Nominatim's usage policy asks every application to name itself.
+    pub user_agent: String,
+    pub timeout: Duration,
+}
+
+impl NominatimConfig {
+    pub fn new(base_url: &str) -> NominatimConfig {
+        NominatimConfig {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            user_agent: format!("Podryad/{}", env!("CARGO_PKG_VERSION")),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which geocoder suggests addresses and finds their coordinates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeocoderConfig {
+    /// DaData's address suggestions, with the company lookup's key.
+    Dadata(DadataConfig),
+    Nominatim(NominatimConfig),
+}
+
 /// Which connectors are on, and how to reach them. `None` means the local
 /// implementation. See the module documentation for the variables.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -502,6 +533,8 @@ pub struct ConnectorsConfig {
     pub sms: Option<SmsConfig>,
     pub telegram: Option<TelegramConfig>,
     pub dadata: Option<DadataConfig>,
+    /// `None`: no suggestions, coordinates typed by staff.
+    pub geocoder: Option<GeocoderConfig>,
     /// A staging stand or tests: the operators' test signatures are allowed.
     pub edo_test_mode: bool,
     pub diadoc: Option<DiadocConfig>,
@@ -635,6 +668,35 @@ impl ConnectorsConfig {
             }
             None => None,
         };
+        let nominatim = get("PODRYAD_NOMINATIM_URL").map(|url| {
+            let mut c = NominatimConfig::new(&url);
+            if let Some(agent) = get("PODRYAD_NOMINATIM_USER_AGENT") {
+                c.user_agent = agent;
+            }
+            c
+        });
+        let geocoder = match get("PODRYAD_GEOCODER").as_deref() {
+            None => dadata.clone().map(GeocoderConfig::Dadata),
+            Some("none") => None,
+            Some("dadata") => Some(GeocoderConfig::Dadata(dadata.clone().ok_or(
+                ConfigError::Missing {
+                    var: "PODRYAD_DADATA_API_KEY",
+                    because: "PODRYAD_GEOCODER=dadata",
+                },
+            )?)),
+            Some("nominatim") => Some(GeocoderConfig::Nominatim(nominatim.clone().ok_or(
+                ConfigError::Missing {
+                    var: "PODRYAD_NOMINATIM_URL",
+                    because: "PODRYAD_GEOCODER=nominatim",
+                },
+            )?)),
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    "PODRYAD_GEOCODER",
+                    format!("{other}: expected dadata, nominatim or none"),
+                ));
+            }
+        };
         for (var, url) in [
             ("PODRYAD_DIADOC_URL", diadoc.as_ref().map(|c| &c.base_url)),
             (
@@ -650,6 +712,10 @@ impl ConnectorsConfig {
                 telegram.as_ref().map(|c| &c.api_url),
             ),
             ("PODRYAD_DADATA_URL", dadata.as_ref().map(|c| &c.base_url)),
+            (
+                "PODRYAD_NOMINATIM_URL",
+                nominatim.as_ref().map(|c| &c.base_url),
+            ),
         ] {
             if let Some(url) = url {
                 let parsed = url::Url::parse(url).map_err(|e| ConfigError::invalid(var, e))?;
@@ -663,6 +729,7 @@ impl ConnectorsConfig {
             sms,
             telegram,
             dadata,
+            geocoder,
             edo_test_mode,
             diadoc,
             sbis,
@@ -843,6 +910,46 @@ mod tests {
                 ("PODRYAD_DSS_CLIENT_ID", "c"),
                 ("PODRYAD_DSS_LOGIN", "l"),
                 ("PODRYAD_DSS_PASSWORD", "p"),
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn geocoders() {
+        // The DaData key turns address suggestions on too, unless told not to.
+        let c = from(&[("PODRYAD_DADATA_API_KEY", "key")]).unwrap();
+        assert!(matches!(c.geocoder, Some(GeocoderConfig::Dadata(ref d)) if d.api_key == "key"));
+        let c = from(&[
+            ("PODRYAD_DADATA_API_KEY", "key"),
+            ("PODRYAD_GEOCODER", "none"),
+        ])
+        .unwrap();
+        assert_eq!(c.geocoder, None);
+        let c = from(&[
+            ("PODRYAD_GEOCODER", "nominatim"),
+            ("PODRYAD_NOMINATIM_URL", "http://osm.local:8080/"),
+            ("PODRYAD_NOMINATIM_USER_AGENT", "Podryad test"),
+        ])
+        .unwrap();
+        let Some(GeocoderConfig::Nominatim(n)) = c.geocoder else {
+            panic!("nominatim expected");
+        };
+        assert_eq!(n.base_url, "http://osm.local:8080");
+        assert_eq!(n.user_agent, "Podryad test");
+        assert_eq!(
+            from(&[("PODRYAD_GEOCODER", "nominatim")]),
+            Err(ConfigError::Missing {
+                var: "PODRYAD_NOMINATIM_URL",
+                because: "PODRYAD_GEOCODER=nominatim"
+            })
+        );
+        assert!(from(&[("PODRYAD_GEOCODER", "dadata")]).is_err());
+        assert!(from(&[("PODRYAD_GEOCODER", "yandex")]).is_err());
+        assert!(
+            from(&[
+                ("PODRYAD_GEOCODER", "nominatim"),
+                ("PODRYAD_NOMINATIM_URL", "nonsense")
             ])
             .is_err()
         );

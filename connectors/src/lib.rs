@@ -27,6 +27,10 @@
 //!   SBIS adapters, and the [`edo::Signer`] of our qualified signature (an
 //!   external signing service, or the operator's test signature in test
 //!   mode only), assembled as [`edo::EdoOperators`].
+//! - [`geo`]: address suggestions and coordinates ([`geo::Geocoder`]):
+//!   DaData, a self-hosted Nominatim, or none.
+//! - [`http`]: what the HTTP adapters share — sending a request and the
+//!   kinds of a provider's failure ([`http::ProviderError`]).
 //! - [`config`]: the `PODRYAD_*` environment variables of all of them
 //!   ([`ConnectorsConfig`]); [`Connectors`] assembles the adapters from it.
 //!
@@ -40,6 +44,8 @@
 
 pub mod config;
 pub mod edo;
+pub mod geo;
+pub mod http;
 pub mod notify;
 pub mod registry;
 
@@ -47,6 +53,7 @@ use std::sync::Arc;
 
 pub use config::{ConfigError, ConnectorsConfig};
 pub use edo::EdoOperators;
+pub use geo::Geocoder;
 pub use notify::Transports;
 pub use registry::CompanyRegistry;
 
@@ -57,6 +64,9 @@ pub struct Connectors {
     pub transports: Transports,
     /// Company and bank lookup; [`registry::ManualEntry`] without an API key.
     pub registry: Arc<dyn CompanyRegistry>,
+    /// Address suggestions and coordinates; [`geo::NoGeocoder`] when none
+    /// is configured.
+    pub geocoder: Arc<dyn Geocoder>,
     /// What people write to the Telegram bot, and the bot's username; only
     /// when the bot is configured with its username.
     pub telegram_inbox: Option<(Arc<notify::telegram::TelegramInbox>, String)>,
@@ -70,6 +80,7 @@ impl std::fmt::Debug for Connectors {
         f.debug_struct("Connectors")
             .field("transports", &self.transports)
             .field("registry_configured", &self.registry.is_configured())
+            .field("geocoder_configured", &self.geocoder.is_configured())
             .field("telegram_bot", &self.telegram_inbox.as_ref().map(|t| &t.1))
             .field("edo", &self.edo)
             .finish()
@@ -87,6 +98,15 @@ impl Connectors {
             Some(dadata) => Arc::new(registry::dadata::DadataRegistry::new(dadata.clone())?),
             None => Arc::new(registry::ManualEntry),
         };
+        let geocoder: Arc<dyn Geocoder> = match &config.geocoder {
+            Some(config::GeocoderConfig::Dadata(d)) => {
+                Arc::new(geo::dadata::DadataAddress::new(d.clone())?)
+            }
+            Some(config::GeocoderConfig::Nominatim(n)) => {
+                Arc::new(geo::nominatim::Nominatim::new(n)?)
+            }
+            None => Arc::new(geo::NoGeocoder),
+        };
         let telegram_inbox = match &config.telegram {
             Some(t) => match &t.bot_username {
                 Some(bot) => Some((
@@ -101,6 +121,7 @@ impl Connectors {
         Ok(Connectors {
             transports,
             registry,
+            geocoder,
             telegram_inbox,
             edo,
         })
@@ -112,11 +133,12 @@ impl Connectors {
     }
 
     /// No outside system at all: no transports (messages stay in the
-    /// domain's outbox), manual entry and no EDO operator (tests, demo).
+    /// domain's outbox), manual entry, no EDO operator and no geocoder (tests, demo).
     pub fn offline() -> Connectors {
         Connectors {
             transports: Transports::none(),
             registry: Arc::new(registry::ManualEntry),
+            geocoder: Arc::new(geo::NoGeocoder),
             telegram_inbox: None,
             edo: EdoOperators::none(),
         }

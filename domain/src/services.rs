@@ -1,9 +1,11 @@
 //! Everything the brokerage's operations need, assembled once at start:
 //! the database, the workflow engine, files, the company registry, the
+//! geocoder, the
 //! message catalogue and the catalogues analysts edit.
 
 use std::sync::{Arc, OnceLock};
 
+use connectors::geo::Geocoder;
 use connectors::registry::CompanyRegistry;
 use engine::{ActionContext, ActionError, Db, Engine};
 use serde_json::Value;
@@ -20,6 +22,9 @@ pub struct Services {
     pub engine: Engine,
     pub files: Files,
     pub registry: Arc<dyn CompanyRegistry>,
+    /// Address suggestions and coordinates (`connectors::geo::NoGeocoder`
+    /// when none is configured).
+    pub geocoder: Arc<dyn Geocoder>,
     pub texts: Arc<dyn Texts>,
     pub equipment: Arc<EquipmentCatalogue>,
     pub request_types: Arc<RequestTypes>,

@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod addresses;
 mod bookings;
 mod client_proof;
 mod cost;

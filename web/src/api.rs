@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
             post(public_request).options(preflight),
         )
         .route("/api/public/request-types", get(request_types))
+        .route("/api/addresses/suggest", get(address_suggestions))
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/workflows/{key}/start", post(start))
         .route("/api/v1/instances/{id}", get(instance))
@@ -70,6 +71,47 @@ impl FromRequestParts<AppState> for ApiToken {
             None => Err(AppError::Unauthorized),
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct SuggestQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /api/addresses/suggest?q=…`: addresses that begin like `q`, for
+/// the address fields of every request form. Signed-in people ask freely;
+/// the public form's visitors are counted per address (429 `rate_limited`
+/// with `Retry-After` over the limit). A geocoder that is missing or fails
+/// answers an empty list: the person types the address in full.
+async fn address_suggestions(
+    State(state): State<AppState>,
+    info: RequestInfo,
+    axum::extract::Query(query): axum::extract::Query<SuggestQuery>,
+) -> AppResult<Response> {
+    let s = &state.services;
+    if info.actor.is_none() {
+        domain::intake::addresses::admit_public_suggest(s, info.ip.as_deref()).await?;
+    }
+    let found = domain::intake::addresses::suggest(s, &query.q).await;
+    let list: Vec<Value> = found
+        .into_iter()
+        .map(|a| {
+            json!({
+                "value": a.value,
+                "lat": a.lat,
+                "lon": a.lon,
+                "precision": a.precision,
+                "region": a.region,
+            })
+        })
+        .collect();
+    let mut resp = Json(json!({ "suggestions": list })).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
+    Ok(resp)
 }
 
 #[derive(Debug, Deserialize)]

@@ -243,6 +243,23 @@ pub fn document(
                     "responses": {"200": {"description": "The types, in menu order", "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}},
                 },
             },
+            "/api/addresses/suggest": {
+                "get": {
+                    "summary": "Address suggestions for what a person is typing (empty without a geocoder)",
+                    "operationId": "suggestAddresses",
+                    "parameters": [{"name": "q", "in": "query", "required": true, "schema": {"type": "string", "minLength": 3}}],
+                    "responses": {
+                        "200": {"description": "Best first, at most 7", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                            "suggestions": {"type": "array", "items": {"type": "object", "properties": {
+                                "value": {"type": "string"},
+                                "lat": {"type": "number", "nullable": true},
+                                "lon": {"type": "number", "nullable": true},
+                                "precision": {"type": "string", "enum": ["house", "street", "settlement", "city", "region"], "nullable": true},
+                                "region": {"type": "string", "nullable": true}}}}}}}}},
+                        "429": error("Too many lookups from this address (visitors only)"),
+                    },
+                },
+            },
             "/api/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -7,8 +7,6 @@
 //! DaData's rich answer is ignored, and every field is optional, because the
 //! set of fields depends on the customer's plan.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::Deserialize;
@@ -20,18 +18,56 @@ use super::{
     RegistryError, is_digits,
 };
 use crate::config::{ConfigError, DadataConfig};
+use crate::http::ProviderError;
 
 /// The DaData adapter.
+#[derive(Debug)]
 pub struct DadataRegistry {
+    client: DadataClient,
+}
+
+/// DaData's suggestions API as every DaData adapter calls it (the company
+/// registry here, address suggestions in [`crate::geo::dadata`]): one HTTP
+/// client with the configured timeout, `Authorization: Token <API key>`,
+/// JSON in and out, errors as [`ProviderError`] kinds.
+pub(crate) struct DadataClient {
     client: reqwest::Client,
     config: DadataConfig,
 }
 
-impl std::fmt::Debug for DadataRegistry {
+impl std::fmt::Debug for DadataClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DadataRegistry")
+        f.debug_struct("DadataClient")
             .field("config", &self.config)
             .finish()
+    }
+}
+
+impl DadataClient {
+    pub(crate) fn new(config: DadataConfig) -> Result<DadataClient, ConfigError> {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| ConfigError::invalid("PODRYAD_DADATA_URL", e))?;
+        Ok(DadataClient { client, config })
+    }
+
+    /// `POST {base}/{path}` with `body`; the answer's JSON as `T`.
+    pub(crate) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ProviderError> {
+        crate::http::json(
+            self.client
+                .post(format!("{}/{path}", self.config.base_url))
+                .header(
+                    reqwest::header::AUTHORIZATION,
+                    format!("Token {}", self.config.api_key),
+                )
+                .json(body),
+        )
+        .await
     }
 }
 
@@ -240,11 +276,9 @@ fn summary(fallback_name: Option<String>, p: Party) -> CompanySummary {
 
 impl DadataRegistry {
     pub fn new(config: DadataConfig) -> Result<DadataRegistry, ConfigError> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .map_err(|e| ConfigError::invalid("PODRYAD_DADATA_URL", e))?;
-        Ok(DadataRegistry { client, config })
+        Ok(DadataRegistry {
+            client: DadataClient::new(config)?,
+        })
     }
 
     async fn find<T: DeserializeOwned>(
@@ -252,47 +286,7 @@ impl DadataRegistry {
         path: &str,
         body: serde_json::Value,
     ) -> Result<Vec<Suggestion<T>>, RegistryError> {
-        let response = self
-            .client
-            .post(format!("{}/{path}", self.config.base_url))
-            .header(reqwest::header::ACCEPT, "application/json")
-            .header(
-                reqwest::header::AUTHORIZATION,
-                format!("Token {}", self.config.api_key),
-            )
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    RegistryError::Timeout
-                } else {
-                    RegistryError::Network(e.without_url().to_string())
-                }
-            })?;
-        let status = response.status().as_u16();
-        match status {
-            200 => {}
-            401 | 403 => return Err(RegistryError::Unauthorized(status)),
-            429 => {
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                return Err(RegistryError::RateLimited { retry_after });
-            }
-            500..=599 => return Err(RegistryError::Unavailable(status)),
-            _ => return Err(RegistryError::BadResponse(format!("HTTP {status}"))),
-        }
-        let parsed: Suggestions<T> = response.json().await.map_err(|e| {
-            if e.is_timeout() {
-                RegistryError::Timeout
-            } else {
-                RegistryError::BadResponse(e.without_url().to_string())
-            }
-        })?;
+        let parsed: Suggestions<T> = self.client.post(path, &body).await?;
         Ok(parsed.suggestions)
     }
 }

@@ -139,6 +139,20 @@ pub enum RegistryError {
     BadResponse(String),
 }
 
+impl From<crate::http::ProviderError> for RegistryError {
+    fn from(e: crate::http::ProviderError) -> RegistryError {
+        use crate::http::ProviderError as P;
+        match e {
+            P::Unauthorized(s) => RegistryError::Unauthorized(s),
+            P::RateLimited { retry_after } => RegistryError::RateLimited { retry_after },
+            P::Unavailable(s) => RegistryError::Unavailable(s),
+            P::Timeout => RegistryError::Timeout,
+            P::Network(m) => RegistryError::Network(m),
+            P::BadResponse(m) => RegistryError::BadResponse(m),
+        }
+    }
+}
+
 impl RegistryError {
     pub fn code(&self) -> &'static str {
         match self {

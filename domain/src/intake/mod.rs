@@ -3,11 +3,13 @@
 //! centre, hunters, cabinets, API) and the hunter → manager ownership rule.
 //!
 //! Offers the others [`request_types`], [`requests`] (a request, its status,
-//! what matching and deals read), [`ownership`] and the intake functions
+//! what matching and deals read), [`addresses`] (suggestions and
+//! coordinates of the addresses people type), [`ownership`] and the intake functions
 //! re-exported here. Registers the `request` object, what the request funnel
 //! reads about it (`object.*`), the local `request.set_status` and the
 //! external `client.first_order`.
 
+pub mod addresses;
 mod channels;
 pub mod ownership;
 pub mod request_types;

@@ -892,9 +892,11 @@ pub async fn update(
         .map(engine::from_db_time)
         .map(|w| w.min(s.db.now()))
         .unwrap_or_else(|| s.db.now());
-    let valid = input
+    let mut valid = input
         .validate(t, s, earliest, false)
         .map_err(DomainError::Invalid)?;
+    // Before the transaction: the geocoder is an outside call.
+    crate::intake::addresses::locate(s, t, &mut valid).await;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     let mut sql = Sql::new("UPDATE requests SET ");

@@ -52,9 +52,11 @@ pub async fn place(s: &Services, actor: &Actor, r: IntakeRequest) -> DomainResul
         e.add("attachments", "attachments.too_many");
     }
     e.into_result()?;
-    let (Some(t), Some(valid)) = (t, valid) else {
+    let (Some(t), Some(mut valid)) = (t, valid) else {
         return Err(DomainError::Conflict("validation"));
     };
+    // Before the transaction: the geocoder is an outside call.
+    crate::intake::addresses::locate(s, t, &mut valid).await;
     let stored = accept_files(s, &r.attachments).await?;
     let result = store_placed(s, actor, r.channel, &client, new_client, t, &valid, &stored).await;
     if result.is_err() {

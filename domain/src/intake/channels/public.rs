@@ -97,7 +97,7 @@ pub async fn submit_public_within(
         e.add("attachments", "attachments.too_many");
     }
     e.into_result()?;
-    let (Some(t), Some(valid), Some(client)) = (t, valid, valid_client) else {
+    let (Some(t), Some(mut valid), Some(client)) = (t, valid, valid_client) else {
         return Err(DomainError::Conflict("validation"));
     };
     let fp = fingerprint(&valid, &client);
@@ -106,6 +106,8 @@ pub async fn submit_public_within(
     {
         return Ok(earlier);
     }
+    // Before the transaction: the geocoder is an outside call.
+    crate::intake::addresses::locate(s, t, &mut valid).await;
     let stored = accept_files(s, &attachments).await?;
     let result = store_public(s, t, &valid, &client, &stored, &fp).await;
     if result.is_err() {
