@@ -20,12 +20,13 @@ use crate::orders::signing::{SIGN_TASK, open_task};
 use crate::services::Services;
 
 /// Order statuses, in the order a list filters them.
-pub const STATUSES: [&str; 8] = [
+pub const STATUSES: [&str; 9] = [
     "contract_check",
     "awaiting_contracts",
     "documents",
     "documents_failed",
     "ready_for_signing",
+    "signed",
     "in_work",
     "completed",
     "cancelled",
@@ -352,7 +353,7 @@ async fn staff_view(s: &Services, head: OrderHead) -> DomainResult<StaffOrder> {
     let sign_task = open_task(s, id, SIGN_TASK).await?;
     Ok(StaffOrder {
         can_sign: sign_task.is_some(),
-        can_cancel: !matches!(head.status.as_str(), "in_work" | "completed" | "cancelled"),
+        can_cancel: !matches!(head.status.as_str(), "signed" | "in_work" | "completed" | "cancelled"),
         head,
         request_id: r.request_id,
         request_number: r.request_number,
