@@ -18,5 +18,6 @@ mod parties;
 mod problems;
 mod quotes;
 mod security;
+mod signing;
 mod templates;
 mod workflows;
