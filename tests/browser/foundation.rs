@@ -1,6 +1,6 @@
 //! Signing in as every demo role, on a desktop and on a phone.
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, submit, text_of, wait_path};
 
 #[tokio::test]
 async fn every_demo_role_signs_in_with_one_click_and_sees_its_home() {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, submit, text_of, wait_path};
 
 /// Waits until the page is a machine's page and returns its id.
 async fn wait_machine_page(b: &Client) -> i64 {

@@ -5,7 +5,7 @@
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, submit, text_of, wait_path};
 
 /// A datetime-local input is set the way a picker would set it.
 async fn set_value(b: &Client, css: &str, value: &str) {

@@ -3,7 +3,7 @@
 
 use fantoccini::Locator;
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, submit};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, submit, text_of};
 
 #[tokio::test]
 async fn a_supplier_registers_through_the_form() {

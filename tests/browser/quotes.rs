@@ -11,7 +11,7 @@ use domain::intake::requests::{Channel, Placement, RequestInput};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
-use crate::driver::{DemoApp, Driver, browser_available, click, fill, text_of, wait_path, submit};
+use crate::driver::{DemoApp, Driver, browser_available, click, fill, submit, text_of, wait_path};
 
 /// `YYYY-MM-DDTHH:MM` in Moscow, `days` from now at `hour`.
 fn moscow(days: i64, hour: u32) -> String {

@@ -1,7 +1,7 @@
 //! The analyst edits a funnel in the browser: a mistake is shown with its
 //! line, the fixed version is activated and drawn — no restart.
 
-use crate::driver::{DemoApp, Driver, browser_available, click, text_of, submit};
+use crate::driver::{DemoApp, Driver, browser_available, click, submit, text_of};
 
 #[tokio::test]
 async fn an_analyst_adds_a_stage_in_the_browser_editor() {

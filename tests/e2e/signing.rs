@@ -207,7 +207,11 @@ fn last_page_text(pdf: &[u8]) -> Option<String> {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    Some(text.rsplit('\u{c}').find(|p| !p.trim().is_empty())?.to_string())
+    Some(
+        text.rsplit('\u{c}')
+            .find(|p| !p.trim().is_empty())?
+            .to_string(),
+    )
 }
 
 #[tokio::test]
@@ -231,7 +235,10 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     let (status, page) = client.get_text("/signing").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&format!("/signing/{client_env}")), "{page}");
-    assert!(!page.contains(&format!("/signing/{supplier_env}")), "{page}");
+    assert!(
+        !page.contains(&format!("/signing/{supplier_env}")),
+        "{page}"
+    );
     let (status, _) = client.get_text(&format!("/signing/{client_env}")).await;
     assert_eq!(status, StatusCode::OK);
     let r = client
@@ -247,7 +254,11 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
             format!("/signing/{env}"),
             format!("/signing/{env}/document.pdf"),
         ] {
-            assert_eq!(who.get(&path).await.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                who.get(&path).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
         }
         let r = who
             .post_form(&format!("/signing/{env}/agreement"), &[])
@@ -260,10 +271,18 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     let (_, page) = supplier.get_text(&format!("/signing/{supplier_env}")).await;
     assert!(page.contains("Принимаю соглашение"), "{page}");
     let r = supplier
-        .post_form(&format!("/signing/{supplier_env}/code"), &[("via", "email")])
+        .post_form(
+            &format!("/signing/{supplier_env}/code"),
+            &[("via", "email")],
+        )
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.expect("page").contains("Сначала примите соглашение"));
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Сначала примите соглашение")
+    );
 
     // The client accepts it (once per counterparty; again changes nothing),
     // and who, which version, from where is kept.
@@ -273,13 +292,12 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
-    let kept: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT version, ip FROM esign_agreements WHERE org_id = $1",
-    )
-    .bind(org_id(&app, CLIENT).await)
-    .fetch_all(app.db().pool())
-    .await
-    .expect("agreement");
+    let kept: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT version, ip FROM esign_agreements WHERE org_id = $1")
+            .bind(org_id(&app, CLIENT).await)
+            .fetch_all(app.db().pool())
+            .await
+            .expect("agreement");
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].0, domain::signing::pep::AGREEMENT_VERSION);
 
@@ -290,10 +308,11 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.expect("page").contains("Код отправлен"));
     let code = last_code(&app, CLIENT_LOGIN).await;
-    let stored: String = sqlx::query_scalar("SELECT code_hash FROM signing_codes ORDER BY id DESC LIMIT 1")
-        .fetch_one(app.db().pool())
-        .await
-        .expect("code row");
+    let stored: String =
+        sqlx::query_scalar("SELECT code_hash FROM signing_codes ORDER BY id DESC LIMIT 1")
+            .fetch_one(app.db().pool())
+            .await
+            .expect("code row");
     assert!(!stored.contains(&code), "only a hash is stored");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let r = sign_form(&client, client_env, wrong).await;
@@ -306,12 +325,22 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
         .post_form(&format!("/signing/{client_env}/code"), &[("via", "email")])
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.expect("page").contains("не чаще раза в минуту"));
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("не чаще раза в минуту")
+    );
     // The code expires after ten minutes.
     app.clock.advance(Duration::minutes(11));
     let r = sign_form(&client, client_env, &code).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.text().await.expect("page").contains("Срок действия кода истёк"));
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Срок действия кода истёк")
+    );
     // A fresh code signs; entering it again is refused as used.
     let r = client
         .post_form(&format!("/signing/{client_env}/code"), &[("via", "email")])
@@ -367,7 +396,11 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
             ],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "basis required");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "basis required"
+    );
     let r = admin
         .post_form(
             "/signing/authority",
@@ -382,9 +415,15 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     // The order page shows both envelopes to the staff, its own to each party.
     let (_, page) = manager.get_text(&format!("/orders/{order}")).await;
-    assert!(page.contains(&format!("/signing/{client_env}")) && page.contains(&format!("/signing/{supplier_env}")));
+    assert!(
+        page.contains(&format!("/signing/{client_env}"))
+            && page.contains(&format!("/signing/{supplier_env}"))
+    );
     let (_, page) = client.get_text(&format!("/orders/{order}")).await;
-    assert!(page.contains(&format!("/signing/{client_env}")) && !page.contains(&format!("/signing/{supplier_env}")));
+    assert!(
+        page.contains(&format!("/signing/{client_env}"))
+            && !page.contains(&format!("/signing/{supplier_env}"))
+    );
     for env in [client_env, supplier_env] {
         let r = manager
             .post_form(&format!("/signing/{env}/countersign"), &[])
@@ -410,14 +449,21 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
 
     // Each party downloads its signed copy; the other's is not found.
     assert_eq!(
-        supplier.get(&format!("/signing/{client_env}/signed.pdf")).await.status(),
+        supplier
+            .get(&format!("/signing/{client_env}/signed.pdf"))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
-    let r = client.get(&format!("/signing/{client_env}/signed.pdf")).await;
+    let r = client
+        .get(&format!("/signing/{client_env}/signed.pdf"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let signed = r.bytes().await.expect("pdf").to_vec();
     assert!(signed.starts_with(b"%PDF"));
-    let r = supplier.get(&format!("/signing/{supplier_env}/signed.pdf")).await;
+    let r = supplier
+        .get(&format!("/signing/{supplier_env}/signed.pdf"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let (signed_sha, original_sha): (String, String) = sqlx::query_as(
         "SELECT e.signed_sha256, d.sha256 FROM envelopes e JOIN rendered_documents d ON d.id = e.document_id WHERE e.id = $1",
@@ -434,11 +480,12 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
         let flat: String = text.split_whitespace().collect();
         assert!(text.contains("Лист подписания"), "{text}");
         assert!(flat.contains(&original_sha), "the original's hash: {text}");
-        let client_user: String = sqlx::query_scalar("SELECT full_name FROM users WHERE email = $1")
-            .bind(CLIENT_LOGIN)
-            .fetch_one(app.db().pool())
-            .await
-            .expect("name");
+        let client_user: String =
+            sqlx::query_scalar("SELECT full_name FROM users WHERE email = $1")
+                .bind(CLIENT_LOGIN)
+                .fetch_one(app.db().pool())
+                .await
+                .expect("name");
         let manager_name: String = sqlx::query_scalar("SELECT full_name FROM users WHERE id = $1")
             .bind(manager_id)
             .fetch_one(app.db().pool())
@@ -447,7 +494,10 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
         let flat_text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(flat_text.contains(&client_user), "{text}");
         assert!(flat_text.contains(&manager_name), "{text}");
-        assert!(flat_text.contains("Доверенность № 3 от 12.01.2026"), "{text}");
+        assert!(
+            flat_text.contains("Доверенность № 3 от 12.01.2026"),
+            "{text}"
+        );
     }
 
     // The public verification page: the signed copy is confirmed, an
@@ -456,7 +506,10 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     let anyone = app.client();
     let (status, page) = post_file(&anyone, "/verify", signed.clone()).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("Документ найден") && page.contains("Коммерческий директор"), "{page}");
+    assert!(
+        page.contains("Документ найден") && page.contains("Коммерческий директор"),
+        "{page}"
+    );
     let mut altered = signed.clone();
     altered.extend_from_slice(b"\n% changed\n");
     let (status, page) = post_file(&anyone, "/verify", altered).await;
@@ -534,7 +587,11 @@ async fn a_rejected_work_order_is_corrected_and_sent_again_in_a_new_envelope() {
     assert_eq!(order_status(&app, order).await, "ready_for_signing");
     // The client's list shows the new version, not the replaced one.
     let (_, page) = client.get_text("/signing").await;
-    assert!(page.contains(&format!("/signing/{new_env}")) && !page.contains(&format!("/signing/{client_env}\"")), "{page}");
+    assert!(
+        page.contains(&format!("/signing/{new_env}"))
+            && !page.contains(&format!("/signing/{client_env}\"")),
+        "{page}"
+    );
     app.stop().await;
 }
 
@@ -602,7 +659,11 @@ async fn an_edo_operators_event_is_applied_once() {
     let r = manager
         .post_form(
             &format!("/signing/{supplier_env}/channel"),
-            &[("channel", "diadoc"), ("edo_box_id", "box-gruzavto@diadoc"), ("remember", "1")],
+            &[
+                ("channel", "diadoc"),
+                ("edo_box_id", "box-gruzavto@diadoc"),
+                ("remember", "1"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -628,7 +689,10 @@ async fn an_edo_operators_event_is_applied_once() {
         apply_event(s, &event).await.expect("applied"),
         Applied::New(Some(supplier_env))
     );
-    assert_eq!(apply_event(s, &event).await.expect("again"), Applied::Duplicate);
+    assert_eq!(
+        apply_event(s, &event).await.expect("again"),
+        Applied::Duplicate
+    );
     assert_eq!(status_of(&app, supplier_env).await, "signed_by_party");
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM edo_inbound_events")
         .fetch_one(app.db().pool())

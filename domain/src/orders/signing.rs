@@ -295,7 +295,10 @@ pub async fn cancel(s: &Services, actor: &Actor, order_id: i64, reason: &str) ->
         .fetch_optional(s.db.pool())
         .await?
         .ok_or(DomainError::NotFound)?;
-    if matches!(status.as_str(), "signed" | "in_work" | "completed" | "cancelled") {
+    if matches!(
+        status.as_str(),
+        "signed" | "in_work" | "completed" | "cancelled"
+    ) {
         return Err(DomainError::Conflict("order.not_cancellable"));
     }
     let mut tx = s.db.begin().await?;

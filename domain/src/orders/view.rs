@@ -353,7 +353,10 @@ async fn staff_view(s: &Services, head: OrderHead) -> DomainResult<StaffOrder> {
     let sign_task = open_task(s, id, SIGN_TASK).await?;
     Ok(StaffOrder {
         can_sign: sign_task.is_some(),
-        can_cancel: !matches!(head.status.as_str(), "signed" | "in_work" | "completed" | "cancelled"),
+        can_cancel: !matches!(
+            head.status.as_str(),
+            "signed" | "in_work" | "completed" | "cancelled"
+        ),
         head,
         request_id: r.request_id,
         request_number: r.request_number,

@@ -353,7 +353,11 @@ pub async fn system_get(db: &Db, id: i64) -> DomainResult<IssuedDocument> {
 }
 
 /// The PDF of a document for the system, checked against its SHA-256.
-pub async fn system_pdf(db: &Db, files: &Files, id: i64) -> DomainResult<(IssuedDocument, Vec<u8>)> {
+pub async fn system_pdf(
+    db: &Db,
+    files: &Files,
+    id: i64,
+) -> DomainResult<(IssuedDocument, Vec<u8>)> {
     use sha2::{Digest, Sha256};
     let doc = row(db, id).await?;
     let key: String =

@@ -82,17 +82,19 @@ pub(crate) async fn make(s: &Services, e: &Envelope, ours: SignatureLine) -> Dom
         .await?;
     let mut lines: Vec<SignatureLine> = party
         .into_iter()
-        .map(|(org, name, position, basis, signed_at, method, ip, code_hash)| SignatureLine {
-            org,
-            name,
-            position,
-            basis,
-            signed_at,
-            method,
-            ip,
-            // The salted digest as kept (salt$sha256): the page prints the digest.
-            code_hash: code_hash.map(|h| h.rsplit('$').next().unwrap_or_default().to_string()),
-        })
+        .map(
+            |(org, name, position, basis, signed_at, method, ip, code_hash)| SignatureLine {
+                org,
+                name,
+                position,
+                basis,
+                signed_at,
+                method,
+                ip,
+                // The salted digest as kept (salt$sha256): the page prints the digest.
+                code_hash: code_hash.map(|h| h.rsplit('$').next().unwrap_or_default().to_string()),
+            },
+        )
         .collect();
     lines.push(ours);
     let url = verify_url(s, &doc.sha256);

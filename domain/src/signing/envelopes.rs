@@ -172,7 +172,11 @@ pub async fn get(s: &Services, actor: &Actor, id: i64) -> DomainResult<Envelope>
     } else {
         party_member(actor) && e.party_org_id == actor.org_id()
     };
-    if ok { Ok(e) } else { Err(DomainError::NotFound) }
+    if ok {
+        Ok(e)
+    } else {
+        Err(DomainError::NotFound)
+    }
 }
 
 /// The envelopes of an owner object that `actor` may read, newest first
@@ -238,9 +242,14 @@ pub async fn signed_pdf(s: &Services, actor: &Actor, id: i64) -> DomainResult<(S
     };
     let bytes = s.files.get_generated(&key).await?;
     if hex::encode(Sha256::digest(&bytes)) != sha {
-        return Err(anyhow::anyhow!("envelope {id}: signed copy does not match its SHA-256").into());
+        return Err(
+            anyhow::anyhow!("envelope {id}: signed copy does not match its SHA-256").into(),
+        );
     }
-    Ok((format!("{}-v{}-signed.pdf", e.document_number, e.document_version), bytes))
+    Ok((
+        format!("{}-v{}-signed.pdf", e.document_number, e.document_version),
+        bytes,
+    ))
 }
 
 /// The counterparty's signing channel and EDO box.
@@ -438,7 +447,15 @@ pub async fn set_channel(
             .await?;
     }
     if channel == "pep" && e.channel != "pep" {
-        announce_on(s, &mut tx, id, e.party_org_id, &e.document_number, "mail-signing-sent").await?;
+        announce_on(
+            s,
+            &mut tx,
+            id,
+            e.party_org_id,
+            &e.document_number,
+            "mail-signing-sent",
+        )
+        .await?;
     }
     audit::record(
         &mut tx,

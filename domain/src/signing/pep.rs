@@ -163,7 +163,10 @@ pub async fn request_code(
         return Err(DomainError::Conflict("signing.not_waiting"));
     }
     if agreement(s, e.party_org_id).await?.is_none() {
-        return Err(DomainError::field("agreement", "signing.agreement_required"));
+        return Err(DomainError::field(
+            "agreement",
+            "signing.agreement_required",
+        ));
     }
     let (email, phone): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT email, phone FROM users WHERE id = $1")
@@ -177,11 +180,27 @@ pub async fn request_code(
     };
     // Every request counts, refused ones too (rate_limit's rule).
     for (suffix, limit) in [
-        ("m", Limit { limit: 1, window: Duration::seconds(60) }),
-        ("h", Limit { limit: 5, window: Duration::hours(1) }),
+        (
+            "m",
+            Limit {
+                limit: 1,
+                window: Duration::seconds(60),
+            },
+        ),
+        (
+            "h",
+            Limit {
+                limit: 5,
+                window: Duration::hours(1),
+            },
+        ),
     ] {
-        if let Err(DomainError::Throttled { .. }) =
-            hit(&s.db, &format!("sign-code:{}:{suffix}", actor.user_id()), limit).await
+        if let Err(DomainError::Throttled { .. }) = hit(
+            &s.db,
+            &format!("sign-code:{}:{suffix}", actor.user_id()),
+            limit,
+        )
+        .await
         {
             return Err(DomainError::field("via", "signing.code_too_often"));
         }
@@ -249,10 +268,8 @@ pub struct SignInput {
 /// The authority as the signature page prints it ("Устав",
 /// "Доверенность № 12 от 10.01.2026").
 fn basis_text(s: &Services, basis: &str, number: &str, date: &str) -> String {
-    let args: HashMap<&str, String> = HashMap::from([
-        ("number", number.to_string()),
-        ("date", date.to_string()),
-    ]);
+    let args: HashMap<&str, String> =
+        HashMap::from([("number", number.to_string()), ("date", date.to_string())]);
     s.texts.text(&format!("signing-basis-{basis}"), &args)
 }
 
@@ -274,7 +291,8 @@ fn check_authority(input: &SignInput) -> DomainResult<()> {
             }
             if input.poa_date.trim().is_empty() {
                 errors.add("poa_date", "required");
-            } else if chrono::NaiveDate::parse_from_str(input.poa_date.trim(), "%Y-%m-%d").is_err() {
+            } else if chrono::NaiveDate::parse_from_str(input.poa_date.trim(), "%Y-%m-%d").is_err()
+            {
                 errors.add("poa_date", "date.invalid");
             }
         }
@@ -321,7 +339,10 @@ pub async fn sign(
         return Err(DomainError::Conflict("signing.not_waiting"));
     }
     if agreement(s, e.party_org_id).await?.is_none() {
-        return Err(DomainError::field("agreement", "signing.agreement_required"));
+        return Err(DomainError::field(
+            "agreement",
+            "signing.agreement_required",
+        ));
     }
     check_authority(input)?;
     // The document must still be the one issued (its bytes match its hash).
@@ -349,14 +370,13 @@ pub async fn sign(
         return Err(DomainError::field("code", "signing.code_wrong"));
     }
     // Used exactly once: a concurrent second use finds it taken.
-    let taken = sqlx::query(
-        "UPDATE signing_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
-    )
-    .bind(now_ms)
-    .bind(code_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let taken =
+        sqlx::query("UPDATE signing_codes SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(now_ms)
+            .bind(code_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     let moved = sqlx::query(
         "UPDATE envelopes SET status = 'signed_by_party', party_signed_at = $1, updated_at = $1 \
          WHERE id = $2 AND status = 'sent'",
@@ -374,7 +394,10 @@ pub async fn sign(
     }
     let basis = input.basis.as_str();
     let (poa_number, poa_date) = if basis == "power_of_attorney" {
-        (Some(input.poa_number.trim().to_string()), Some(input.poa_date.trim().to_string()))
+        (
+            Some(input.poa_number.trim().to_string()),
+            Some(input.poa_date.trim().to_string()),
+        )
     } else {
         (None, None)
     };
@@ -436,13 +459,22 @@ pub async fn sign(
 /// The party rejects its envelope with a reason: the envelope is
 /// `rejected` and its owner's workflow hears `envelope.rejected` (a task
 /// for the manager to issue a corrected version).
-pub async fn reject(s: &Services, actor: &Actor, envelope_id: i64, reason: &str) -> DomainResult<()> {
+pub async fn reject(
+    s: &Services,
+    actor: &Actor,
+    envelope_id: i64,
+    reason: &str,
+) -> DomainResult<()> {
     let e = own_envelope(s, actor, envelope_id).await?;
     let reason = reason.trim();
     if reason.chars().count() < 3 {
         return Err(DomainError::field(
             "reason",
-            if reason.is_empty() { "required" } else { "quote.reason_too_short" },
+            if reason.is_empty() {
+                "required"
+            } else {
+                "quote.reason_too_short"
+            },
         ));
     }
     if reason.chars().count() > 2000 {
@@ -526,10 +558,9 @@ pub async fn countersign_authority(
     .fetch_optional(s.db.pool())
     .await?;
     Ok(match row {
-        Some((1, position, basis)) => Some((
-            position.unwrap_or_default(),
-            basis.unwrap_or_default(),
-        )),
+        Some((1, position, basis)) => {
+            Some((position.unwrap_or_default(), basis.unwrap_or_default()))
+        }
         _ => None,
     })
 }

@@ -89,9 +89,12 @@ async fn list(
 }
 
 /// The order's envelopes for its page (see `signing/_envelopes.html`).
-async fn signing_block(state: &AppState, actor: &domain::access::Actor, id: i64) -> AppResult<Value> {
-    let envelopes =
-        domain::signing::for_owner(&state.services, actor, "order", id).await?;
+async fn signing_block(
+    state: &AppState,
+    actor: &domain::access::Actor,
+    id: i64,
+) -> AppResult<Value> {
+    let envelopes = domain::signing::for_owner(&state.services, actor, "order", id).await?;
     Ok(context! {
         envelopes => ser(&envelopes),
         order_id => id,
@@ -115,7 +118,11 @@ fn order_page(
     };
     Ok((
         status,
-        state.page(info, template, context! { v => ser(view), errors, ..signing })?,
+        state.page(
+            info,
+            template,
+            context! { v => ser(view), errors, ..signing },
+        )?,
     )
         .into_response())
 }

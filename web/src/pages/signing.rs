@@ -67,7 +67,11 @@ async fn inbox(State(state): State<AppState>, auth: Auth<AnyUser>) -> AppResult<
     }
     let list = signing::inbox(&state.services, &auth.actor).await?;
     Ok(state
-        .page(&auth.info, "signing/list.html", context! { envelopes => ser(&list) })?
+        .page(
+            &auth.info,
+            "signing/list.html",
+            context! { envelopes => ser(&list) },
+        )?
         .into_response())
 }
 
@@ -95,10 +99,10 @@ async fn envelope_page(
     let e = signing::get(s, &auth.actor, id).await?;
     let agreement = pep::agreement(s, e.party_org_id).await?;
     let authority = pep::countersign_authority(s, &auth.actor).await?;
-    let agreement_text = state.services.texts.text(
-        "esign-agreement-text",
-        &std::collections::HashMap::new(),
-    );
+    let agreement_text = state
+        .services
+        .texts
+        .text("esign-agreement-text", &std::collections::HashMap::new());
     Ok((
         status,
         state.page(
@@ -166,16 +170,28 @@ async fn refused(
 fn pdf_response(name: &str, bytes: Vec<u8>) -> Response {
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let disposition = crate::forms::content_disposition("inline", name, &ascii);
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     resp
 }
 
@@ -198,7 +214,11 @@ async fn signed(
 }
 
 fn back(state: &AppState, id: i64, flash: &str) -> Response {
-    redirect_with_flash(&format!("/signing/{id}"), flash, state.config.secure_cookies)
+    redirect_with_flash(
+        &format!("/signing/{id}"),
+        flash,
+        state.config.secure_cookies,
+    )
 }
 
 async fn accept_agreement(
@@ -252,7 +272,15 @@ async fn sign(
         poa_number: f.poa_number.clone(),
         poa_date: f.poa_date.clone(),
     };
-    match pep::sign(&state.services, &auth.actor, id, &input, &evidence(&auth.info)).await {
+    match pep::sign(
+        &state.services,
+        &auth.actor,
+        id,
+        &input,
+        &evidence(&auth.info),
+    )
+    .await
+    {
         Ok(()) => Ok(back(&state, id, "flash-signing-signed")),
         Err(e) => {
             // The code is never typed back into the page.
@@ -441,7 +469,9 @@ fn verify_view(
 async fn verify_hash(state: &AppState, info: &RequestInfo, sha: &str) -> AppResult<Response> {
     match copy::verify(&state.services, sha).await {
         Ok(v) => verify_view(state, info, sha, Some(Ok(v)), Value::UNDEFINED),
-        Err(DomainError::NotFound) => verify_view(state, info, sha, Some(Err(())), Value::UNDEFINED),
+        Err(DomainError::NotFound) => {
+            verify_view(state, info, sha, Some(Err(())), Value::UNDEFINED)
+        }
         Err(e) => Err(e.into()),
     }
 }
