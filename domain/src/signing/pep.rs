@@ -768,12 +768,26 @@ pub async fn reissue(s: &Services, actor: &Actor, envelope_id: i64) -> DomainRes
         return Err(DomainError::Conflict("signing.not_reissuable"));
     }
     let mut doc = issued::next_version_of(&s.db, e.document_id, actor.user()).await?;
-    // The correction is marked on the document's data, so the new version
-    // is told apart from the old one (and its bytes and hash differ).
+    // The correction is marked where the document prints its number
+    // ("…, исправление № 1"), so the new version is told apart from the
+    // old one on paper (and its bytes and hash differ).
+    let correction = e.document_version.to_string();
     if let Some(d) = doc.data.get_mut("document").and_then(|d| d.as_object_mut()) {
-        d.insert("correction".into(), json!(e.document_version));
-    } else if let Some(d) = doc.data.as_object_mut() {
-        d.insert("correction".into(), json!(e.document_version));
+        let printed = d
+            .get("number")
+            .and_then(|n| n.as_str())
+            .unwrap_or(&doc.number)
+            .split(", ")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let args: HashMap<&str, String> =
+            HashMap::from([("number", printed), ("n", correction.clone())]);
+        d.insert(
+            "number".into(),
+            json!(s.texts.text("signing-correction-number", &args)),
+        );
+        d.insert("correction".into(), json!(correction));
     }
     let prepared = issued::prepare(&s.db, &s.files, doc)
         .await

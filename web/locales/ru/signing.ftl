@@ -140,3 +140,4 @@ mail-signing-code-subject = Код подписи документа { $number }
 mail-signing-code-body = Код для подписи документа { $number }: { $code }. Действует { $minutes } мин. Никому его не сообщайте.
 
 order-status-signed = Оформлен
+signing-correction-number = { $number }, исправление № { $n }
