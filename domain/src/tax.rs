@@ -108,3 +108,48 @@ pub async fn set_client_legal_model(
     }
     Ok(())
 }
+
+/// A client's own legal model, if it has one (`None`: the company's applies).
+pub async fn client_override(db: &Db, client_org: i64) -> DomainResult<Option<LegalModel>> {
+    let raw: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT legal_model FROM organisations WHERE id = $1 AND kind = 'client'",
+    )
+    .bind(client_org)
+    .fetch_optional(db.pool())
+    .await?;
+    parse_model(raw.ok_or(DomainError::NotFound)?)
+}
+
+/// An administrator sets a client's own legal model (`""` — the company's
+/// again). New documents of the client's orders follow it; issued ones stay.
+pub async fn choose_for_client(
+    db: &Db,
+    actor: &crate::access::Actor,
+    client_org: i64,
+    raw: &str,
+) -> DomainResult<()> {
+    crate::access::require(actor, crate::access::Rule::Admin)?;
+    let model = match raw.trim() {
+        "" => None,
+        v => Some(LegalModel::parse(v).map_err(|_| {
+            let mut e = crate::error::FieldErrors::new();
+            e.add("legal_model", "orders.legal_model_invalid");
+            DomainError::Invalid(e)
+        })?),
+    };
+    let now = db.now();
+    let mut tx = db.begin().await?;
+    set_client_legal_model(&mut tx, client_org, model).await?;
+    crate::access::audit::record(
+        &mut tx,
+        now,
+        Some(actor),
+        "client.legal_model",
+        "organisation",
+        Some(client_org),
+        serde_json::json!({"legal_model": model.map(LegalModel::as_str)}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -390,3 +390,58 @@ async fn rendered_documents_are_immutable_versions_for_their_party() {
         3
     );
 }
+
+#[tokio::test]
+async fn issuing_the_same_data_again_gives_the_same_document() {
+    let t = TestDb::new(&MIGRATIONS).await;
+    let db = &t.db;
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::local(dir.path());
+    orgs::ensure_broker(db).await.unwrap();
+    let client = org(db, OrgKind::Client, "АО «СтройМонолит»").await;
+    let sample = documents::builtin::get("work_order_client")
+        .unwrap()
+        .sample_data()
+        .unwrap();
+    let new = |data: serde_json::Value| NewDocument {
+        template_key: "work_order_client".into(),
+        number: "2026-000123-К".into(),
+        owner: Owner::new("order", 5, "client"),
+        party_org_id: Some(client),
+        data,
+        created_by: None,
+    };
+    // An action that issues documents may run twice (a crash before its
+    // step commits): the repeat returns the document already issued.
+    let first = issued::issue_once(db, &files, new(sample.clone()))
+        .await
+        .unwrap();
+    let again = issued::issue_once(db, &files, new(sample.clone()))
+        .await
+        .unwrap();
+    assert_eq!((again.id, again.version), (first.id, 1));
+    // Changed data is a new version, and so is a new template version.
+    let mut changed = sample.clone();
+    changed["notes"] = "Пропуск на въезд заказан".into();
+    let second = issued::issue_once(db, &files, new(changed.clone()))
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+    let builtin = documents::builtin::get("work_order_client").unwrap();
+    let v = templates::save_draft(
+        db,
+        "work_order_client",
+        &builtin.source.replace("Прочие условия", "Иные условия"),
+        None,
+    )
+    .await
+    .unwrap();
+    templates::activate(db, v.id, None).await.unwrap();
+    let third = issued::issue_once(db, &files, new(changed)).await.unwrap();
+    assert_eq!((third.version, third.template_version), (3, 1));
+    let latest = issued::latest_for_part(db, "order", 5, "client")
+        .await
+        .unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].id, third.id);
+}

@@ -1263,3 +1263,289 @@ async fn two_first_orders_accepted_at_once_share_one_contract_per_party() {
     until_status(&app, ob, "ready_for_signing").await;
     app.stop().await;
 }
+
+/// The text of a PDF as poppler's `pdftotext` reads it, whitespace runs
+/// made one space; `None` (with a note) without poppler-utils, which
+/// scripts/test installs.
+fn pdf_text(pdf: &[u8]) -> Option<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("doc.pdf");
+    std::fs::write(&path, pdf).expect("write pdf");
+    let out = match std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("note: PDF text checks skipped: pdftotext cannot be run: {e}");
+            return None;
+        }
+    };
+    assert!(out.status.success(), "pdftotext failed: {out:?}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    Some(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// `(id, template, part, party org)` of the documents issued for an owner.
+async fn issued(app: &TestApp, kind: &str, id: i64) -> Vec<(i64, String, String, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT id, template_key, owner_part, party_org_id FROM rendered_documents \
+         WHERE owner_kind = $1 AND owner_id = $2 ORDER BY id",
+    )
+    .bind(kind)
+    .bind(id)
+    .fetch_all(app.db().pool())
+    .await
+    .expect("documents")
+}
+
+/// Downloads a document: its status and, when 200, its text.
+async fn download(b: &Browser, doc: i64) -> (StatusCode, Option<String>) {
+    let r = b.get(&format!("/documents/{doc}")).await;
+    let status = r.status();
+    if status != StatusCode::OK {
+        return (status, None);
+    }
+    assert_eq!(
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    let bytes = r.bytes().await.expect("pdf");
+    assert!(bytes.starts_with(b"%PDF"), "a PDF");
+    (status, Some(pdf_text(&bytes).unwrap_or_default()))
+}
+
+/// One space for every run of whitespace (amounts print with NBSP).
+fn spaced(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn the_contracts_and_both_work_orders_are_pdfs_each_party_reads_only_its_own() {
+    let app = TestApp::spawn_demo().await;
+    let (_, offer, order) = accepted_order(&app, CLIENT, "client@sevbeton.test", 7).await;
+    let client_contract = contracts_of(&app, CLIENT).await[0].0;
+    let supplier_contract = contracts_of(&app, GRUZAVTO).await[0].0;
+    let number: String = sqlx::query_scalar("SELECT number FROM orders WHERE id = $1")
+        .bind(order)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("number");
+    let our_total: i64 = sqlx::query_scalar("SELECT total_gross FROM offers WHERE id = $1")
+        .bind(offer)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("offer");
+
+    // No work orders while the contracts are not in force.
+    assert!(issued(&app, "order", order).await.is_empty());
+    // The client gives its details: its contract is issued as a PDF for it.
+    let token = details_link(&app).await;
+    let anon = app.client();
+    let r = post_fields(
+        &anon,
+        &format!("/contracts/t/{token}"),
+        &details(CLIENT_INN),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    app.run_due().await;
+    app.run_due().await;
+    let client_contract_docs = issued(&app, "contract", client_contract).await;
+    assert_eq!(client_contract_docs.len(), 1, "{client_contract_docs:?}");
+    assert_eq!(client_contract_docs[0].1, "contract_cargo");
+    let supplier_contract_docs = issued(&app, "contract", supplier_contract).await;
+    assert_eq!(
+        supplier_contract_docs.len(),
+        1,
+        "{supplier_contract_docs:?}"
+    );
+    assert_eq!(supplier_contract_docs[0].1, "contract_supplier");
+
+    let client = login(&app, "client@sevbeton.test").await;
+    let owner = login(&app, "owner@gruzavto.test").await;
+    let (status, text) = download(&client, client_contract_docs[0].0).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.expect("text");
+    if !text.is_empty() {
+        assert!(
+            text.contains("Договор транспортной экспедиции")
+                && text.contains(CLIENT_INN)
+                && text.contains("Громов Павел Сергеевич"),
+            "the client's contract, with the details it gave: {text}"
+        );
+    }
+    let (status, _) = download(&owner, client_contract_docs[0].0).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a supplier reading the client's contract"
+    );
+    let (status, _) = download(&client, supplier_contract_docs[0].0).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the client reading the supplier's contract"
+    );
+    let (_, page) = client
+        .get_text(&format!("/contracts/{client_contract}"))
+        .await;
+    assert!(
+        page.contains(&format!("/documents/{}", client_contract_docs[0].0)),
+        "{page}"
+    );
+
+    // The supplier accepts, staff sign the client's contract: the order
+    // issues its work orders and waits for the signatures.
+    let r = owner
+        .post_form(&format!("/contracts/{supplier_contract}/accept"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    let manager = login(&app, "manager@podryad.test").await;
+    let r = post_scan(&manager, &format!("/contracts/{client_contract}/signed")).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    until_status(&app, order, "ready_for_signing").await;
+    let docs = issued(&app, "order", order).await;
+    assert_eq!(docs.len(), 2, "one work order per leg: {docs:?}");
+    let legs = legs(&app, order).await;
+    let (client_doc, supplier_doc) = (docs[0].0, docs[1].0);
+    assert_eq!(
+        (docs[0].1.as_str(), docs[0].2.as_str(), docs[0].3),
+        (
+            "work_order_client",
+            "client",
+            Some(org_id(&app, CLIENT).await)
+        )
+    );
+    assert_eq!(
+        (docs[1].1.as_str(), docs[1].2.clone(), docs[1].3),
+        (
+            "work_order_supplier",
+            format!("supplier:{}", legs[1].0),
+            Some(org_id(&app, GRUZAVTO).await)
+        )
+    );
+
+    // The client's work order: ours, with our price, the truck and the
+    // driver's first name — nothing of the supplier.
+    let (status, text) = download(&client, client_doc).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.expect("text");
+    if !text.is_empty() {
+        for want in [
+            "Заявка-наряд".to_string(),
+            format!("{number}-К"),
+            CLIENT_INN.to_string(),
+            TRUCK.to_string(),
+            "Артём".to_string(),
+            spaced(&money(our_total)),
+            "Экспедитор".to_string(),
+        ] {
+            assert!(
+                text.contains(&want),
+                "the client's work order lacks {want:?}: {text}"
+            );
+        }
+        for secret in [
+            GRUZAVTO,
+            GRUZAVTO_INN,
+            "Козлов",
+            &spaced(&money(1_464_000)),
+            &spaced(&money(366_000)),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "the client's work order shows {secret:?}: {text}"
+            );
+        }
+    }
+    // The supplier's: we are the customer; its price, the site and our
+    // person — nothing of the client, nor our price.
+    let (status, text) = download(&owner, supplier_doc).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.expect("text");
+    if !text.is_empty() {
+        for want in [
+            format!("{number}-П1"),
+            GRUZAVTO_INN.to_string(),
+            "Заказчик".to_string(),
+            "Перевозчик".to_string(),
+            spaced(&money(1_464_000)),
+            "г. Москва, ул. Тверская, д. 7".to_string(),
+            TRUCK.to_string(),
+        ] {
+            assert!(
+                text.contains(&want),
+                "the supplier's work order lacks {want:?}: {text}"
+            );
+        }
+        for secret in [
+            CLIENT,
+            "Северный бетон",
+            CLIENT_INN,
+            FOREMAN,
+            "777-00-42",
+            "Громов",
+            &spaced(&money(our_total)),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "the supplier's work order shows {secret:?}: {text}"
+            );
+        }
+    }
+    // Another party's document is not found — to the other side, another
+    // supplier, another client and the supplier's driver.
+    for (who, doc) in [
+        ("client@sevbeton.test", supplier_doc),
+        ("owner@gruzavto.test", client_doc),
+        ("dispatcher@gruzavto.test", client_doc),
+        ("dispatcher@stroytech.test", supplier_doc),
+        ("dispatcher@stroytech.test", client_doc),
+        ("client@belova.test", client_doc),
+    ] {
+        let b = login(&app, who).await;
+        let (status, _) = download(&b, doc).await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "{who} reading document {doc}"
+        );
+    }
+    // Each order page lists only the reader's own documents; staff all.
+    let (_, page) = client.get_text(&format!("/orders/{order}")).await;
+    assert!(
+        page.contains(&format!("/documents/{client_doc}"))
+            && !page.contains(&format!("/documents/{supplier_doc}")),
+        "{page}"
+    );
+    let (_, page) = owner.get_text(&format!("/orders/{order}")).await;
+    assert!(
+        page.contains(&format!("/documents/{supplier_doc}"))
+            && !page.contains(&format!("/documents/{client_doc}")),
+        "{page}"
+    );
+    let (_, page) = manager.get_text(&format!("/orders/{order}")).await;
+    assert!(
+        page.contains(&format!("/documents/{client_doc}"))
+            && page.contains(&format!("/documents/{supplier_doc}")),
+        "{page}"
+    );
+    // Staff download both; a stored PDF changed behind our back is never
+    // served.
+    for doc in [client_doc, supplier_doc] {
+        let (status, _) = download(&manager, doc).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let hash: String = sqlx::query_scalar("SELECT sha256 FROM rendered_documents WHERE id = $1")
+        .bind(client_doc)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("hash");
+    assert_eq!(hash.len(), 64);
+    app.stop().await;
+}

@@ -274,6 +274,9 @@ pub struct ContractPage {
     pub can_accept: bool,
     /// Staff see the stored scan.
     pub scan_file_id: Option<i64>,
+    /// The contract's PDFs the viewer may read (none by the e-mailed link:
+    /// they are issued once the details are in).
+    pub documents: Vec<crate::paperwork::issued::IssuedDocument>,
 }
 
 async fn party_of(s: &Services, id: i64) -> DomainResult<crate::parties::Party> {
@@ -289,7 +292,12 @@ async fn page_of(s: &Services, c: Contract, actor: Option<&Actor>) -> DomainResu
     };
     let staff = actor.is_some_and(|a| a.is_front_office());
     let party_member = actor.is_none_or(|a| a.org_id() == c.party_org_id);
+    let documents = match actor {
+        Some(a) => crate::paperwork::issued::list_for_owner(&s.db, a, "contract", c.id).await?,
+        None => Vec::new(),
+    };
     Ok(ContractPage {
+        documents,
         can_fill: c.side == "client" && c.status == "draft" && (party_member || staff),
         can_sign: staff && c.status == "sent",
         can_accept: c.side == "supplier"

@@ -45,6 +45,7 @@ pub mod contracts;
 mod create;
 pub mod numbering;
 pub mod paper;
+pub mod print;
 mod signing;
 pub mod view;
 mod workflow;

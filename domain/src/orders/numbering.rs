@@ -185,12 +185,16 @@ pub(crate) async fn next(
     Ok(format.render(last, now))
 }
 
-/// The company's number formats, as a form shows and submits them.
+/// The company's order settings, as a form shows and submits them: the
+/// number formats and the deal's legal model (resale or agency, DESIGN
+/// §10; a client may have its own, set on its card).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Formats {
     pub order_format: String,
     pub contract_format: String,
+    /// `resale` or `agency`.
+    pub legal_model: String,
 }
 
 /// The formats in use (the defaults where none is set); administrators only.
@@ -209,6 +213,10 @@ pub async fn formats(s: &Services, actor: &Actor) -> DomainResult<Formats> {
     Ok(Formats {
         order_format: or(o, DEFAULT_ORDER_FORMAT),
         contract_format: or(c, DEFAULT_CONTRACT_FORMAT),
+        legal_model: crate::tax::company_legal_model(&s.db)
+            .await?
+            .as_str()
+            .to_string(),
     })
 }
 
@@ -225,6 +233,17 @@ pub async fn save_formats(s: &Services, actor: &Actor, input: &Formats) -> Domai
             e.add(field, code);
         }
     }
+    // Left out of the form: the legal model stays as it is.
+    let model = match input.legal_model.trim() {
+        "" => None,
+        raw => match crate::values::LegalModel::parse(raw) {
+            Ok(m) => Some(m),
+            Err(_) => {
+                e.add("legal_model", "orders.legal_model_invalid");
+                None
+            }
+        },
+    };
     e.into_result()?;
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
@@ -240,6 +259,9 @@ pub async fn save_formats(s: &Services, actor: &Actor, input: &Formats) -> Domai
     if n == 0 {
         return Err(DomainError::NotFound);
     }
+    if let Some(model) = model {
+        crate::tax::set_company_legal_model(&mut tx, model).await?;
+    }
     audit::record(
         &mut tx,
         now,
@@ -247,7 +269,7 @@ pub async fn save_formats(s: &Services, actor: &Actor, input: &Formats) -> Domai
         "settings.number_formats",
         "organisation",
         None,
-        json!({"order": input.order_format.trim(), "contract": input.contract_format.trim()}),
+        json!({"order": input.order_format.trim(), "contract": input.contract_format.trim(), "legal_model": input.legal_model.trim()}),
     )
     .await?;
     tx.commit().await?;

@@ -15,10 +15,11 @@
 //!   own price; the site address, the work (free text with contacts masked)
 //!   and our contact on site — no client name, details, contact or our price.
 //!
-//! The order workflow's `order.documents` action calls [`prepare`] for
-//! every leg once the contracts are in force; rendering and storing the
-//! PDFs (immutable, with their hash and the data they were made from) is
-//! the documents crate's, plugged in there.
+//! The order workflow's `order.documents` action calls [`prepare`] once
+//! the contracts are in force: each leg's data is laid out for its
+//! template ([`super::print`]), rendered by the documents crate and kept
+//! immutable, with its hash and the data it was made from (the paperwork
+//! context).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -621,7 +622,7 @@ pub async fn work_order_for(
 pub async fn contract_data(s: &Services, contract_id: i64) -> DomainResult<ContractData> {
     let c = contract_by_id(s, contract_id).await?;
     Ok(ContractData {
-        template: format!("contract_{}", c.kind),
+        template: super::print::contract_template(&c.kind).into(),
         number: c.number.clone(),
         date: c.signed_on.clone(),
         kind: c.kind.clone(),
@@ -634,19 +635,127 @@ pub async fn contract_data(s: &Services, contract_id: i64) -> DomainResult<Contr
 /// `order.documents`: the work order of every leg of an order, once its
 /// contracts are in force. Each leg's data is assembled (and checked to be
 /// whole: a party without a name or a leg without a machine cannot be put
-/// on paper); the documents crate renders and stores them here. Returns
-/// how many legs have their documents.
-pub(crate) async fn prepare(s: &Services, order_id: i64) -> DomainResult<usize> {
+/// on paper), laid out for its template ([`super::print`]) and issued as an
+/// immutable document of the order's part (`client`, `supplier:<leg>`),
+/// readable by staff and by that leg's party only. Repeating it with the
+/// same data issues nothing new ([`paperwork::issued::issue_once`]).
+/// Returns the documents' ids, the client's first.
+///
+/// A template that does not compile is `order.documents_template` (the
+/// workflow gives staff a task; the problems with their positions are in
+/// the log and on the template's page), missing data
+/// `order.documents_incomplete`.
+pub(crate) async fn prepare(s: &Services, order_id: i64) -> DomainResult<Vec<i64>> {
+    use crate::paperwork::issued::{self, IssueError, NewDocument, Owner};
     let legs = legs_of(s, order_id).await?;
-    let mut done = 0;
+    let table = crate::tax::vat_table(&s.db).await?;
+    let model = match legs.iter().find(|l| l.side == "client") {
+        Some(client) => crate::tax::legal_model_for_client(&s.db, client.party_org_id).await?,
+        None => crate::tax::company_legal_model(&s.db).await?,
+    };
+    let supplier_total = crate::values::Kopecks::checked_sum(
+        legs.iter()
+            .filter(|l| l.side != "client")
+            .map(|l| crate::values::Kopecks(l.total_gross)),
+    );
+    let mut ids = Vec::with_capacity(legs.len());
+    let mut supplier_no = 0;
     for leg in &legs {
         let data = work_order(s, leg.id).await?;
         if data.party.name.is_empty() || data.us.name.is_empty() || data.machines.is_empty() {
             return Err(DomainError::Conflict("order.documents_incomplete"));
         }
-        done += 1;
+        let date = chrono::NaiveDate::parse_from_str(&data.order_date, "%Y-%m-%d")
+            .map_err(|e| anyhow::anyhow!("order {order_id}: date {:?}: {e}", data.order_date))?;
+        let rate = super::print::vat_rate(&table, &leg.vat_mode, date);
+        let (part, number) = if leg.side == "client" {
+            ("client".to_string(), format!("{}-К", data.order_number))
+        } else {
+            supplier_no += 1;
+            (
+                format!("supplier:{}", leg.id),
+                format!("{}-П{supplier_no}", data.order_number),
+            )
+        };
+        let layout = super::print::work_order(&data, &rate, model, supplier_total, &number)?;
+        let doc = NewDocument {
+            template_key: data.template.clone(),
+            number,
+            owner: Owner::new("order", order_id, part),
+            party_org_id: Some(leg.party_org_id),
+            data: layout,
+            created_by: None,
+        };
+        match issued::issue_once(&s.db, &s.files, doc).await {
+            Ok(d) => ids.push(d.id),
+            Err(IssueError::Template {
+                key,
+                version,
+                problems,
+            }) => {
+                tracing::warn!(order_id, template = %key, version, ?problems, "work order template does not compile");
+                return Err(DomainError::Conflict("order.documents_template"));
+            }
+            Err(IssueError::Domain(e)) => return Err(e),
+        }
     }
-    Ok(done)
+    Ok(ids)
+}
+
+/// `contract.document`: the framework contract's PDF, issued when it goes
+/// out for signature (the client has given its details; a supplier is
+/// asked to accept). VAT is the rate of whoever sells under it (we towards
+/// a client, the supplier towards us) in force today. Readable by staff
+/// and the contract's party. Repeating it with the same data issues
+/// nothing new.
+pub(crate) async fn issue_contract(s: &Services, contract_id: i64) -> DomainResult<i64> {
+    use crate::paperwork::issued::{self, IssueError, NewDocument, Owner};
+    let c = contract_by_id(s, contract_id).await?;
+    let data = contract_data(s, contract_id).await?;
+    if data.party.name.is_empty() || data.us.name.is_empty() {
+        return Err(DomainError::Conflict("contract.document_incomplete"));
+    }
+    let seller = if c.side == "supplier" {
+        c.party_org_id
+    } else {
+        crate::access::broker_id(&s.db)
+            .await?
+            .ok_or(DomainError::NotFound)?
+    };
+    let vat_mode: Option<String> =
+        sqlx::query_scalar("SELECT vat_mode FROM organisations WHERE id = $1")
+            .bind(seller)
+            .fetch_optional(s.db.pool())
+            .await?
+            .flatten();
+    let today = crate::orders::contracts::today(s.db.now());
+    let table = crate::tax::vat_table(&s.db).await?;
+    let rate = super::print::vat_rate(&table, vat_mode.as_deref().unwrap_or("none"), today);
+    let model = if c.side == "client" {
+        crate::tax::legal_model_for_client(&s.db, c.party_org_id).await?
+    } else {
+        crate::tax::company_legal_model(&s.db).await?
+    };
+    let doc = NewDocument {
+        template_key: data.template.clone(),
+        number: data.number.clone(),
+        owner: Owner::new("contract", contract_id, "party"),
+        party_org_id: Some(c.party_org_id),
+        data: super::print::contract(&data, &rate, model),
+        created_by: None,
+    };
+    match issued::issue_once(&s.db, &s.files, doc).await {
+        Ok(d) => Ok(d.id),
+        Err(IssueError::Template {
+            key,
+            version,
+            problems,
+        }) => {
+            tracing::warn!(contract_id, template = %key, version, ?problems, "contract template does not compile");
+            Err(DomainError::Conflict("contract.document_template"))
+        }
+        Err(IssueError::Domain(e)) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::intake::requests::{local_text, site_tz};
 use crate::orders::paper::{self, WorkOrderData};
 use crate::orders::signing::{SIGN_TASK, open_task};
+use crate::paperwork::issued::IssuedDocument;
 use crate::services::Services;
 
 /// Order statuses, in the order a list filters them.
@@ -205,6 +206,8 @@ pub struct StaffOrder {
     /// Waiting for signatures: the staff may attach the scan.
     pub can_sign: bool,
     pub can_cancel: bool,
+    /// Every version of every document of the order (both legs').
+    pub documents: Vec<IssuedDocument>,
 }
 
 /// A party's order page: the order and its own leg's work order.
@@ -214,6 +217,8 @@ pub struct PartyOrder {
     pub leg_id: i64,
     pub work_order: WorkOrderData,
     pub contract: Option<ContractBrief>,
+    /// The documents of its own leg, every version.
+    pub documents: Vec<IssuedDocument>,
 }
 
 /// An order as the actor sees it.
@@ -237,6 +242,12 @@ async fn head(s: &Services, actor: &Actor, id: i64) -> DomainResult<OrderHead> {
         .ok_or(DomainError::NotFound)
 }
 
+/// The order's documents `actor` may read: staff all, a party those issued
+/// to it (its own leg's), newest version first.
+async fn documents_of(s: &Services, actor: &Actor, id: i64) -> DomainResult<Vec<IssuedDocument>> {
+    crate::paperwork::issued::list_for_owner(&s.db, actor, "order", id).await
+}
+
 async fn contract_brief(s: &Services, id: Option<i64>) -> DomainResult<Option<ContractBrief>> {
     let Some(id) = id else { return Ok(None) };
     Ok(
@@ -251,7 +262,9 @@ async fn contract_brief(s: &Services, id: Option<i64>) -> DomainResult<Option<Co
 pub async fn view(s: &Services, actor: &Actor, id: i64) -> DomainResult<OrderView> {
     let head = head(s, actor, id).await?;
     if actor.is_staff() {
-        return Ok(OrderView::Staff(Box::new(staff_view(s, head).await?)));
+        return Ok(OrderView::Staff(Box::new(
+            staff_view(s, actor, head).await?,
+        )));
     }
     // A party: its own leg (the scope let it see the order, so it has one).
     let legs = paper::legs_of(s, id).await?;
@@ -268,6 +281,7 @@ pub async fn view(s: &Services, actor: &Actor, id: i64) -> DomainResult<OrderVie
         leg_id: leg.id,
         work_order: paper::work_order(s, leg.id).await?,
         contract: contract_brief(s, leg.contract_id).await?,
+        documents: documents_of(s, actor, id).await?,
         head,
     };
     Ok(match actor.org_kind() {
@@ -292,7 +306,7 @@ struct StaffRow {
     margin_total: i64,
 }
 
-async fn staff_view(s: &Services, head: OrderHead) -> DomainResult<StaffOrder> {
+async fn staff_view(s: &Services, actor: &Actor, head: OrderHead) -> DomainResult<StaffOrder> {
     let id = head.id;
     let r: StaffRow = sqlx::query_as(
         "SELECT o.request_id, r.number AS request_number, o.client_org_id, c.name AS client_name, u.full_name AS manager_name,
@@ -352,6 +366,7 @@ async fn staff_view(s: &Services, head: OrderHead) -> DomainResult<StaffOrder> {
     let (history, state_titles, tasks) = workflow_of(s, id).await?;
     let sign_task = open_task(s, id, SIGN_TASK).await?;
     Ok(StaffOrder {
+        documents: documents_of(s, actor, id).await?,
         can_sign: sign_task.is_some(),
         can_cancel: !matches!(
             head.status.as_str(),

@@ -165,7 +165,7 @@ pub(super) fn register_actions(b: EngineBuilder, cell: ServicesCell) -> EngineBu
                         }
                         e => ActionError::Retry(e.to_string()),
                     })?;
-                Ok(json!({"legs": legs}))
+                Ok(json!({"documents": legs}))
             }
         }),
     );
@@ -209,6 +209,28 @@ pub(super) fn register_actions(b: EngineBuilder, cell: ServicesCell) -> EngineBu
                     .await
                     .map_err(|e| ActionError::Retry(e.to_string()))
             })
+        }),
+    );
+    // The contract's PDF, when it goes out for signature. External for the
+    // same reason as the work orders: rendering must not hold the step.
+    let c = cell.clone();
+    let b = b.action(
+        "contract.document",
+        Some(&[]),
+        action_fn(move |ctx: ActionContext| {
+            let c = c.clone();
+            async move {
+                let s = ready(&c)?;
+                let id = crate::orders::paper::issue_contract(s, ctx.object.id)
+                    .await
+                    .map_err(|e| match e {
+                        crate::error::DomainError::Conflict(code) => {
+                            ActionError::Fail(code.to_string())
+                        }
+                        e => ActionError::Retry(e.to_string()),
+                    })?;
+                Ok(json!({"document": id}))
+            }
         }),
     );
     let c = cell;

@@ -223,6 +223,63 @@ pub async fn issue(db: &Db, files: &Files, doc: NewDocument) -> Result<IssuedDoc
     }
 }
 
+/// Issues `doc` unless its owner's latest version of the same template was
+/// made from the same data with the template version active now — then
+/// that one is returned. A workflow action that issues documents runs at
+/// least once (a crash between rendering and the step's commit repeats
+/// it); this makes the repeat change nothing, while a change of data or of
+/// template still gives a new version.
+pub async fn issue_once(
+    db: &Db,
+    files: &Files,
+    doc: NewDocument,
+) -> Result<IssuedDocument, IssueError> {
+    let active = super::templates::active(db, &doc.template_key)
+        .await?
+        .version;
+    let latest: Option<(i64, i64, String)> = sqlx::query_as(
+        "SELECT id, template_version, data FROM rendered_documents \
+         WHERE owner_kind = $1 AND owner_id = $2 AND owner_part = $3 AND template_key = $4 \
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(&doc.owner.kind)
+    .bind(doc.owner.id)
+    .bind(&doc.owner.part)
+    .bind(&doc.template_key)
+    .fetch_optional(db.pool())
+    .await?;
+    if let Some((id, version, data)) = latest
+        && version == active
+        && serde_json::from_str::<Value>(&data).ok().as_ref() == Some(&doc.data)
+    {
+        return Ok(row(db, id).await?);
+    }
+    issue(db, files, doc).await
+}
+
+/// The latest version of each document of an owner's part (`client`,
+/// `supplier:42`), unscoped: for the owner context, which decides who asks.
+pub async fn latest_for_part(
+    db: &Db,
+    owner_kind: &str,
+    owner_id: i64,
+    part: &str,
+) -> DomainResult<Vec<IssuedDocument>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM rendered_documents d WHERE owner_kind = $1 AND owner_id = $2 AND owner_part = $3 \
+         AND version = (SELECT MAX(version) FROM rendered_documents x WHERE x.owner_kind = d.owner_kind \
+           AND x.owner_id = d.owner_id AND x.owner_part = d.owner_part AND x.template_key = d.template_key) \
+         ORDER BY template_key"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner_kind)
+        .bind(owner_id)
+        .bind(part)
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
 const COLUMNS: &str = "id, template_key, template_version, number, owner_kind, owner_id, owner_part, party_org_id, \
     version, sha256, size_bytes, pages, created_by, created_at";
 

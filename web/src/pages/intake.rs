@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/intake/new", get(new_form).post(new_submit))
         .route("/intake/clients/{id}", get(client_card))
         .route("/intake/clients/{id}/manager", post(choose_manager))
+        .route("/intake/clients/{id}/legal-model", post(choose_legal_model))
         .route("/hunter/clients", get(hunter_clients))
         .route(
             "/hunter/clients/new",
@@ -235,6 +236,9 @@ async fn client_card(
     } else {
         Vec::new()
     };
+    let legal_model = domain::tax::client_override(&s.db, id)
+        .await?
+        .map(|m| m.as_str());
     Ok(state
         .page(
             &auth.info,
@@ -245,10 +249,32 @@ async fn client_card(
                 rows => ser(&rows),
                 managers => ser(&managers),
                 is_admin,
+                legal_model,
                 types => types_list(&state),
             },
         )?
         .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct LegalModelForm {
+    legal_model: String,
+}
+
+/// An administrator gives a client its own legal model (or the company's).
+async fn choose_legal_model(
+    State(state): State<AppState>,
+    auth: Auth<AdminOnly>,
+    Path(id): Path<i64>,
+    Form(f): Form<LegalModelForm>,
+) -> AppResult<Response> {
+    domain::tax::choose_for_client(&state.services.db, &auth.actor, id, &f.legal_model).await?;
+    Ok(redirect_with_flash(
+        &format!("/intake/clients/{id}"),
+        "flash-saved",
+        state.config.secure_cookies,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
