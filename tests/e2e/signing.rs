@@ -8,7 +8,6 @@
 //! envelope not found; and an EDO operator's event applied once.
 
 use chrono::Duration;
-use domain::paperwork::issued::{self, NewDocument, Owner};
 use domain::signing::edo::{Applied, InboundEvent, InboundKind, apply_event, record_posted};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -53,61 +52,21 @@ async fn envelopes(app: &TestApp, order: i64) -> Vec<(i64, String, i64, String)>
     .expect("envelopes")
 }
 
-/// The order's work orders sent for signing. The order workflow sends the
-/// work orders `order.documents` issued; where none were issued, the test
-/// issues each leg's (the built-in templates with their sample data) and
-/// the manager sends them from the order page.
+/// The order's work orders, sent for signing by its workflow on entering
+/// "ready for signing": one envelope per leg, to the leg's party.
 async fn sent_for_signing(app: &TestApp, order: i64) -> (i64, i64) {
-    if envelopes(app, order).await.is_empty() {
-        let legs: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, side, party_org_id FROM order_legs WHERE order_id = $1 ORDER BY id",
-        )
-        .bind(order)
-        .fetch_all(app.db().pool())
-        .await
-        .expect("legs");
-        let s = services(app);
-        for (leg, side, party) in legs {
-            let (template, part) = if side == "client" {
-                ("work_order_client", "client".to_string())
-            } else {
-                ("work_order_supplier", format!("supplier:{leg}"))
-            };
-            let data = documents::builtin::get(template)
-                .expect("built-in")
-                .sample_data()
-                .expect("sample");
-            issued::issue(
-                &s.db,
-                &s.files,
-                NewDocument {
-                    template_key: template.into(),
-                    number: format!("ЗН-{order}-{leg}"),
-                    owner: Owner::new("order", order, part),
-                    party_org_id: Some(party),
-                    data,
-                    created_by: None,
-                },
-            )
-            .await
-            .expect("issued");
-        }
-        let manager = login(app, MANAGER).await;
-        let r = manager
-            .post_form(&format!("/orders/{order}/send-for-signing"), &[])
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
-        // Sending again sends nothing new.
-        let r = manager
-            .post_form(&format!("/orders/{order}/send-for-signing"), &[])
-            .await;
-        assert_eq!(r.status(), StatusCode::CONFLICT);
-    }
     let list = envelopes(app, order).await;
     assert_eq!(list.len(), 2, "one envelope per leg: {list:?}");
     assert!(list.iter().all(|e| e.3 == "sent"), "{list:?}");
     assert_eq!(list[0].1, "client");
     assert_eq!(list[0].2, org_id(app, CLIENT).await);
+    // Sending again (the staff's button) sends nothing new.
+    let manager = login(app, MANAGER).await;
+    let r = manager
+        .post_form(&format!("/orders/{order}/send-for-signing"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(envelopes(app, order).await.len(), 2);
     (list[0].0, list[1].0)
 }
 
@@ -122,6 +81,17 @@ async fn last_code(app: &TestApp, recipient: &str) -> String {
     .expect("a code in the outbox");
     let re = regex::Regex::new(r": (\d{6})\.").expect("regex");
     re.captures(&body).expect("six digits")[1].to_string()
+}
+
+/// How many signing codes the client's signer has been sent.
+async fn codes_sent(app: &TestApp) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notifications WHERE recipient = $1 AND subject LIKE 'Код подписи%'",
+    )
+    .bind(CLIENT_LOGIN)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("outbox")
 }
 
 async fn status_of(app: &TestApp, envelope: i64) -> String {
@@ -373,18 +343,26 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     party_signs(&app, &supplier, supplier_env, SUPPLIER_OWNER).await;
     assert_eq!(order_status(&app, order).await, "ready_for_signing");
 
-    // Countersigning needs the authority an admin gives.
+    // Countersigning needs the authority an admin gives (the demo gave the
+    // manager one; the admin takes it away first).
     let manager = login(&app, MANAGER).await;
-    let r = manager
-        .post_form(&format!("/signing/{client_env}/countersign"), &[])
-        .await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let manager_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(MANAGER)
         .fetch_one(app.db().pool())
         .await
         .expect("manager");
     let admin = login(&app, "admin@podryad.test").await;
+    let r = admin
+        .post_form(
+            "/signing/authority",
+            &[("user_id", &manager_id.to_string()), ("position", ""), ("basis", "")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = manager
+        .post_form(&format!("/signing/{client_env}/countersign"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = admin
         .post_form(
             "/signing/authority",
@@ -439,9 +417,11 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     assert!(page.contains("Оформлен"), "{page}");
     // Each party was sent the link to its signed copy.
     let done: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM notifications WHERE recipient = $1 AND subject LIKE '%подписан обеими сторонами%'",
+        "SELECT COUNT(*) FROM notifications WHERE recipient = $1 AND subject LIKE '%подписан обеими сторонами%' \
+         AND body LIKE $2",
     )
     .bind(CLIENT_LOGIN)
+    .bind(format!("%/signing/{client_env}%"))
     .fetch_one(app.db().pool())
     .await
     .expect("outbox");
@@ -605,6 +585,9 @@ async fn sending_codes_is_rate_limited_per_signer() {
         .post_form(&format!("/signing/{client_env}/agreement"), &[])
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // An hour after the demo's own signing.
+    app.clock.advance(Duration::hours(1));
+    let before = codes_sent(&app).await;
     // Five an hour, a minute apart; the sixth within the hour is refused.
     for i in 0..5 {
         let r = client
@@ -626,14 +609,7 @@ async fn sending_codes_is_rate_limited_per_signer() {
     .await
     .expect("codes");
     assert_eq!(codes.len(), 5);
-    let sent: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM notifications WHERE recipient = $1 AND subject LIKE 'Код подписи%'",
-    )
-    .bind(CLIENT_LOGIN)
-    .fetch_one(app.db().pool())
-    .await
-    .expect("outbox");
-    assert_eq!(sent, 5);
+    assert_eq!(codes_sent(&app).await - before, 5);
     app.clock.advance(Duration::hours(1));
     let r = client
         .post_form(&format!("/signing/{client_env}/code"), &[("via", "email")])
@@ -730,5 +706,52 @@ async fn an_edo_operators_event_is_applied_once() {
     .await
     .expect("org");
     assert_eq!(channel, "diadoc");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_has_an_order_signed_end_to_end_and_one_waiting_for_the_client() {
+    let app = TestApp::spawn_demo().await;
+    let waiting = order_ready_for_signing(&app).await;
+    let signed: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE status = 'signed'")
+        .fetch_one(app.db().pool())
+        .await
+        .expect("a signed demo order");
+    let both: Vec<(i64, String, String)> = sqlx::query_as(
+        "SELECT e.id, e.status, e.channel FROM envelopes e WHERE e.owner_kind = 'order' AND e.owner_id = $1 ORDER BY e.id",
+    )
+    .bind(signed)
+    .fetch_all(app.db().pool())
+    .await
+    .expect("envelopes");
+    assert_eq!(both.len(), 2);
+    assert!(both.iter().all(|(_, st, ch)| st == "countersigned" && ch == "pep"), "{both:?}");
+    let signatures: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM signatures g JOIN envelopes e ON e.id = g.envelope_id WHERE e.owner_id = $1",
+    )
+    .bind(signed)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("signatures");
+    assert_eq!(signatures, 4, "each party and we, on each leg");
+    // The client downloads its signed copy from its cabinet.
+    let client = login(&app, CLIENT_LOGIN).await;
+    let (_, page) = client.get_text(&format!("/orders/{signed}")).await;
+    assert!(page.contains("Оформлен") && page.contains("signed.pdf"), "{page}");
+    let mine = both
+        .iter()
+        .map(|b| b.0)
+        .find(|id| page.contains(&format!("/signing/{id}/signed.pdf")))
+        .expect("the client's envelope");
+    let r = client.get(&format!("/signing/{mine}/signed.pdf")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // The other order waits for the client's signature.
+    let (_, list) = client.get_text("/signing").await;
+    let (client_env, _) = {
+        let l = envelopes(&app, waiting).await;
+        (l[0].0, l[1].0)
+    };
+    assert!(list.contains(&format!("/signing/{client_env}")), "{list}");
+    assert_eq!(status_of(&app, client_env).await, "sent");
     app.stop().await;
 }
