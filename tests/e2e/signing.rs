@@ -355,7 +355,11 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     let r = admin
         .post_form(
             "/signing/authority",
-            &[("user_id", &manager_id.to_string()), ("position", ""), ("basis", "")],
+            &[
+                ("user_id", &manager_id.to_string()),
+                ("position", ""),
+                ("basis", ""),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -725,7 +729,11 @@ async fn the_demo_has_an_order_signed_end_to_end_and_one_waiting_for_the_client(
     .await
     .expect("envelopes");
     assert_eq!(both.len(), 2);
-    assert!(both.iter().all(|(_, st, ch)| st == "countersigned" && ch == "pep"), "{both:?}");
+    assert!(
+        both.iter()
+            .all(|(_, st, ch)| st == "countersigned" && ch == "pep"),
+        "{both:?}"
+    );
     let signatures: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM signatures g JOIN envelopes e ON e.id = g.envelope_id WHERE e.owner_id = $1",
     )
@@ -737,7 +745,10 @@ async fn the_demo_has_an_order_signed_end_to_end_and_one_waiting_for_the_client(
     // The client downloads its signed copy from its cabinet.
     let client = login(&app, CLIENT_LOGIN).await;
     let (_, page) = client.get_text(&format!("/orders/{signed}")).await;
-    assert!(page.contains("Оформлен") && page.contains("signed.pdf"), "{page}");
+    assert!(
+        page.contains("Оформлен") && page.contains("signed.pdf"),
+        "{page}"
+    );
     let mine = both
         .iter()
         .map(|b| b.0)

@@ -37,6 +37,19 @@ pub struct SignatureLine {
     pub code_hash: Option<String>,
 }
 
+/// A party's signature as read back: organisation, signer, position,
+/// basis, time, method, IP address, code hash.
+type PartyRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 /// A stored signed copy.
 pub struct Made {
     pub storage_key: String,
@@ -72,7 +85,7 @@ pub fn verify_url(s: &Services, sha256: &str) -> String {
 /// records the key and hash (and discards the file if it cannot).
 pub(crate) async fn make(s: &Services, e: &Envelope, ours: SignatureLine) -> DomainResult<Made> {
     let (doc, original) = issued::system_pdf(&s.db, &s.files, e.document_id).await?;
-    let party: Vec<(String, String, String, String, i64, String, Option<String>, Option<String>)> =
+    let party: Vec<PartyRow> =
         sqlx::query_as(
             "SELECT o.name, g.signer_name, g.position, g.basis, g.signed_at, g.method, g.ip, g.code_hash \
              FROM signatures g JOIN organisations o ON o.id = g.org_id WHERE g.envelope_id = $1 AND g.side = 'party' ORDER BY g.id",
