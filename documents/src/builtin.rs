@@ -60,6 +60,9 @@ pub static ALL: &[Builtin] = &[
         "materials",
         "machinery"
     ),
+    // The signature page of a document signed with the built-in simple
+    // e-signature; a signed copy embeds the original's pages before it.
+    builtin!("signature_page"),
 ];
 
 /// The built-in template with this key.

@@ -175,14 +175,39 @@ const CACHE_MAX_AGE: usize = 64;
 
 /// Renders `template` with `data` into a PDF.
 pub fn render(template: &Template, data: &serde_json::Value) -> Result<Rendered, RenderError> {
+    render_with(template, data, Vec::new())
+}
+
+/// Renders `template` with `data` and binary `attachments` the template
+/// reads by path (`image("/original.pdf", page: 1)`): how a signed copy
+/// embeds the pages of the original PDF before its signature page.
+pub fn render_with(
+    template: &Template,
+    data: &serde_json::Value,
+    attachments: Vec<(String, Vec<u8>)>,
+) -> Result<Rendered, RenderError> {
     if !valid_key(&template.key) {
         return Err(RenderError::BadKey(template.key.clone()));
     }
     let bytes = serde_json::to_vec(data).map_err(|e| RenderError::Data(e.to_string()))?;
-    let world = DocWorld::new(&template.file_name(), &template.source, bytes);
+    let mut world = DocWorld::new(&template.file_name(), &template.source, bytes);
+    for (path, content) in attachments {
+        world.attach(&path, content);
+    }
     let result = compile(&world, template);
     typst::comemo::evict(CACHE_MAX_AGE);
     result
+}
+
+/// A QR code of `text` as an SVG image (black modules on white, with the
+/// quiet zone), for a template to draw with `image(bytes(svg))`.
+pub fn qr_svg(text: &str) -> Result<String, RenderError> {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|e| RenderError::Data(e.to_string()))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(160, 160)
+        .build())
 }
 
 fn compile(world: &DocWorld, template: &Template) -> Result<Rendered, RenderError> {

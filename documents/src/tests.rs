@@ -66,7 +66,7 @@ fn keys_are_checked() {
 
 #[test]
 fn every_builtin_template_renders_with_every_sample() {
-    assert_eq!(builtin::ALL.len(), 6);
+    assert_eq!(builtin::ALL.len(), 7);
     for b in builtin::ALL {
         for (file, data) in b.samples() {
             let data = data.unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -409,4 +409,35 @@ fn warm_renders_are_fast() {
     }
     let each = start.elapsed() / 5;
     assert!(each < std::time::Duration::from_secs(2), "{each:?}");
+}
+
+#[test]
+fn a_signed_copy_keeps_the_original_pages_and_adds_the_signature_page() {
+    let original = render_builtin("work_order_supplier", None);
+    let mut data = sample("signature_page", None);
+    data["original_pages"] = json!(original.pages);
+    data["document"]["sha256"] = json!(original.sha256);
+    data["qr_svg"] = json!(crate::qr_svg("https://podryad.example/verify?sha256=0").expect("qr"));
+    let page = builtin::get("signature_page").expect("built-in").template();
+    let signed = crate::render_with(
+        &page,
+        &data,
+        vec![("/original.pdf".into(), original.pdf.clone())],
+    )
+    .expect("renders");
+    assert_eq!(signed.pages, original.pages + 1);
+    assert_ne!(signed.sha256, original.sha256);
+    // Without the original handed in, the template cannot read one.
+    assert!(render(&page, &data).is_err());
+    if let Some(text) = pdf_text(&signed.pdf) {
+        assert!(text.contains("Заказ-наряд"), "{text}");
+        assert!(text.contains("Лист подписания"), "{text}");
+        assert!(text.contains("Громов Сергей Петрович"), "{text}");
+    }
+}
+
+#[test]
+fn a_qr_code_is_an_svg_image() {
+    let svg = crate::qr_svg("https://podryad.example/verify?sha256=abc").expect("qr");
+    assert!(svg.contains("<svg"), "{svg}");
 }

@@ -64,6 +64,9 @@ fn source_for(id: FileId, text: &str) -> Source {
 pub(crate) struct DocWorld {
     main: Source,
     data: Bytes,
+    /// Binary files the caller hands in (an original PDF a signed copy
+    /// embeds); read by their path, nothing else becomes reachable.
+    attachments: Vec<(FileId, Bytes)>,
 }
 
 impl DocWorld {
@@ -72,7 +75,13 @@ impl DocWorld {
         DocWorld {
             main: source_for(id, text),
             data: Bytes::new(data),
+            attachments: Vec::new(),
         }
+    }
+
+    /// Adds a binary file the template may read at `path` (`/original.pdf`).
+    pub fn attach(&mut self, path: &str, bytes: Vec<u8>) {
+        self.attachments.push((file_id(path), Bytes::new(bytes)));
     }
 
     pub fn main_source(&self) -> &Source {
@@ -122,6 +131,8 @@ impl World for DocWorld {
             Ok(Bytes::from_string(self.main.clone()))
         } else if id == *COMMON_ID {
             Ok(Bytes::from_string(COMMON.clone()))
+        } else if let Some((_, b)) = self.attachments.iter().find(|(a, _)| *a == id) {
+            Ok(b.clone())
         } else {
             Err(FileError::NotFound(std::path::PathBuf::from(
                 id.vpath().get_without_slash(),

@@ -5,7 +5,7 @@
 use engine::{Db, Engine, EngineBuilder};
 
 use crate::services::ServicesCell;
-use crate::{access, deals, fleet, intake, notify, orders, parties};
+use crate::{access, deals, fleet, intake, notify, orders, parties, signing};
 
 /// An engine builder with everything the brokerage registers.
 pub fn engine_builder(db: Db, cell: ServicesCell) -> EngineBuilder {
@@ -15,5 +15,6 @@ pub fn engine_builder(db: Db, cell: ServicesCell) -> EngineBuilder {
     b = fleet::register_engine(b, cell.clone());
     b = deals::register_engine(b, cell.clone());
     b = orders::register_engine(b, cell.clone());
+    b = signing::register_engine(b, cell.clone());
     notify::register_engine(b, cell)
 }

@@ -25,7 +25,10 @@
 //!   the data of work orders and contracts;
 //! - [`notify`] — who is told what, through which channel;
 //! - [`paperwork`] — document template versions and the documents
-//!   rendered from them (immutable, with their SHA-256).
+//!   rendered from them (immutable, with their SHA-256);
+//! - [`signing`] — envelopes to each counterparty, the built-in simple
+//!   e-signature with its evidence, countersignature, signed copies and
+//!   their verification, the EDO seam and its event ingress.
 //!
 //! Shared, context-free modules sit at the top: [`error`], [`values`],
 //! [`services`], [`texts`], [`search`], [`files`], [`rate_limit`], [`tax`]
@@ -65,6 +68,7 @@ pub mod parties;
 pub mod rate_limit;
 pub mod search;
 pub mod services;
+pub mod signing;
 pub mod tax;
 pub mod texts;
 pub mod values;

@@ -3,8 +3,11 @@
 //! signatures) through the domain's own functions:
 //!
 //! - Северный бетон's cargo order with ГрузАвто: contracts in force, the
-//!   work orders ready for signing;
-//! - its machinery order with СтройТехРесурс: signed on paper, in work;
+//!   work orders sent for signing, waiting for the client's signature;
+//! - its machinery order with СтройТехРесурс: both work orders signed with
+//!   the built-in e-signature (codes from the outbox) and countersigned by
+//!   the manager — «Оформлен» (signed on paper when no work orders were
+//!   issued);
 //! - its materials order with ИП Фёдоров: waiting for the supplier to
 //!   accept its framework contract;
 //! - Ирина Белова's cargo order with ГрузАвто: waiting for her details for
@@ -332,8 +335,8 @@ pub async fn seed_orders(s: &Services) -> DomainResult<()> {
         contract_of(s, crane, "supplier").await?,
     )
     .await?;
-    let manager = demo_actor(&s.db, "manager@podryad.test").await?;
-    domain::orders::signed_on_paper(s, &manager, crane, "zakaz-naryady.pdf", SCAN).await?;
+    step(s).await?;
+    sign_end_to_end(s, crane, "client@sevbeton.test", "owner@stroytech.test").await?;
     step(s).await?;
     // Waiting for the supplier to accept its contract (the client's
     // services contract is in force from the crane order).
@@ -396,5 +399,72 @@ pub async fn seed_orders(s: &Services) -> DomainResult<()> {
         },
     )
     .await?;
+    Ok(())
+}
+
+/// The last signing code the outbox holds for `email` (the demo reads it
+/// as the signer would read their mail).
+async fn last_code(s: &Services, email: &str) -> DomainResult<String> {
+    let body: String = sqlx::query_scalar(
+        "SELECT body FROM notifications WHERE recipient = $1 AND subject LIKE 'Код подписи%' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(email)
+    .fetch_optional(s.db.pool())
+    .await?
+    .ok_or_else(|| other(format!("no signing code for {email}")))?;
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_string)
+        .ok_or_else(|| other("a signing code without six digits"))
+}
+
+/// Each party signs its work order with the built-in e-signature, then the
+/// manager (given the authority by the admin) countersigns. Without issued
+/// work orders the manager marks the order signed on paper instead.
+async fn sign_end_to_end(
+    s: &Services,
+    order_id: i64,
+    client_login: &str,
+    supplier_login: &str,
+) -> DomainResult<()> {
+    use domain::signing::{self, pep};
+    let manager = demo_actor(&s.db, "manager@podryad.test").await?;
+    let envelopes = signing::for_owner(s, &manager, "order", order_id).await?;
+    if envelopes.is_empty() {
+        return domain::orders::signed_on_paper(s, &manager, order_id, "zakaz-naryady.pdf", SCAN)
+            .await;
+    }
+    let admin = demo_actor(&s.db, "admin@podryad.test").await?;
+    pep::set_authority(
+        s,
+        &admin,
+        manager.user_id(),
+        true,
+        "Менеджер по работе с клиентами",
+        "Доверенность № 7 от 12.01.2026",
+    )
+    .await?;
+    let evidence = pep::Evidence {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("Podryad demo".into()),
+    };
+    for e in &envelopes {
+        let login = if e.owner_part == "client" {
+            client_login
+        } else {
+            supplier_login
+        };
+        let signer = demo_actor(&s.db, login).await?;
+        pep::accept_agreement(s, &signer, e.id, &evidence).await?;
+        pep::request_code(s, &signer, e.id, "email").await?;
+        let input = pep::SignInput {
+            code: last_code(s, login).await?,
+            position: "Генеральный директор".into(),
+            basis: "charter".into(),
+            ..Default::default()
+        };
+        pep::sign(s, &signer, e.id, &input, &evidence).await?;
+        pep::countersign(s, &manager, e.id, &evidence).await?;
+    }
     Ok(())
 }

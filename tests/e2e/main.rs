@@ -21,6 +21,7 @@ mod problems;
 mod quotes;
 mod rfq_control;
 mod security;
+mod signing;
 mod templates;
 mod workflows;
 mod workplaces;

@@ -1155,7 +1155,7 @@ async fn the_demo_shows_orders_in_every_state() {
         states,
         [
             (CLIENT, "ready_for_signing"),
-            (CLIENT, "in_work"),
+            (CLIENT, "signed"),
             (CLIENT, "awaiting_contracts"),
             ("Белова Ирина Сергеевна", "awaiting_contracts"),
         ]

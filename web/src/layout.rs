@@ -77,6 +77,11 @@ const NAV: &[NavItem] = &[
         roles: &[Admin],
     },
     NavItem {
+        key: "nav-signing-authority",
+        href: "/signing/authority",
+        roles: &[Admin],
+    },
+    NavItem {
         key: "nav-outbox",
         href: "/admin/outbox",
         roles: &[Admin],
@@ -97,6 +102,11 @@ const NAV: &[NavItem] = &[
         key: "nav-contracts",
         href: "/contracts",
         roles: &[Admin, Hunter, Manager, Operator, Accountant, Owner, Client],
+    },
+    NavItem {
+        key: "nav-signing",
+        href: "/signing",
+        roles: &[Owner, Dispatcher, Client],
     },
     NavItem {
         key: "nav-matching",

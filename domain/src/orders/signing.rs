@@ -22,7 +22,7 @@ pub const SIGN_TASK: &str = "sign";
 pub const SIGNED_ON_PAPER: &str = "signed_on_paper";
 
 /// Statuses an order's workflow may give it.
-const STATUSES: [&str; 9] = [
+const STATUSES: [&str; 10] = [
     "new",
     "contract_check",
     "awaiting_contracts",
@@ -30,6 +30,7 @@ const STATUSES: [&str; 9] = [
     "documents_failed",
     "ready_for_signing",
     "in_work",
+    "signed",
     "completed",
     "cancelled",
 ];
@@ -294,7 +295,10 @@ pub async fn cancel(s: &Services, actor: &Actor, order_id: i64, reason: &str) ->
         .fetch_optional(s.db.pool())
         .await?
         .ok_or(DomainError::NotFound)?;
-    if matches!(status.as_str(), "in_work" | "completed" | "cancelled") {
+    if matches!(
+        status.as_str(),
+        "signed" | "in_work" | "completed" | "cancelled"
+    ) {
         return Err(DomainError::Conflict("order.not_cancellable"));
     }
     let mut tx = s.db.begin().await?;

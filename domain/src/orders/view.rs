@@ -21,12 +21,13 @@ use crate::paperwork::issued::IssuedDocument;
 use crate::services::Services;
 
 /// Order statuses, in the order a list filters them.
-pub const STATUSES: [&str; 8] = [
+pub const STATUSES: [&str; 9] = [
     "contract_check",
     "awaiting_contracts",
     "documents",
     "documents_failed",
     "ready_for_signing",
+    "signed",
     "in_work",
     "completed",
     "cancelled",
@@ -367,7 +368,10 @@ async fn staff_view(s: &Services, actor: &Actor, head: OrderHead) -> DomainResul
     Ok(StaffOrder {
         documents: documents_of(s, actor, id).await?,
         can_sign: sign_task.is_some(),
-        can_cancel: !matches!(head.status.as_str(), "in_work" | "completed" | "cancelled"),
+        can_cancel: !matches!(
+            head.status.as_str(),
+            "signed" | "in_work" | "completed" | "cancelled"
+        ),
         head,
         request_id: r.request_id,
         request_number: r.request_number,

@@ -380,3 +380,85 @@ pub async fn list_for_owner(
     let docs: Vec<IssuedDocument> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok(docs.into_iter().filter(|d| may_read(actor, d)).collect())
 }
+
+/// The newest version of each document of an owner (one per part and
+/// template), read on `conn` — inside the caller's transaction, for the
+/// system (the signing context sends what was issued to its parties).
+pub async fn latest_on(
+    conn: &mut sqlx::AnyConnection,
+    owner_kind: &str,
+    owner_id: i64,
+) -> DomainResult<Vec<IssuedDocument>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM rendered_documents d WHERE owner_kind = $1 AND owner_id = $2 \
+         AND version = (SELECT MAX(x.version) FROM rendered_documents x WHERE x.owner_kind = d.owner_kind \
+           AND x.owner_id = d.owner_id AND x.owner_part = d.owner_part AND x.template_key = d.template_key) \
+         ORDER BY owner_part, template_key"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(owner_kind)
+        .bind(owner_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+/// One document for the system (no reader's rules): the signing context
+/// reads the document an envelope carries after checking the envelope.
+pub async fn system_get(db: &Db, id: i64) -> DomainResult<IssuedDocument> {
+    row(db, id).await
+}
+
+/// The PDF of a document for the system, checked against its SHA-256.
+pub async fn system_pdf(
+    db: &Db,
+    files: &Files,
+    id: i64,
+) -> DomainResult<(IssuedDocument, Vec<u8>)> {
+    use sha2::{Digest, Sha256};
+    let doc = row(db, id).await?;
+    let key: String =
+        sqlx::query_scalar("SELECT storage_key FROM rendered_documents WHERE id = $1")
+            .bind(id)
+            .fetch_one(db.pool())
+            .await?;
+    let bytes = files.get_generated(&key).await?;
+    if hex::encode(Sha256::digest(&bytes)) != doc.sha256 {
+        return Err(anyhow::anyhow!("document {id}: stored PDF does not match its SHA-256").into());
+    }
+    Ok((doc, bytes))
+}
+
+/// What issuing the next version of document `id` takes: the same
+/// template, number, owner, party and data (the caller changes what the
+/// correction changes). Issue it with [`issue`].
+pub async fn next_version_of(
+    db: &Db,
+    id: i64,
+    created_by: Option<i64>,
+) -> DomainResult<NewDocument> {
+    let doc = row(db, id).await?;
+    let text: String = sqlx::query_scalar("SELECT data FROM rendered_documents WHERE id = $1")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await?;
+    let data: Value = serde_json::from_str(&text).map_err(anyhow::Error::from)?;
+    Ok(NewDocument {
+        template_key: doc.template_key,
+        number: doc.number,
+        owner: doc.owner,
+        party_org_id: doc.party_org_id,
+        data,
+        created_by,
+    })
+}
+
+/// Documents whose PDF has this SHA-256 (the verification page).
+pub async fn by_sha256(db: &Db, sha256: &str) -> DomainResult<Vec<IssuedDocument>> {
+    let sql = format!("SELECT {COLUMNS} FROM rendered_documents WHERE sha256 = $1 ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(sha256)
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}

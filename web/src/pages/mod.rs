@@ -19,6 +19,7 @@ pub mod quotes;
 pub mod requests;
 pub mod rfqs;
 pub mod session;
+pub mod signing;
 pub mod tasks;
 pub mod templates;
 pub mod workflows;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(quotes::router())
         .merge(offers::router())
         .merge(orders::router())
+        .merge(signing::router())
         .merge(requests::router())
         .merge(intake::router())
         .merge(public_request::router())

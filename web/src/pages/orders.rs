@@ -88,11 +88,27 @@ async fn list(
         .into_response())
 }
 
+/// The order's envelopes for its page (see `signing/_envelopes.html`).
+async fn signing_block(
+    state: &AppState,
+    actor: &domain::access::Actor,
+    id: i64,
+) -> AppResult<Value> {
+    let envelopes = domain::signing::for_owner(&state.services, actor, "order", id).await?;
+    Ok(context! {
+        envelopes => ser(&envelopes),
+        order_id => id,
+        staff => actor.is_staff(),
+        can_send_for_signing => actor.is_front_office(),
+    })
+}
+
 fn order_page(
     state: &AppState,
     info: &RequestInfo,
     view: &OrderView,
     errors: Value,
+    signing: Value,
     status: StatusCode,
 ) -> AppResult<Response> {
     let template = match view {
@@ -102,7 +118,11 @@ fn order_page(
     };
     Ok((
         status,
-        state.page(info, template, context! { v => ser(view), errors })?,
+        state.page(
+            info,
+            template,
+            context! { v => ser(view), errors, ..signing },
+        )?,
     )
         .into_response())
 }
@@ -113,7 +133,15 @@ async fn show(
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
     let view = orders::view(&state.services, &auth.actor, id).await?;
-    order_page(&state, &auth.info, &view, Value::UNDEFINED, StatusCode::OK)
+    let signing = signing_block(&state, &auth.actor, id).await?;
+    order_page(
+        &state,
+        &auth.info,
+        &view,
+        Value::UNDEFINED,
+        signing,
+        StatusCode::OK,
+    )
 }
 
 /// The scan of the work orders signed on paper (multipart: `scan`).
@@ -149,11 +177,13 @@ async fn refused_order(
         return Err(e.into());
     };
     let view = orders::view(&state.services, &auth.actor, id).await?;
+    let signing = signing_block(state, &auth.actor, id).await?;
     order_page(
         state,
         &auth.info,
         &view,
         ser(&error_map(&errors)),
+        signing,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
 }
