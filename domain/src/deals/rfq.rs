@@ -215,13 +215,18 @@ async fn create_round(
     .await?;
     for (org_id, distance) in suppliers {
         sqlx::query(
-            "INSERT INTO rfqs (round_id, request_id, supplier_org_id, status, distance_km, sent_at) VALUES ($1, $2, $3, 'sent', $4, $5)
+            "INSERT INTO rfqs (round_id, request_id, supplier_org_id, status, distance_km, sent_at)
+             VALUES ($1, $2, $3, 'sent', CAST($4 AS DOUBLE PRECISION), $5)
              ON CONFLICT (round_id, supplier_org_id) DO NOTHING",
         )
         .bind(round_id)
         .bind(r.id)
         .bind(*org_id)
-        .bind(*distance)
+        // As text: sqlx's `Any` declares a missing f64 to PostgreSQL as
+        // `real`, and the statement it caches then refuses the next present
+        // one ("incorrect binary data format"); text is declared alike
+        // either way (see `engine::Sql::bind`).
+        .bind(distance.map(|d| d.to_string()))
         .bind(to_db_time(now))
         .execute(&mut **tx)
         .await?;

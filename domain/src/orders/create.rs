@@ -111,7 +111,7 @@ pub async fn create(
         "INSERT INTO orders (number, request_id, offer_id, client_org_id, request_type, status, site_address, site_timezone,
            fields, wanted_from, wanted_to, duration, contact_name, contact_phone, starts_at, first_day, last_day,
            manager_user_id, margin_total, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)
+         VALUES ($1, $2, $3, $4, $5, 'new', $6, $7, $8, $9, $10, CAST($11 AS DOUBLE PRECISION), $12, $13, $14, $15, $16, $17, $18, $19, $19)
          RETURNING id",
     )
     .bind(&number)
@@ -124,7 +124,10 @@ pub async fn create(
     .bind(&o.fields)
     .bind(o.wanted_from)
     .bind(o.wanted_to)
-    .bind(o.duration)
+    // As text: a missing f64 would be declared to PostgreSQL as `real` and
+    // spoil the cached statement for the next order with a duration (see
+    // `engine::Sql::bind`).
+    .bind(o.duration.map(|d| d.to_string()))
     .bind(o.contact_name.clone())
     .bind(o.contact_phone.clone())
     .bind(to_db_time(starts))
