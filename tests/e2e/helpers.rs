@@ -123,15 +123,24 @@ impl TestApp {
         Self::spawn_with(true).await
     }
 
-    /// A running application whose outside systems are `connectors`
-    /// (fake servers on loopback).
-    pub async fn spawn_with_connectors(connectors: connectors::Connectors) -> TestApp {
-        Self::spawn_inner(false, Some(connectors), None).await
-    }
-
     /// The demo application with `connectors` for its outside systems.
     pub async fn spawn_demo_with_connectors(connectors: connectors::Connectors) -> TestApp {
         Self::spawn_inner(true, Some(connectors), None).await
+    }
+
+    /// An application (the demo's when `demo`) whose company registry is a
+    /// fake DaData on loopback, key `test-key`; keep the fake alive with it.
+    pub async fn spawn_with_fake_registry(demo: bool) -> (TestApp, fakes::FakeDadata) {
+        let dadata = fakes::FakeDadata::start("test-key")
+            .await
+            .expect("fake DaData");
+        let config = connectors::ConnectorsConfig {
+            dadata: Some(dadata.config("test-key")),
+            ..Default::default()
+        };
+        let connectors = connectors::Connectors::from_config(&config).expect("connectors");
+        let app = Self::spawn_inner(demo, Some(connectors), None).await;
+        (app, dadata)
     }
 
     /// The demo application reading the analysts' files from `workflows`

@@ -1552,17 +1552,7 @@ async fn the_contracts_and_both_work_orders_are_pdfs_each_party_reads_only_its_o
 
 #[tokio::test]
 async fn the_contract_form_fills_company_details_from_the_registry_by_inn() {
-    let dadata = fakes::FakeDadata::start("test-key")
-        .await
-        .expect("fake DaData");
-    let config = connectors::ConnectorsConfig {
-        dadata: Some(dadata.config("test-key")),
-        ..Default::default()
-    };
-    let app = TestApp::spawn_demo_with_connectors(
-        connectors::Connectors::from_config(&config).expect("connectors"),
-    )
-    .await;
+    let (app, _dadata) = TestApp::spawn_with_fake_registry(true).await;
     accepted_order(&app, CLIENT, "client@sevbeton.test", 7).await;
     let token = details_link(&app).await;
     let anon = app.client();

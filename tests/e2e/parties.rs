@@ -396,17 +396,7 @@ async fn staff_directories_filter_suppliers() {
 
 #[tokio::test]
 async fn the_registration_form_fills_company_details_from_the_registry_by_inn() {
-    let dadata = fakes::FakeDadata::start("test-key")
-        .await
-        .expect("fake DaData");
-    let config = connectors::ConnectorsConfig {
-        dadata: Some(dadata.config("test-key")),
-        ..Default::default()
-    };
-    let app = TestApp::spawn_with_connectors(
-        connectors::Connectors::from_config(&config).expect("connectors"),
-    )
-    .await;
+    let (app, _dadata) = TestApp::spawn_with_fake_registry(false).await;
     let v = app.client();
     let r = v
         .post_form(

@@ -97,6 +97,16 @@ impl engine::ContextProvider for ContractContext {
     }
 }
 
+/// A document that cannot be made from the data it has (a conflict) will
+/// not be made by retrying: the workflow hears `….failed` at once; anything
+/// else (the database, the file store) is retried.
+fn fail_on_conflict(e: crate::error::DomainError) -> ActionError {
+    match e {
+        crate::error::DomainError::Conflict(code) => ActionError::Fail(code.to_string()),
+        e => ActionError::Retry(e.to_string()),
+    }
+}
+
 fn int_param(ctx: &ActionContext, name: &str) -> Option<i64> {
     ctx.params.get(name).and_then(Value::as_i64)
 }
@@ -159,12 +169,7 @@ pub(super) fn register_actions(b: EngineBuilder, cell: ServicesCell) -> EngineBu
                 // gets `order.documents.failed` and staff a task at once.
                 let legs = crate::orders::paper::prepare(s, ctx.object.id)
                     .await
-                    .map_err(|e| match e {
-                        crate::error::DomainError::Conflict(code) => {
-                            ActionError::Fail(code.to_string())
-                        }
-                        e => ActionError::Retry(e.to_string()),
-                    })?;
+                    .map_err(fail_on_conflict)?;
                 Ok(json!({"documents": legs}))
             }
         }),
@@ -223,12 +228,7 @@ pub(super) fn register_actions(b: EngineBuilder, cell: ServicesCell) -> EngineBu
                 let s = ready(&c)?;
                 let id = crate::orders::paper::issue_contract(s, ctx.object.id)
                     .await
-                    .map_err(|e| match e {
-                        crate::error::DomainError::Conflict(code) => {
-                            ActionError::Fail(code.to_string())
-                        }
-                        e => ActionError::Retry(e.to_string()),
-                    })?;
+                    .map_err(fail_on_conflict)?;
                 Ok(json!({"document": id}))
             }
         }),
