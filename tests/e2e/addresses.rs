@@ -135,8 +135,9 @@ async fn a_web_request_typed_without_coordinates_gets_them_and_matching_shows_a_
     ];
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = visitor.post_form("/request/machinery", &pairs).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let number = number_on(&r.text().await.expect("body"));
+    let (status, page) = visitor.follow(r).await;
+    assert_eq!(status, StatusCode::OK);
+    let number = number_on(&page);
     let (lat, lon, id) = site_of(&app, &number).await;
     assert_eq!(
         (lat, lon),

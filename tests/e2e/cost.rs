@@ -42,8 +42,9 @@ impl Observer for Budget {
 const BUDGET: [(Step, u64, u64, u64); 5] = [
     // The intake: client, request, owner, workflow with its first task,
     // the visitor's confirmation and the owner's notification (with its
-    // in-app copy for the bell).
-    (Step::Start, 13, 20, 1),
+    // in-app copy for the bell), and the submission's fingerprint that makes
+    // a repeated post the same request.
+    (Step::Start, 13, 21, 1),
     // The session comes from the cache: the tasks and their counts, the
     // bell's unread count.
     (Step::Inbox, 3, 0, 0),
