@@ -139,6 +139,8 @@ struct BellInner {
     wake: Notify,
     running: AtomicBool,
     poll: Duration,
+    /// The newest notification the watcher has looked at.
+    last: std::sync::atomic::AtomicI64,
 }
 
 /// Broadcast when the bell closes.
@@ -180,14 +182,29 @@ impl Bell {
             wake: Notify::new(),
             running: AtomicBool::new(false),
             poll,
+            last: std::sync::atomic::AtomicI64::new(0),
         }))
     }
 
     /// Subscribes a page of `me`, starting the watcher if it is not running.
-    /// Call inside a Tokio runtime.
-    pub fn subscribe(&self, me: i64) -> BellUpdates {
+    ///
+    /// A watcher it starts looks for notifications newer than the newest
+    /// one now, read before this returns: the page counts its unread ones
+    /// after that, so a notification committed in between is either in that
+    /// count or newer than the watcher's start — none falls between (the
+    /// watcher reading the newest itself, later, could skip one).
+    pub async fn subscribe(&self, me: i64) -> BellUpdates {
         let rx = self.0.tx.subscribe();
         if !self.0.running.swap(true, Ordering::AcqRel) {
+            match sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM user_notifications")
+                .fetch_one(self.0.db.pool())
+                .await
+            {
+                Ok(n) => self.0.last.store(n.unwrap_or_default(), Ordering::Release),
+                Err(e) => {
+                    tracing::warn!(error = %e, "notification bell: cannot read the newest notification")
+                }
+            }
             let inner = self.0.clone();
             tokio::spawn(async move { watch(inner).await });
         }
@@ -213,19 +230,7 @@ impl Bell {
 
 /// Polls for new rows while anyone listens; broadcasts their user ids.
 async fn watch(inner: Arc<BellInner>) {
-    let newest = |db: Db| async move {
-        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(id) FROM user_notifications")
-            .fetch_one(db.pool())
-            .await
-            .map(Option::unwrap_or_default)
-    };
-    let mut last = match newest(inner.db.clone()).await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(error = %e, "notification bell: cannot read the newest notification");
-            0
-        }
-    };
+    let mut last = inner.last.load(Ordering::Acquire);
     loop {
         if inner.tx.receiver_count() == 0 {
             inner.running.store(false, Ordering::Release);
@@ -250,6 +255,7 @@ async fn watch(inner: Arc<BellInner>) {
                 let mut told = Vec::new();
                 for (id, user) in rows {
                     last = last.max(id);
+                    inner.last.store(last, Ordering::Release);
                     if !told.contains(&user) {
                         told.push(user);
                         let _ = inner.tx.send(user);

@@ -89,7 +89,7 @@ async fn stream(
     auth: Auth<AnyUser>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let me = auth.actor.user_id();
-    let updates = state.bell.subscribe(me);
+    let updates = state.bell.subscribe(me).await;
     let db = state.db.clone();
     let events = futures::stream::unfold((updates, true), move |(mut updates, first)| {
         let db = db.clone();
