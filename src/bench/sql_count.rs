@@ -65,6 +65,10 @@ impl<S: Subscriber> Layer<S> for StatementCounter {
         let first = v.0.unwrap_or_default();
         match first.as_str() {
             "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" | "END" => {}
+            // A pool opening a connection sets it up (SQLite's pragmas,
+            // PostgreSQL's session settings): not the request's work, and
+            // when it happens depends on the pool, so it is not counted.
+            "PRAGMA" | "SET" => {}
             "SELECT" | "WITH" => {
                 READS.fetch_add(1, Ordering::Relaxed);
             }
