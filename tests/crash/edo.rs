@@ -144,6 +144,10 @@ async fn a_server_killed_while_posting_leaves_one_document_at_the_operator() {
     .await;
     assert_eq!(status, "countersigned");
     assert_eq!(diadoc.documents().len(), 1);
+    eprintln!(
+        "edo crash: killed mid-post; {} posts of one key, one document at Diadoc; countersigned after the restart",
+        keys.len()
+    );
     server.kill().await;
     db.close().await;
     setup.cleanup().await;

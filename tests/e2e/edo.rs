@@ -56,17 +56,18 @@ async fn app_with_operators() -> (TestApp, Operators) {
         sbis: Some(b),
         ..Default::default()
     };
-    let app = TestApp::spawn_demo_with_connectors(
-        Connectors::from_config(&config).expect("connectors"),
-    )
-    .await;
+    let app =
+        TestApp::spawn_demo_with_connectors(Connectors::from_config(&config).expect("connectors"))
+            .await;
     let mut tx = app.db().begin().await.expect("tx");
-    sqlx::query("UPDATE organisations SET signing_channel = 'sbis', edo_box_id = $1 WHERE name = $2")
-        .bind(SUPPLIER_INN)
-        .bind(SUPPLIER)
-        .execute(&mut *tx)
-        .await
-        .expect("the supplier signs through SBIS");
+    sqlx::query(
+        "UPDATE organisations SET signing_channel = 'sbis', edo_box_id = $1 WHERE name = $2",
+    )
+    .bind(SUPPLIER_INN)
+    .bind(SUPPLIER)
+    .execute(&mut *tx)
+    .await
+    .expect("the supplier signs through SBIS");
     tx.commit().await.expect("commit");
     (app, Operators { diadoc, sbis })
 }

@@ -497,9 +497,10 @@ async fn post_message(
         let mut state = shared.state();
         state.operation_ids.push(op.clone());
         match state.documents.iter().find(|d| d.operation_id == op) {
-            Some(_) if state.conflict_on_repeat => {
-                plain(StatusCode::CONFLICT, "a message with this operationId exists")
-            }
+            Some(_) if state.conflict_on_repeat => plain(
+                StatusCode::CONFLICT,
+                "a message with this operationId exists",
+            ),
             // The same key again: the same message, nothing new.
             Some(existing) => Json(message_json(existing, false)).into_response(),
             None => match create(&mut state, &op, &body) {

@@ -428,7 +428,9 @@ impl EdoOperator for Diadoc {
         // A duplicate: the document of this key is already in our box. A 409
         // with no such document is a refusal like any other.
         if status == 409
-            && let Some(posted) = self.posted_by_key(&doc.from_box, &doc.idempotency_key).await?
+            && let Some(posted) = self
+                .posted_by_key(&doc.from_box, &doc.idempotency_key)
+                .await?
         {
             return Ok(posted);
         }

@@ -351,7 +351,7 @@ async fn apply_event_on(
         }
     }
     audit::record(
-        &mut **tx,
+        tx,
         now,
         None,
         "envelope.edo_event",
@@ -487,9 +487,10 @@ pub async fn finish(s: &Services, envelope_id: i64) -> Result<bool, EdoFailure> 
     if e.channel == "pep" || e.status != "signed_by_party" {
         return Ok(false);
     }
-    let operator = s.edo.get(&e.channel).ok_or_else(|| {
-        EdoFailure::Refused(format!("signing.edo_not_configured:{}", e.channel))
-    })?;
+    let operator = s
+        .edo
+        .get(&e.channel)
+        .ok_or_else(|| EdoFailure::Refused(format!("signing.edo_not_configured:{}", e.channel)))?;
     let ids: (Option<String>, Option<String>) =
         sqlx::query_as("SELECT edo_message_id, edo_document_id FROM envelopes WHERE id = $1")
             .bind(envelope_id)

@@ -764,9 +764,9 @@ pub(crate) async fn countersigned_on(
     .bind(to_db_time(now))
     .execute(&mut **tx)
     .await?;
-    super::envelopes::announce_signed_on(s, &mut **tx, e).await?;
+    super::envelopes::announce_signed_on(s, tx, e).await?;
     audit::record(
-        &mut **tx,
+        tx,
         now,
         actor,
         "envelope.countersigned",
