@@ -17,7 +17,9 @@ use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, location};
 use crate::quotes::{login, services};
-use crate::signing::{MANAGER, order_ready_for_signing, order_status, status_of};
+use crate::signing::{
+    MANAGER, move_envelope, open_task, order_ready_for_signing, order_status, status_of,
+};
 
 const DIADOC_CLIENT: &str = "podryad-app";
 const DIADOC_SECRET: &str = "app-secret";
@@ -91,6 +93,15 @@ async fn legs(app: &TestApp, order: i64) -> (i64, i64) {
     (of("client"), of("supplier"))
 }
 
+/// The demo's order ready for signing, its supplier's leg posted to SBIS:
+/// `(order, client envelope, supplier envelope, SBIS document id)`.
+async fn posted_to_sbis(app: &TestApp) -> (i64, i64, i64, String) {
+    let order = order_ready_for_signing(app).await;
+    let (client_env, supplier_env) = legs(app, order).await;
+    let sbis_id = message_id(app, supplier_env).await.expect("posted to SBIS");
+    (order, client_env, supplier_env, sbis_id)
+}
+
 /// The operator's message id of an envelope, once posted.
 async fn message_id(app: &TestApp, envelope: i64) -> Option<String> {
     sqlx::query_scalar("SELECT edo_message_id FROM envelopes WHERE id = $1")
@@ -132,13 +143,8 @@ const PARTY_SIGNED_HEARD: &str = "SELECT COUNT(*) FROM wf_history h JOIN wf_inst
 #[tokio::test]
 async fn one_leg_through_diadoc_and_one_through_sbis_make_the_order_signed() {
     let (app, op) = app_with_operators().await;
-    let order = order_ready_for_signing(&app).await;
-    let (client_env, supplier_env) = legs(&app, order).await;
-
     // The supplier's leg went to SBIS on entering "ready for signing".
-    let sbis_id = message_id(&app, supplier_env)
-        .await
-        .expect("posted to SBIS");
+    let (order, client_env, supplier_env, sbis_id) = posted_to_sbis(&app).await;
     let at_sbis = op.sbis.documents();
     assert_eq!(at_sbis.len(), 1, "one document at SBIS");
     assert!(at_sbis[0].sent);
@@ -147,12 +153,7 @@ async fn one_leg_through_diadoc_and_one_through_sbis_make_the_order_signed() {
     // it to Diadoc; then the workflow posts it.
     assert_eq!(message_id(&app, client_env).await, None);
     let manager = login(&app, MANAGER).await;
-    let r = manager
-        .post_form(
-            &format!("/signing/{client_env}/channel"),
-            &[("channel", "diadoc"), ("edo_box_id", CLIENT_BOX)],
-        )
-        .await;
+    let r = move_envelope(&manager, client_env, "diadoc", CLIENT_BOX).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     for _ in 0..3 {
         app.run_due().await;
@@ -174,12 +175,7 @@ async fn one_leg_through_diadoc_and_one_through_sbis_make_the_order_signed() {
         at_diadoc[0].operation_id
     );
     // Once at an operator, the channel stays.
-    let r = manager
-        .post_form(
-            &format!("/signing/{client_env}/channel"),
-            &[("channel", "pep"), ("edo_box_id", "")],
-        )
-        .await;
+    let r = move_envelope(&manager, client_env, "pep", "").await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
     // Nothing answered yet: the feeds hold only our own messages.
@@ -267,11 +263,7 @@ async fn one_leg_through_diadoc_and_one_through_sbis_make_the_order_signed() {
 #[tokio::test]
 async fn a_rejection_at_the_operator_makes_a_task_and_the_corrected_version_is_posted() {
     let (app, op) = app_with_operators().await;
-    let order = order_ready_for_signing(&app).await;
-    let (_, supplier_env) = legs(&app, order).await;
-    let sbis_id = message_id(&app, supplier_env)
-        .await
-        .expect("posted to SBIS");
+    let (order, _, supplier_env, sbis_id) = posted_to_sbis(&app).await;
     assert!(
         op.sbis
             .reject_as_recipient(&sbis_id, "Неверная стоимость часа")
@@ -286,14 +278,7 @@ async fn a_rejection_at_the_operator_makes_a_task_and_the_corrected_version_is_p
             .await
             .expect("envelope");
     assert_eq!(reason.as_deref(), Some("Неверная стоимость часа"));
-    let title: String = sqlx::query_scalar(
-        "SELECT t.title FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id \
-         WHERE i.object_kind = 'order' AND i.object_id = $1 AND t.task_key = 'fix_rejected' AND t.status = 'open'",
-    )
-    .bind(order)
-    .fetch_one(app.db().pool())
-    .await
-    .expect("a task for the manager");
+    let (_, title) = open_task(&app, order, "fix_rejected").await;
     assert!(title.contains(SUPPLIER), "{title}");
 
     // The manager issues the corrected version: a new envelope, posted to
@@ -335,36 +320,17 @@ async fn an_operator_refusing_the_post_is_a_task_for_the_manager() {
     let order = order_ready_for_signing(&app).await;
     let (client_env, _) = legs(&app, order).await;
     let manager = login(&app, MANAGER).await;
-    let r = manager
-        .post_form(
-            &format!("/signing/{client_env}/channel"),
-            &[("channel", "diadoc"), ("edo_box_id", "no-such-box")],
-        )
-        .await;
+    let r = move_envelope(&manager, client_env, "diadoc", "no-such-box").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     for _ in 0..3 {
         app.run_due().await;
     }
     assert_eq!(message_id(&app, client_env).await, None);
-    let title: String = sqlx::query_scalar(
-        "SELECT t.title FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id \
-         WHERE i.object_kind = 'order' AND i.object_id = $1 AND t.task_key = 'fix_edo' AND t.status = 'open'",
-    )
-    .bind(order)
-    .fetch_one(app.db().pool())
-    .await
-    .expect("a task for the manager");
+    let (_, title) = open_task(&app, order, "fix_edo").await;
     assert!(title.contains("ЭДО"), "{title}");
     // Fixed, the manager sends it again from the task.
     op.diadoc.set_fault(None);
-    let task: i64 = sqlx::query_scalar(
-        "SELECT t.id FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id \
-         WHERE i.object_kind = 'order' AND i.object_id = $1 AND t.task_key = 'fix_edo' AND t.status = 'open'",
-    )
-    .bind(order)
-    .fetch_one(app.db().pool())
-    .await
-    .expect("the task");
+    let (task, _) = open_task(&app, order, "fix_edo").await;
     let r = manager
         .post_form(&format!("/tasks/{task}/complete"), &[("outcome", "retry")])
         .await;

@@ -620,24 +620,7 @@ async fn a_clients_contract_is_signed_in_an_envelope_and_countersigned_into_forc
     assert_eq!(order_status(&app, order).await, "awaiting_contracts");
 
     // A manager with the right countersigns: in force, and the order goes on.
-    let admin = login(&app, "admin@podryad.test").await;
-    let manager_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind("manager@podryad.test")
-        .fetch_one(app.db().pool())
-        .await
-        .expect("manager");
-    let r = admin
-        .post_form(
-            "/signing/authority",
-            &[
-                ("user_id", &manager_id.to_string()),
-                ("allowed", "1"),
-                ("position", "Коммерческий директор"),
-                ("basis", "Доверенность № 3 от 12.01.2026"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    crate::signing::give_countersign_right(&app).await;
     let manager = login(&app, "manager@podryad.test").await;
     let r = manager
         .post_form(&format!("/signing/{envelope}/countersign"), &[])
