@@ -133,6 +133,7 @@ impl RunningApp {
             request_types: Arc::new(catalogue.request_types),
             base_url: base_url.clone(),
             notifier: Some(sender.waker()),
+            edo: connectors.edo.clone(),
         };
         let _ = cell.set(services.clone());
         // Documents written without the app (demo seed, imports) get their
@@ -211,6 +212,14 @@ impl RunningApp {
             tasks.extend(engine.spawn_workers(shutdown.clone()));
             let token = shutdown.clone();
             tasks.push(tokio::spawn(async move { sender.run(token).await }));
+            if !connectors.edo.is_empty() {
+                let token = shutdown.clone();
+                let services = services.clone();
+                let every = Duration::from_secs(config.edo_poll_secs.max(1));
+                tasks.push(tokio::spawn(async move {
+                    read_edo(services, every, token).await
+                }));
+            }
             if let Some((inbox, _)) = connectors.telegram_inbox.clone() {
                 let token = shutdown.clone();
                 let services = services.clone();
@@ -293,6 +302,30 @@ async fn read_telegram(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// Reads the EDO operators' event feeds every `every` until shutdown (the
+/// cursors are in the database, so a restart goes on where this stopped);
+/// a page with more after it is read again at once by `poll` itself.
+async fn read_edo(
+    services: domain::services::Services,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = domain::signing::edo::poll(&services) => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "reading the EDO operators' events failed");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
         }
     }
 }

@@ -407,6 +407,7 @@ async fn tool_engine(config: &Config) -> anyhow::Result<(engine::Db, engine::Eng
         request_types: std::sync::Arc::new(catalogues.request_types),
         base_url: config.base_url.trim_end_matches('/').to_string(),
         notifier: None,
+        edo: connectors.edo.clone(),
     });
     Ok((db, engine))
 }
@@ -649,6 +650,7 @@ async fn bench_matching(args: MatchingBenchArgs) -> anyhow::Result<ExitCode> {
             request_types: std::sync::Arc::new(catalogue.request_types),
             base_url: String::new(),
             notifier: None,
+            edo: connectors::EdoOperators::none(),
         };
         let _ = cell.set(services.clone());
         let opts = crate::bench::matching::BenchOptions {

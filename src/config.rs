@@ -30,6 +30,9 @@ pub struct Config {
     /// How long an outbox worker holds an action before another may retry it
     /// (`PODRYAD_ACTION_LEASE_SECS`, default 300).
     pub action_lease_secs: u64,
+    /// How often the workers read the EDO operators' event feeds
+    /// (`PODRYAD_EDO_POLL_SECS`, default 60; only with an operator configured).
+    pub edo_poll_secs: u64,
     /// Run background workers in this process (on by default; turn off for
     /// web-only instances when workers run elsewhere).
     pub workers: bool,
@@ -111,6 +114,11 @@ impl Config {
                 .transpose()
                 .context("PODRYAD_ACTION_LEASE_SECS must be a number of seconds")?
                 .unwrap_or(300),
+            edo_poll_secs: env("PODRYAD_EDO_POLL_SECS")
+                .map(|v| v.parse())
+                .transpose()
+                .context("PODRYAD_EDO_POLL_SECS must be a number of seconds")?
+                .unwrap_or(60),
             workers: env("PODRYAD_WORKERS")
                 .is_none_or(|v| !matches!(v.as_str(), "0" | "false" | "off")),
             public_rate_limit: match env("PODRYAD_PUBLIC_RATE_LIMIT") {

@@ -196,7 +196,7 @@ async fn diadoc_failures_are_retried_without_duplicates() {
     assert_eq!(retried.message_id, fake.documents()[1].message_id);
     assert_ne!(retried, posted);
 
-    // 409: refused (a duplicate Diadoc will not resolve, or a recipient
+    // 409 with no document of this key in our box: refused (a recipient
     // who does not accept documents).
     fake.push_fault(HttpFault::Status(409));
     match diadoc
@@ -214,6 +214,32 @@ async fn diadoc_failures_are_retried_without_duplicates() {
         Err(EdoError::Rejected { .. })
     ));
     assert!(fake.operation_ids().iter().all(|k| !k.trim().is_empty()));
+}
+
+#[tokio::test]
+async fn diadoc_a_duplicate_409_is_the_earlier_post() {
+    let (fake, diadoc) = diadoc_with(test_signer()).await;
+    fake.set_conflict_on_repeat(true);
+    let doc = document("order-17-dup", OUR_BOX, THEIR_BOX, pdf(900));
+    // The first reply is lost on the way back (the worker died, a proxy
+    // timed out): the message exists, the caller does not know its ids.
+    fake.push_fault(HttpFault::Delay(Duration::from_secs(2)));
+    let lost = diadoc.post(&doc).await.unwrap_err();
+    assert!(lost.is_retryable(), "{lost:?}");
+    // Posting again is refused as a duplicate; the adapter finds the
+    // message by its CustomDocumentId and reports the earlier success.
+    let again = diadoc.post(&doc).await.unwrap();
+    let docs = fake.documents();
+    assert_eq!(docs.len(), 1, "one document at the operator");
+    assert_eq!(again.message_id, docs[0].message_id);
+    assert_eq!(again.document_id, docs[0].entity_id);
+    // Another key is not mistaken for it.
+    let other = diadoc
+        .post(&document("order-17-other", OUR_BOX, THEIR_BOX, pdf(900)))
+        .await
+        .unwrap();
+    assert_ne!(other.message_id, again.message_id);
+    assert_eq!(fake.documents().len(), 2);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use connectors::EdoOperators;
 use connectors::geo::Geocoder;
 use connectors::registry::CompanyRegistry;
 use engine::{ActionContext, ActionError, Db, Engine};
@@ -32,6 +33,8 @@ pub struct Services {
     pub base_url: String,
     /// Wakes the notification sender after a commit that queued messages.
     pub notifier: Option<SenderWaker>,
+    /// The configured EDO operators (none: only the built-in signature).
+    pub edo: EdoOperators,
 }
 
 impl Services {

@@ -21,6 +21,7 @@
 
 mod checks;
 mod drivers;
+mod edo;
 mod kills;
 mod provider;
 mod two_servers;
@@ -78,6 +79,8 @@ pub struct Setup {
     /// `PODRYAD_ACTION_LEASE_SECS` for servers (None: the default).
     pub lease_secs: Option<u64>,
     pub provider_url: String,
+    /// More environment for the binary (an EDO operator's settings).
+    pub env: Vec<(String, String)>,
 }
 
 impl Setup {
@@ -119,6 +122,7 @@ impl Setup {
             pg,
             lease_secs: None,
             provider_url: provider_url.to_string(),
+            env: Vec::new(),
         }
     }
 
@@ -142,6 +146,7 @@ impl Setup {
         if let Some(secs) = self.lease_secs {
             c.env("PODRYAD_ACTION_LEASE_SECS", secs.to_string());
         }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -236,10 +241,20 @@ impl Server {
     /// Starts `podryad serve` (with `workflows` as its folder when given)
     /// and waits until it answers `/readyz`; panics with its log if it dies.
     pub async fn start(setup: &Setup, name: &str, workflows: Option<&Path>) -> Server {
+        Server::start_command(setup, name, "serve", workflows).await
+    }
+
+    /// [`Server::start`] of `podryad <command>` (`serve`, `demo`).
+    pub async fn start_command(
+        setup: &Setup,
+        name: &str,
+        command: &str,
+        workflows: Option<&Path>,
+    ) -> Server {
         let port = free_port();
         let log = setup.dir.join(format!("{name}-{port}.log"));
         let file = std::fs::File::create(&log).expect("log file");
-        let mut command = setup.command(&["serve"], port);
+        let mut command = setup.command(&[command], port);
         if let Some(w) = workflows {
             command.env("PODRYAD_WORKFLOWS_DIR", w);
         }
@@ -337,8 +352,13 @@ impl Browser {
 
     /// Signs in; `false` when the server did not let us (or is gone).
     pub async fn login(&self, base: &str, email: &str) -> bool {
+        self.login_with(base, email, PASSWORD).await
+    }
+
+    /// Signs in with another password (a demo account's).
+    pub async fn login_with(&self, base: &str, email: &str, password: &str) -> bool {
         matches!(
-            self.post_form(base, "/login", &[("login", email), ("password", PASSWORD)]).await,
+            self.post_form(base, "/login", &[("login", email), ("password", password)]).await,
             Ok(r) if r.status().as_u16() == 303
         )
     }

@@ -10,6 +10,7 @@ mod bookings;
 mod client_proof;
 mod cost;
 mod duplicates;
+mod edo;
 mod foundation;
 mod garage;
 mod guard;

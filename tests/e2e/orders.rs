@@ -577,6 +577,71 @@ async fn a_new_client_gives_its_details_the_contracts_come_into_force_and_the_or
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_clients_contract_is_signed_in_an_envelope_and_countersigned_into_force() {
+    let app = TestApp::spawn_demo().await;
+    let (_, _, order) = accepted_order(&app, CLIENT, "client@sevbeton.test", 7).await;
+    let client_contract = contracts_of(&app, CLIENT).await[0].0;
+    let supplier_contract = contracts_of(&app, GRUZAVTO).await[0].0;
+    let token = details_link(&app).await;
+    let r = post_fields(
+        &app.client(),
+        &format!("/contracts/t/{token}"),
+        &details(CLIENT_INN),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
+    for _ in 0..3 {
+        app.run_due().await;
+    }
+    // The contract's PDF went to the client in an envelope, on its page.
+    let (envelope, status): (i64, String) = sqlx::query_as(
+        "SELECT id, status FROM envelopes WHERE owner_kind = 'contract' AND owner_id = $1",
+    )
+    .bind(client_contract)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("the contract's envelope");
+    assert_eq!(status, "sent");
+    let client = login(&app, "client@sevbeton.test").await;
+    let (_, page) = client
+        .get_text(&format!("/contracts/{client_contract}"))
+        .await;
+    assert!(page.contains(&format!("/signing/{envelope}")), "{page}");
+    crate::signing::party_signs(&app, &client, envelope, "client@sevbeton.test").await;
+    let owner = login(&app, "owner@gruzavto.test").await;
+    let r = owner
+        .post_form(&format!("/contracts/{supplier_contract}/accept"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    app.run_due().await;
+    // Signed by the client only: not yet in force.
+    assert_eq!(contracts_of(&app, CLIENT).await[0].2, "sent");
+    assert_eq!(order_status(&app, order).await, "awaiting_contracts");
+
+    // A manager with the right countersigns: in force, and the order goes on.
+    crate::signing::give_countersign_right(&app).await;
+    let manager = login(&app, "manager@podryad.test").await;
+    let r = manager
+        .post_form(&format!("/signing/{envelope}/countersign"), &[])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
+    app.run_due().await;
+    let (status, how): (String, Option<String>) =
+        sqlx::query_as("SELECT status, signed_how FROM contracts WHERE id = $1")
+            .bind(client_contract)
+            .fetch_one(app.db().pool())
+            .await
+            .expect("contract");
+    assert_eq!(status, "in_force");
+    assert_eq!(how.as_deref(), Some("envelopes"));
+    until_status(&app, order, "ready_for_signing").await;
+    // The client downloads the signed contract.
+    let r = client.get(&format!("/signing/{envelope}/signed.pdf")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.stop().await;
+}
+
 async fn details_link_count(app: &TestApp) -> usize {
     let mut all = notifications_to(app, "client@sevbeton.test").await;
     all.extend(notifications_to(app, "zakaz@sevbeton.test").await);

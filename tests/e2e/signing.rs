@@ -18,10 +18,10 @@ use crate::quotes::{login, org_id, services};
 const CLIENT: &str = "ООО «Северный бетон»";
 const CLIENT_LOGIN: &str = "client@sevbeton.test";
 const SUPPLIER_OWNER: &str = "owner@gruzavto.test";
-const MANAGER: &str = "manager@podryad.test";
+pub(crate) const MANAGER: &str = "manager@podryad.test";
 
 /// The demo's order waiting for signatures (both contracts in force).
-async fn order_ready_for_signing(app: &TestApp) -> i64 {
+pub(crate) async fn order_ready_for_signing(app: &TestApp) -> i64 {
     let s = services(app);
     podryad::demo::seed_deals(s).await.expect("deals");
     podryad::demo::seed_orders(s).await.expect("orders");
@@ -94,7 +94,7 @@ async fn codes_sent(app: &TestApp) -> i64 {
     .expect("outbox")
 }
 
-async fn status_of(app: &TestApp, envelope: i64) -> String {
+pub(crate) async fn status_of(app: &TestApp, envelope: i64) -> String {
     sqlx::query_scalar("SELECT status FROM envelopes WHERE id = $1")
         .bind(envelope)
         .fetch_one(app.db().pool())
@@ -102,7 +102,7 @@ async fn status_of(app: &TestApp, envelope: i64) -> String {
         .expect("envelope")
 }
 
-async fn order_status(app: &TestApp, order: i64) -> String {
+pub(crate) async fn order_status(app: &TestApp, order: i64) -> String {
     sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(order)
         .fetch_one(app.db().pool())
@@ -126,7 +126,7 @@ async fn sign_form(b: &Browser, envelope: i64, code: &str) -> reqwest::Response 
 
 /// A party accepts the agreement and signs its envelope with a code sent
 /// to `email`, after a minute's wait for the rate limit.
-async fn party_signs(app: &TestApp, b: &Browser, envelope: i64, email: &str) {
+pub(crate) async fn party_signs(app: &TestApp, b: &Browser, envelope: i64, email: &str) {
     let r = b
         .post_form(&format!("/signing/{envelope}/agreement"), &[])
         .await;
@@ -140,6 +140,59 @@ async fn party_signs(app: &TestApp, b: &Browser, envelope: i64, email: &str) {
     let r = sign_form(b, envelope, &code).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     assert_eq!(status_of(app, envelope).await, "signed_by_party");
+}
+
+/// Staff move an envelope to `channel` with the party's box (the envelope
+/// page's form).
+pub(crate) async fn move_envelope(
+    b: &Browser,
+    envelope: i64,
+    channel: &str,
+    edo_box: &str,
+) -> reqwest::Response {
+    b.post_form(
+        &format!("/signing/{envelope}/channel"),
+        &[("channel", channel), ("edo_box_id", edo_box)],
+    )
+    .await
+}
+
+/// The open task `key` of an order: `(id, title)`.
+pub(crate) async fn open_task(app: &TestApp, order: i64, key: &str) -> (i64, String) {
+    sqlx::query_as(
+        "SELECT t.id, t.title FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id \
+         WHERE i.object_kind = 'order' AND i.object_id = $1 AND t.task_key = $2 AND t.status = 'open'",
+    )
+    .bind(order)
+    .bind(key)
+    .fetch_one(app.db().pool())
+    .await
+    .expect("an open task for the manager")
+}
+
+/// The admin gives the demo manager the right to countersign.
+pub(crate) async fn give_countersign_right(app: &TestApp) {
+    let admin = login(app, "admin@podryad.test").await;
+    let r = admin
+        .post_form(
+            "/signing/authority",
+            &[
+                ("user_id", &manager_id(app).await.to_string()),
+                ("allowed", "1"),
+                ("position", "Коммерческий директор"),
+                ("basis", "Доверенность № 3 от 12.01.2026"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
+
+async fn manager_id(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(MANAGER)
+        .fetch_one(app.db().pool())
+        .await
+        .expect("manager")
 }
 
 async fn post_file(b: &Browser, path: &str, bytes: Vec<u8>) -> (StatusCode, String) {
@@ -346,11 +399,7 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
     // Countersigning needs the authority an admin gives (the demo gave the
     // manager one; the admin takes it away first).
     let manager = login(&app, MANAGER).await;
-    let manager_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(MANAGER)
-        .fetch_one(app.db().pool())
-        .await
-        .expect("manager");
+    let manager_id = manager_id(&app).await;
     let admin = login(&app, "admin@podryad.test").await;
     let r = admin
         .post_form(
@@ -383,18 +432,7 @@ async fn both_legs_signed_with_codes_then_countersigned_make_the_order_signed() 
         StatusCode::UNPROCESSABLE_ENTITY,
         "basis required"
     );
-    let r = admin
-        .post_form(
-            "/signing/authority",
-            &[
-                ("user_id", &manager_id.to_string()),
-                ("allowed", "1"),
-                ("position", "Коммерческий директор"),
-                ("basis", "Доверенность № 3 от 12.01.2026"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    give_countersign_right(&app).await;
     // The order page shows both envelopes to the staff, its own to each party.
     let (_, page) = manager.get_text(&format!("/orders/{order}")).await;
     assert!(
@@ -528,14 +566,7 @@ async fn a_rejected_work_order_is_corrected_and_sent_again_in_a_new_envelope() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(status_of(&app, client_env).await, "rejected");
     // The manager has a task with the reason.
-    let title: String = sqlx::query_scalar(
-        "SELECT t.title FROM wf_tasks t JOIN wf_instances i ON i.id = t.instance_id \
-         WHERE i.object_kind = 'order' AND i.object_id = $1 AND t.task_key = 'fix_rejected' AND t.status = 'open'",
-    )
-    .bind(order)
-    .fetch_one(app.db().pool())
-    .await
-    .expect("a task for the manager");
+    let (_, title) = open_task(&app, order, "fix_rejected").await;
     assert!(title.contains("отказался подписать"), "{title}");
     // A party cannot issue a corrected version; the manager does.
     let r = client
@@ -629,12 +660,7 @@ async fn an_edo_operators_event_is_applied_once() {
     let (client_env, supplier_env) = sent_for_signing(&app, order).await;
     // Staff move the supplier's envelope to Diadoc (a box is required).
     let manager = login(&app, MANAGER).await;
-    let r = manager
-        .post_form(
-            &format!("/signing/{supplier_env}/channel"),
-            &[("channel", "diadoc"), ("edo_box_id", "")],
-        )
-        .await;
+    let r = move_envelope(&manager, supplier_env, "diadoc", "").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = manager
         .post_form(
@@ -652,7 +678,12 @@ async fn an_edo_operators_event_is_applied_once() {
         .await
         .expect("to post");
     assert_eq!(out.to_box, "box-gruzavto@diadoc");
-    assert_eq!(out.idempotency_key, format!("envelope-{supplier_env}"));
+    assert!(
+        out.idempotency_key
+            .starts_with(&format!("podryad-envelope-{supplier_env}-")),
+        "{}",
+        out.idempotency_key
+    );
     assert!(out.pdf.starts_with(b"%PDF"));
     assert!(domain::signing::edo::outgoing(s, client_env).await.is_err());
     record_posted(s, supplier_env, "msg-1", "doc-1")

@@ -75,6 +75,7 @@ struct State_ {
     documents: Vec<FakeDiadocDocument>,
     operation_ids: Vec<String>,
     processing_first: bool,
+    conflict_on_repeat: bool,
     shelf: HashMap<String, (Vec<u8>, bool)>,
     shelf_calls: Vec<String>,
     events: Vec<Event>,
@@ -148,6 +149,7 @@ impl FakeDiadoc {
             documents: Vec::new(),
             operation_ids: Vec::new(),
             processing_first: false,
+            conflict_on_repeat: false,
             shelf: HashMap::new(),
             shelf_calls: Vec::new(),
             events: Vec::new(),
@@ -164,6 +166,7 @@ impl FakeDiadoc {
             .route("/V8/GetNewEvents", get(new_events))
             .route("/V6/GetMessage", get(get_message))
             .route("/V4/GetEntityContent", get(entity_content))
+            .route("/V3/GetDocumentsByCustomId", get(documents_by_custom_id))
             .with_state(shared.clone());
         let (addr, task) = serve(router).await?;
         Ok(FakeDiadoc {
@@ -213,6 +216,13 @@ impl FakeDiadoc {
     /// `PostMessage` of every new `operationId`, as Kontur may.
     pub fn set_processing_first(&self, on: bool) {
         self.shared.state().processing_first = on;
+    }
+
+    /// Answer 409 Conflict to a `PostMessage` whose `operationId` made a
+    /// message already (instead of that message), as for a duplicate; the
+    /// adapter then finds the message by its `CustomDocumentId`.
+    pub fn set_conflict_on_repeat(&self, on: bool) {
+        self.shared.state().conflict_on_repeat = on;
     }
 
     /// Every `operationId` received by `PostMessage`, in order.
@@ -487,6 +497,10 @@ async fn post_message(
         let mut state = shared.state();
         state.operation_ids.push(op.clone());
         match state.documents.iter().find(|d| d.operation_id == op) {
+            Some(_) if state.conflict_on_repeat => plain(
+                StatusCode::CONFLICT,
+                "a message with this operationId exists",
+            ),
             // The same key again: the same message, nothing new.
             Some(existing) => Json(message_json(existing, false)).into_response(),
             None => match create(&mut state, &op, &body) {
@@ -673,6 +687,36 @@ async fn shelf_part(
         .shelf_calls
         .push(format!("part:{index}{}", if last { ":last" } else { "" }));
     plain(StatusCode::OK, "")
+}
+
+/// `GetDocumentsByCustomId`: our documents whose `CustomDocumentId` (the
+/// adapter sends the idempotency key, as the `operationId`) is the given one.
+async fn documents_by_custom_id(
+    State(shared): State<Arc<Shared<State_>>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorised(&shared, &headers) {
+        return r;
+    }
+    let key = query.get("customDocumentId").cloned().unwrap_or_default();
+    let state = shared.state();
+    if query.get("boxId") != Some(&state.our_box) {
+        return plain(StatusCode::FORBIDDEN, "not your box");
+    }
+    let documents: Vec<Value> = state
+        .documents
+        .iter()
+        .filter(|d| d.operation_id == key)
+        .map(|d| {
+            json!({
+                "MessageId": d.message_id,
+                "EntityId": d.entity_id,
+                "CustomDocumentId": d.operation_id,
+            })
+        })
+        .collect();
+    Json(json!({ "TotalCount": documents.len(), "Documents": documents })).into_response()
 }
 
 async fn new_events(

@@ -19,7 +19,10 @@
 //!   Documents above [`DiadocConfig::shelf_threshold`] are put on the shelf
 //!   first (`POST /V2/ShelfUpload` up to [`SHELF_PART`], else
 //!   `/ShelfUploadPartInit` + `/ShelfUploadPart` in [`SHELF_PART`] chunks)
-//!   and posted as `SignedContent.NameOnShelf`.
+//!   and posted as `SignedContent.NameOnShelf`. A 409 is looked into by
+//!   `GET /V3/GetDocumentsByCustomId?boxId&customDocumentId=<the key>`: a
+//!   document of this key in our box means an earlier post succeeded (its
+//!   ids are returned); none, and the 409 is a refusal.
 //! - **Events**: `GET /V8/GetNewEvents?boxId&afterIndexKey` → `BoxEventList
 //!   {Events[{EventId, IndexKey, Message | Patch}], TotalCount}`; the cursor
 //!   is the last event's `IndexKey`. A recipient's answer is a child of our
@@ -253,6 +256,29 @@ impl Diadoc {
         Ok(name)
     }
 
+    /// The ids of the document we posted with `key` (our `CustomDocumentId`),
+    /// for a post Diadoc refused as a duplicate (409): when the document is
+    /// there, the post succeeded earlier.
+    async fn posted_by_key(&self, box_id: &str, key: &str) -> Result<Option<Posted>, EdoError> {
+        let list = self
+            .call_json(
+                reqwest::Method::GET,
+                "/V3/GetDocumentsByCustomId",
+                &[("boxId", box_id), ("customDocumentId", key)],
+                Body::None,
+            )
+            .await?;
+        Ok(list
+            .get("Documents")
+            .and_then(Value::as_array)
+            .and_then(|docs| docs.first())
+            .map(|d| Posted {
+                message_id: str_of(d, "MessageId").to_string(),
+                document_id: str_of(d, "EntityId").to_string(),
+            })
+            .filter(|p| !p.message_id.is_empty() && !p.document_id.is_empty()))
+    }
+
     /// The text of a refusal entity: from the event, else fetched.
     async fn rejection_reason(&self, box_id: &str, message_id: &str, entity: &Value) -> String {
         let inline = entity
@@ -391,14 +417,28 @@ impl EdoOperator for Diadoc {
                 ],
             }],
         });
-        let reply = self
-            .call_json(
+        let (status, headers, bytes) = self
+            .call(
                 reqwest::Method::POST,
                 "/V3/PostMessage",
                 &[("operationId", doc.idempotency_key.as_str())],
                 Body::Json(&message),
             )
             .await?;
+        // A duplicate: the document of this key is already in our box. A 409
+        // with no such document is a refusal like any other.
+        if status == 409
+            && let Some(posted) = self
+                .posted_by_key(&doc.from_box, &doc.idempotency_key)
+                .await?
+        {
+            return Ok(posted);
+        }
+        if status != 200 {
+            return Err(error_for(status, &headers, &bytes));
+        }
+        let reply: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| EdoError::retry(format!("Diadoc answered with bad JSON: {e}")))?;
         let message_id = str_of(&reply, "MessageId").to_string();
         let document_id = reply
             .get("Entities")

@@ -277,6 +277,9 @@ pub struct ContractPage {
     /// The contract's PDFs the viewer may read (none by the e-mailed link:
     /// they are issued once the details are in).
     pub documents: Vec<crate::paperwork::issued::IssuedDocument>,
+    /// The contract's envelopes the viewer may read (a client's contract
+    /// goes to it for signature in one, like a work order).
+    pub envelopes: Vec<crate::signing::Envelope>,
 }
 
 async fn party_of(s: &Services, id: i64) -> DomainResult<crate::parties::Party> {
@@ -292,12 +295,16 @@ async fn page_of(s: &Services, c: Contract, actor: Option<&Actor>) -> DomainResu
     };
     let staff = actor.is_some_and(|a| a.is_front_office());
     let party_member = actor.is_none_or(|a| a.org_id() == c.party_org_id);
-    let documents = match actor {
-        Some(a) => crate::paperwork::issued::list_for_owner(&s.db, a, "contract", c.id).await?,
-        None => Vec::new(),
+    let (documents, envelopes) = match actor {
+        Some(a) => (
+            crate::paperwork::issued::list_for_owner(&s.db, a, "contract", c.id).await?,
+            crate::signing::for_owner(s, a, "contract", c.id).await?,
+        ),
+        None => (Vec::new(), Vec::new()),
     };
     Ok(ContractPage {
         documents,
+        envelopes,
         can_fill: c.side == "client" && c.status == "draft" && (party_member || staff),
         can_sign: staff && c.status == "sent",
         can_accept: c.side == "supplier"
@@ -873,6 +880,18 @@ pub(crate) async fn set_status_on(
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    if status == "in_force" {
+        // In force another way (on paper, accepted): an envelope still
+        // waiting for the party's signature has nothing left to do.
+        sqlx::query(
+            "UPDATE envelopes SET status = 'superseded', updated_at = $1 \
+             WHERE owner_kind = 'contract' AND owner_id = $2 AND status IN ('sent', 'rejected')",
+        )
+        .bind(t)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
     audit::record(
         conn,
         now,

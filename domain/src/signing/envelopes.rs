@@ -426,11 +426,21 @@ pub async fn set_channel(
     if e.status != "sent" || e.party_signed_at.is_some() {
         return Err(DomainError::Conflict("signing.channel_fixed"));
     }
+    // Once at an operator, the document is the counterparty's to answer there.
+    let posted: Option<String> =
+        sqlx::query_scalar("SELECT edo_message_id FROM envelopes WHERE id = $1")
+            .bind(id)
+            .fetch_one(s.db.pool())
+            .await?;
+    if posted.is_some() {
+        return Err(DomainError::Conflict("signing.channel_fixed"));
+    }
     let edo_box = (channel != "pep").then(|| edo_box.to_string());
     let now = s.db.now();
     let mut tx = s.db.begin().await?;
     sqlx::query(
-        "UPDATE envelopes SET channel = $1, edo_box_id = $2, updated_at = $3 WHERE id = $4 AND status = 'sent'",
+        "UPDATE envelopes SET channel = $1, edo_box_id = $2, updated_at = $3 \
+         WHERE id = $4 AND status = 'sent' AND edo_message_id IS NULL",
     )
     .bind(channel)
     .bind(&edo_box)
@@ -456,6 +466,19 @@ pub async fn set_channel(
             "mail-signing-sent",
         )
         .await?;
+    }
+    if channel != "pep" {
+        // The owner's workflow has it posted (`signing.post_edo`).
+        s.engine
+            .emit_to_object_in_tx(
+                &mut tx,
+                &e.owner_kind,
+                e.owner_id,
+                "envelope.channel_changed",
+                json!({"envelope_id": id, "channel": channel}),
+                actor.user(),
+            )
+            .await?;
     }
     audit::record(
         &mut tx,

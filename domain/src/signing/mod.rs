@@ -1,8 +1,8 @@
 //! Signing: getting a document signed by its counterparty and by us
 //! (DESIGN §10, issue 13).
 //!
-//! Owns `envelopes`, `signatures`, `esign_agreements`, `signing_codes` and
-//! `edo_inbound_events`, the countersignature authority on `users`
+//! Owns `envelopes`, `signatures`, `esign_agreements`, `signing_codes`,
+//! `edo_inbound_events` and `edo_cursors`, the countersignature authority on `users`
 //! (`can_countersign`, `sign_position`, `sign_basis`) and the signing
 //! channel on `organisations` (`signing_channel`, `edo_box_id`).
 //!
@@ -15,9 +15,15 @@
 //!   `superseded`. The channel comes from the counterparty's setting (pep
 //!   by default); staff may override it per envelope.
 //! - The order workflow's `ready_for_signing` sends the envelopes of the
-//!   order's work orders (`signing.send_order`, local). When every envelope
-//!   of an order is countersigned, the order hears `order.signed`; a
-//!   rejection tells it `envelope.rejected` (a task for the manager).
+//!   order's work orders (`signing.send_order`, local); the contract
+//!   workflow sends a client's framework contract the same way
+//!   (`signing.send_contract`). When every envelope of an owner is
+//!   countersigned, the owner hears `<kind>.signed` (`order.signed`,
+//!   `contract.signed`); a rejection tells it `envelope.rejected` (a task
+//!   for the manager).
+//! - EDO envelopes are posted by the external action `signing.post_edo`
+//!   and finished by `signing.finish_edo` once the party signed at its
+//!   operator; the operators' feeds are read by [`edo::poll`] (see [`edo`]).
 //! - The **built-in simple e-signature** ([`pep`], 63-ФЗ art. 6, 9): the
 //!   counterparty accepts the e-signature agreement once; a signer asks for
 //!   a one-time code (SMS or e-mail through the notify outbox; 6 digits,
@@ -32,11 +38,12 @@
 //! - The public **verification** ([`copy::verify`]): a PDF's SHA-256 (the
 //!   original or the signed copy) → which document, who signed it, when,
 //!   with what authority.
-//! - **EDO** ([`edo`]): the seam for an EDO operator — what to post for an
-//!   envelope and recording that it was posted — and the ingress of the
-//!   operators' events (`edo_inbound_events`, unique per provider and event
-//!   id): each event changes its envelope and tells the workflow in the same
-//!   transaction, so a repeated event changes nothing.
+//! - **EDO** ([`edo`]): posting envelopes through the operators (one
+//!   document per envelope, whatever is retried), reading their feeds from
+//!   stored cursors, the ingress of their events (`edo_inbound_events`,
+//!   unique per provider and event id: each event changes its envelope and
+//!   tells the workflow in the same transaction, so a repeated event changes
+//!   nothing), and finishing our side with the operator's signed copy.
 //!
 //! Depends on `access`, `paperwork` (the documents it carries), `notify`
 //! (codes and links go through the outbox) and the `documents` crate (the

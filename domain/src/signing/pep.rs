@@ -676,75 +676,19 @@ pub async fn countersign(
     };
     // Heavy work first, outside any transaction.
     let made = copy::make(s, &e, ours).await?;
+    let broker = BrokerSignature {
+        user_id: actor.user(),
+        name: actor.full_name().to_string(),
+        position,
+        basis,
+        method,
+        cms_storage_key: None,
+        ip: evidence.ip.clone(),
+        user_agent: evidence.user_agent.clone(),
+    };
     let result = async {
         let mut tx = s.db.begin().await?;
-        let moved = sqlx::query(
-            "UPDATE envelopes SET status = 'countersigned', countersigned_at = $1, signed_storage_key = $2, \
-             signed_sha256 = $3, updated_at = $1 WHERE id = $4 AND status = 'signed_by_party'",
-        )
-        .bind(to_db_time(now))
-        .bind(&made.storage_key)
-        .bind(&made.sha256)
-        .bind(envelope_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if moved == 0 {
-            return Err(DomainError::Conflict("signing.not_signed_by_party"));
-        }
-        let broker = crate::access::broker_id_on(&mut *tx)
-            .await?
-            .ok_or(DomainError::Conflict("signing.no_broker"))?;
-        sqlx::query(
-            "INSERT INTO signatures (envelope_id, side, org_id, user_id, signer_name, position, basis, method, \
-             document_sha256, ip, user_agent, signed_at) \
-             VALUES ($1, 'broker', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(envelope_id)
-        .bind(broker)
-        .bind(actor.user_id())
-        .bind(actor.full_name())
-        .bind(&position)
-        .bind(&basis)
-        .bind(&method)
-        .bind(&e.document_sha256)
-        .bind(&evidence.ip)
-        .bind(&evidence.user_agent)
-        .bind(to_db_time(now))
-        .execute(&mut *tx)
-        .await?;
-        super::envelopes::announce_signed_on(s, &mut tx, &e).await?;
-        audit::record(
-            &mut tx,
-            now,
-            Some(actor),
-            "envelope.countersigned",
-            "envelope",
-            Some(envelope_id),
-            json!({"signed_sha256": made.sha256, "ip": evidence.ip}),
-        )
-        .await?;
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM envelopes WHERE owner_kind = $1 AND owner_id = $2 \
-             AND status NOT IN ('countersigned', 'superseded')",
-        )
-        .bind(&e.owner_kind)
-        .bind(e.owner_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if waiting == 0 {
-            let event = format!("{}.signed", e.owner_kind);
-            s.engine
-                .emit_to_object_in_tx(
-                    &mut tx,
-                    &e.owner_kind,
-                    e.owner_id,
-                    &event,
-                    json!({"envelope_id": envelope_id}),
-                    actor.user(),
-                )
-                .await?;
-        }
+        countersigned_on(s, &mut tx, &e, &made, &broker, Some(actor)).await?;
         tx.commit().await?;
         DomainResult::Ok(())
     }
@@ -754,6 +698,104 @@ pub async fn countersign(
         return Err(err);
     }
     s.after_commit();
+    Ok(())
+}
+
+/// Our signature as it is kept: a staff member's (the built-in channel) or
+/// the organisation's qualified one made for an EDO operator.
+pub(crate) struct BrokerSignature {
+    pub user_id: Option<i64>,
+    pub name: String,
+    pub position: String,
+    pub basis: String,
+    pub method: String,
+    /// The detached CMS signature an EDO operator gave back, stored.
+    pub cms_storage_key: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Records our countersignature of an envelope the party signed, with its
+/// signed copy `made`: the envelope is `countersigned`, our signature kept,
+/// the party told, and when it was the owner's last envelope, the owner
+/// hears `<owner>.signed` (`order.signed`, `contract.signed`).
+pub(crate) async fn countersigned_on(
+    s: &Services,
+    tx: &mut engine::Tx,
+    e: &Envelope,
+    made: &copy::Made,
+    ours: &BrokerSignature,
+    actor: Option<&Actor>,
+) -> DomainResult<()> {
+    let now = s.db.now();
+    let moved = sqlx::query(
+        "UPDATE envelopes SET status = 'countersigned', countersigned_at = $1, signed_storage_key = $2, \
+         signed_sha256 = $3, updated_at = $1 WHERE id = $4 AND status = 'signed_by_party'",
+    )
+    .bind(to_db_time(now))
+    .bind(&made.storage_key)
+    .bind(&made.sha256)
+    .bind(e.id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Err(DomainError::Conflict("signing.not_signed_by_party"));
+    }
+    let broker = crate::access::broker_id_on(&mut **tx)
+        .await?
+        .ok_or(DomainError::Conflict("signing.no_broker"))?;
+    sqlx::query(
+        "INSERT INTO signatures (envelope_id, side, org_id, user_id, signer_name, position, basis, method, \
+         document_sha256, cms_storage_key, ip, user_agent, signed_at) \
+         VALUES ($1, 'broker', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(e.id)
+    .bind(broker)
+    .bind(ours.user_id)
+    .bind(&ours.name)
+    .bind(&ours.position)
+    .bind(&ours.basis)
+    .bind(&ours.method)
+    .bind(&e.document_sha256)
+    .bind(&ours.cms_storage_key)
+    .bind(&ours.ip)
+    .bind(&ours.user_agent)
+    .bind(to_db_time(now))
+    .execute(&mut **tx)
+    .await?;
+    super::envelopes::announce_signed_on(s, tx, e).await?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        "envelope.countersigned",
+        "envelope",
+        Some(e.id),
+        json!({"signed_sha256": made.sha256, "by": ours.user_id, "method": ours.method, "ip": ours.ip}),
+    )
+    .await?;
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM envelopes WHERE owner_kind = $1 AND owner_id = $2 \
+         AND status NOT IN ('countersigned', 'superseded')",
+    )
+    .bind(&e.owner_kind)
+    .bind(e.owner_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if waiting == 0 {
+        let event = format!("{}.signed", e.owner_kind);
+        s.engine
+            .emit_to_object_in_tx(
+                tx,
+                &e.owner_kind,
+                e.owner_id,
+                &event,
+                json!({"envelope_id": e.id, "how": "envelopes"}),
+                ours.user_id,
+            )
+            .await?;
+    }
     Ok(())
 }
 

@@ -83,6 +83,9 @@ signing-basis-power_of_attorney = Доверенность № { $number } от 
 signing-basis-self = Лично
 signing-method-code = Простая электронная подпись: одноразовый код, направленный на { $to }
 signing-method-session = Простая электронная подпись: вход в учётную запись уполномоченного сотрудника
+signing-method-edo = Квалифицированная электронная подпись через оператора ЭДО «{ $operator }»
+signing-operator-diadoc = Контур.Диадок
+signing-operator-sbis = СБИС
 
 verify-title = Проверка подписанного документа
 verify-hint = Загрузите PDF-файл документа или введите его SHA-256 — мы покажем, что это за документ, кто, когда и с какими полномочиями его подписал.
