@@ -1071,7 +1071,7 @@ async fn versions_pin_instances_and_migration_is_validated() {
         .await
         .unwrap_err();
     match err {
-        EngineError::Migration(p) => assert!(p[0].contains("state `b`"), "{p:?}"),
+        EngineError::Migration(p) => assert!(p[0].contains("состоянии «b»"), "{p:?}"),
         e => panic!("{e:?}"),
     }
     let err = engine

@@ -327,7 +327,7 @@ async fn the_checker_knows_local_from_external_actions() {
     let diags = engine.validate(&bad, "x.yaml").unwrap_err();
     assert!(
         diags.iter().any(|d| d.to_string().starts_with("x.yaml:7:")
-            && d.message.contains("unknown action `boook`")),
+            && d.message.contains("неизвестное действие «boook»")),
         "{diags:?}"
     );
 }
