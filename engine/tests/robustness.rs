@@ -314,7 +314,7 @@ async fn the_checker_knows_local_from_external_actions() {
     let diags = engine.validate(yaml, "x.yaml").unwrap_err();
     let d = diags
         .iter()
-        .find(|d| d.message.contains("local action"))
+        .find(|d| d.message.contains("выполняется внутри шага"))
         .unwrap_or_else(|| panic!("{diags:?}"));
     assert_eq!((d.line, d.column), (9, 16), "{d}");
     // An external one's result is fine.
