@@ -461,12 +461,8 @@ pub async fn preview_migration(
     to_version: i64,
     state_map: &BTreeMap<String, String>,
 ) -> DomainResult<MigrationPreview> {
-    require(actor, Rule::WorkflowEditor)?;
-    let versions = s.engine.list_versions(key).await?;
-    if versions.is_empty() {
-        return Err(DomainError::NotFound);
-    }
-    let from_versions = sources(&versions, from_versions, to_version);
+    let (versions, from_versions) =
+        versions_and_sources(s, actor, key, from_versions, to_version).await?;
     let plan = s
         .engine
         .plan_migration(key, &from_versions, to_version, state_map)
@@ -505,12 +501,7 @@ pub async fn migrate(
     to_version: i64,
     state_map: &BTreeMap<String, String>,
 ) -> DomainResult<Result<MigrationReport, Vec<String>>> {
-    require(actor, Rule::WorkflowEditor)?;
-    let versions = s.engine.list_versions(key).await?;
-    if versions.is_empty() {
-        return Err(DomainError::NotFound);
-    }
-    let from_versions = sources(&versions, from_versions, to_version);
+    let (_, from_versions) = versions_and_sources(s, actor, key, from_versions, to_version).await?;
     match s
         .engine
         .migrate_instances(
@@ -528,10 +519,22 @@ pub async fn migrate(
     }
 }
 
-/// The versions a migration moves from: those given, or every version but
-/// the target.
-fn sources(versions: &[DefinitionVersion], given: &[i64], to_version: i64) -> Vec<i64> {
-    if given.is_empty() {
+/// For a workflow editor: the versions of workflow `key` (none: not
+/// found), and the versions a migration moves from — those given, or every
+/// version but the target.
+async fn versions_and_sources(
+    s: &Services,
+    actor: &Actor,
+    key: &str,
+    given: &[i64],
+    to_version: i64,
+) -> DomainResult<(Vec<DefinitionVersion>, Vec<i64>)> {
+    require(actor, Rule::WorkflowEditor)?;
+    let versions = s.engine.list_versions(key).await?;
+    if versions.is_empty() {
+        return Err(DomainError::NotFound);
+    }
+    let sources = if given.is_empty() {
         versions
             .iter()
             .map(|v| v.version)
@@ -539,7 +542,8 @@ fn sources(versions: &[DefinitionVersion], given: &[i64], to_version: i64) -> Ve
             .collect()
     } else {
         given.to_vec()
-    }
+    };
+    Ok((versions, sources))
 }
 
 // ---- The JSON API ----

@@ -3,6 +3,17 @@
 
 use crate::driver::{DemoApp, Driver, browser_available, click, submit, text_of};
 
+/// Signs in with the demo analyst's button on the sign-in page.
+async fn sign_in_as_analyst(app: &DemoApp, b: &fantoccini::Client) {
+    b.goto(&app.url("/login")).await.expect("open");
+    click(
+        b,
+        "form:has(input[value=\"analyst@podryad.test\"]) button.demo-account",
+    )
+    .await;
+    crate::driver::wait_path(b, "/home").await;
+}
+
 #[tokio::test]
 async fn an_analyst_adds_a_stage_in_the_browser_editor() {
     if !browser_available() {
@@ -11,13 +22,7 @@ async fn an_analyst_adds_a_stage_in_the_browser_editor() {
     let app = DemoApp::start().await;
     let driver = Driver::start().await;
     let b = driver.browser(1280, 1000).await;
-    b.goto(&app.url("/login")).await.expect("open");
-    click(
-        &b,
-        "form:has(input[value=\"analyst@podryad.test\"]) button.demo-account",
-    )
-    .await;
-    crate::driver::wait_path(&b, "/home").await;
+    sign_in_as_analyst(&app, &b).await;
     b.goto(&app.url("/workflows/supplier_onboarding"))
         .await
         .expect("open");
@@ -77,13 +82,7 @@ async fn the_diagram_zooms_and_fits_the_page() {
         } else {
             driver.browser(width, 1000).await
         };
-        b.goto(&app.url("/login")).await.expect("open");
-        click(
-            &b,
-            "form:has(input[value=\"analyst@podryad.test\"]) button.demo-account",
-        )
-        .await;
-        crate::driver::wait_path(&b, "/home").await;
+        sign_in_as_analyst(&app, &b).await;
         b.goto(&app.url("/workflows/request")).await.expect("open");
         b.find(fantoccini::Locator::Css(".diagram.zoomable"))
             .await

@@ -312,27 +312,25 @@ async fn migration_preview(
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let form = MigrationForm::parse(&pairs).checked()?;
-    let to = form.to.unwrap_or_default();
-    let preview = workflows::preview_migration(
-        &state.services,
-        &auth.actor,
-        &key,
-        &form.from,
-        to,
-        &form.map,
-    )
-    .await?;
-    show_migration(&state, &auth, &key, &form, preview, StatusCode::OK)
+    show_migration(&state, &auth, &key, &form, StatusCode::OK).await
 }
 
-fn show_migration(
+async fn show_migration(
     state: &AppState,
     auth: &Auth<Analysts>,
     key: &str,
     form: &MigrationForm,
-    preview: workflows::MigrationPreview,
     status: StatusCode,
 ) -> AppResult<Response> {
+    let preview = workflows::preview_migration(
+        &state.services,
+        &auth.actor,
+        key,
+        &form.from,
+        form.to.unwrap_or_default(),
+        &form.map,
+    )
+    .await?;
     let moves: Vec<_> = preview
         .plan
         .moves
@@ -397,23 +395,7 @@ async fn migrate(
             state.config.secure_cookies,
         )),
         Err(_) => {
-            let preview = workflows::preview_migration(
-                &state.services,
-                &auth.actor,
-                &key,
-                &form.from,
-                to,
-                &form.map,
-            )
-            .await?;
-            show_migration(
-                &state,
-                &auth,
-                &key,
-                &form,
-                preview,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
+            show_migration(&state, &auth, &key, &form, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
