@@ -424,7 +424,7 @@ async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
                 println!("{d}");
             }
             if diagnostics.is_empty() {
-                println!("Проверено: {}; ошибок нет.", files.len());
+                println!("Ошибок нет.");
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
