@@ -173,6 +173,7 @@ impl RunningApp {
                 .telegram_inbox
                 .as_ref()
                 .map(|(_, bot)| bot.clone()),
+            workflows_dir: Some(catalogue.dir.clone()),
         };
         let state = web::AppState::new(
             services.clone(),
@@ -180,6 +181,7 @@ impl RunningApp {
             web_config,
             crate::telemetry::metrics_handle(),
         )?;
+        state.refresh_labels().await;
         let shutdown = CancellationToken::new();
         let mut tasks = Vec::new();
 

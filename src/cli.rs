@@ -97,6 +97,9 @@ enum WorkflowsCommand {
     },
     /// List definitions with their active version and running instances.
     List,
+    /// Print the fields of `object.*` per object kind as a Markdown table
+    /// (the table in workflows/README.md is this output).
+    Fields,
     /// Move running instances of a definition to another version.
     Migrate {
         /// The definition id (e.g. supplier_onboarding).
@@ -422,11 +425,17 @@ async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
                 println!("{d}");
             }
             if diagnostics.is_empty() {
-                println!("{} file(s): no problems.", files.len());
+                println!("Ошибок нет.");
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
             }
+        }
+        WorkflowsCommand::Fields => {
+            let texts = web::i18n::Catalogue::russian()?;
+            let kinds = web::guide::object_fields(&engine.vocabulary().object_fields, &texts);
+            print!("{}", web::guide::markdown(&kinds));
+            ExitCode::SUCCESS
         }
         WorkflowsCommand::List => {
             engine
@@ -480,7 +489,7 @@ async fn workflows(cmd: WorkflowsCommand) -> anyhow::Result<ExitCode> {
                     ExitCode::SUCCESS
                 }
                 Err(engine::EngineError::Migration(problems)) => {
-                    eprintln!("Migration refused; nothing was moved:");
+                    eprintln!("Перенос невозможен, ничего не изменено:");
                     for p in problems {
                         eprintln!("  {p}");
                     }

@@ -24,7 +24,10 @@ pub use engine::queries::{
     ActionView, Graph, GraphEdge, GraphState, HistoryView, InboxCounts, InstanceView, OutcomeView,
     TaskForm, TaskView, TimerView,
 };
-pub use engine::versions::{DefinitionSummary, DefinitionVersion};
+pub use engine::versions::{
+    DefinitionSummary, DefinitionVersion, LoadAction, LoadedFile, MigrationPlan, MigrationReport,
+    PlannedMove,
+};
 pub use engine::{Diagnostic, FieldErrors as FormErrors, Started, StepReport};
 
 use crate::access::{Actor, Rule, hunter_only, object_visible, require, require_object};
@@ -389,6 +392,158 @@ pub async fn save(
 pub async fn activate(s: &Services, actor: &Actor, id: i64) -> DomainResult<DefinitionVersion> {
     require(actor, Rule::WorkflowEditor)?;
     Ok(s.engine.activate(id, Some(actor.user_id())).await?)
+}
+
+/// What the analysts called each state of the workflows run on
+/// `object_kind` (their active versions): labels for a status no message
+/// catalogue knows, such as a state added in the YAML yesterday. Public
+/// knowledge (the same titles show on every request page), so no actor.
+pub async fn active_state_titles(
+    s: &Services,
+    object_kind: &str,
+) -> DomainResult<BTreeMap<String, String>> {
+    Ok(s.engine.active_state_titles(object_kind).await?)
+}
+
+/// Reads the workflow files of `dir` again, as the server does at start: a
+/// changed file becomes the active version of its workflow, a broken file
+/// is refused with its problems and its workflow keeps the version that
+/// was active — the running server never stops over a typo.
+pub async fn reload_files(
+    s: &Services,
+    actor: &Actor,
+    dir: &std::path::Path,
+) -> DomainResult<(Vec<LoadedFile>, Vec<Diagnostic>)> {
+    require(actor, Rule::WorkflowEditor)?;
+    match s
+        .engine
+        .load_dir_keeping_good(dir, Some(actor.user_id()))
+        .await
+    {
+        Ok(r) => Ok(r),
+        Err(SaveError::Invalid(d)) => Ok((Vec::new(), d.0)),
+        Err(SaveError::Engine(e)) => Err(e.into()),
+    }
+}
+
+/// The fields of `object.*` per object kind, as the context providers
+/// declare them (the checker refuses any other): what the analysts' guide
+/// lists.
+pub fn object_fields(s: &Services, actor: &Actor) -> DomainResult<BTreeMap<String, Vec<String>>> {
+    require(actor, Rule::WorkflowEditor)?;
+    Ok(s.engine.vocabulary().object_fields.clone())
+}
+
+// ---- Moving running instances to another version ----
+
+/// A migration as the analyst sees it before confirming: the workflow's
+/// versions, what would move where, and the target's states (for the map
+/// of states the target no longer has).
+#[derive(Debug, Clone)]
+pub struct MigrationPreview {
+    pub versions: Vec<DefinitionVersion>,
+    /// The source versions (every version but the target when none given).
+    pub from_versions: Vec<i64>,
+    pub plan: MigrationPlan,
+    /// The target's states as (name, title), in definition order.
+    pub target_states: Vec<(String, String)>,
+    /// Titles of every state of the versions involved, by name.
+    pub titles: BTreeMap<String, String>,
+}
+
+/// What moving workflow `key`'s running instances from `from_versions`
+/// (all others when empty) to `to_version` would do; nothing is moved.
+pub async fn preview_migration(
+    s: &Services,
+    actor: &Actor,
+    key: &str,
+    from_versions: &[i64],
+    to_version: i64,
+    state_map: &BTreeMap<String, String>,
+) -> DomainResult<MigrationPreview> {
+    let (versions, from_versions) =
+        versions_and_sources(s, actor, key, from_versions, to_version).await?;
+    let plan = s
+        .engine
+        .plan_migration(key, &from_versions, to_version, state_map)
+        .await?;
+    let mut titles = BTreeMap::new();
+    let mut target_states = Vec::new();
+    for v in &versions {
+        let involved = from_versions.contains(&v.version) || v.version == to_version;
+        if !involved {
+            continue;
+        }
+        let graph = s.engine.graph(v.id).await?;
+        for st in graph.states {
+            if v.version == to_version {
+                target_states.push((st.name.clone(), st.title.clone()));
+            }
+            titles.entry(st.name).or_insert(st.title);
+        }
+    }
+    Ok(MigrationPreview {
+        versions,
+        from_versions,
+        plan,
+        target_states,
+        titles,
+    })
+}
+
+/// Moves the running instances as [`preview_migration`] showed;
+/// `Ok(Err(problems))` when the engine refused (nothing moved).
+pub async fn migrate(
+    s: &Services,
+    actor: &Actor,
+    key: &str,
+    from_versions: &[i64],
+    to_version: i64,
+    state_map: &BTreeMap<String, String>,
+) -> DomainResult<Result<MigrationReport, Vec<String>>> {
+    let (_, from_versions) = versions_and_sources(s, actor, key, from_versions, to_version).await?;
+    match s
+        .engine
+        .migrate_instances(
+            key,
+            &from_versions,
+            to_version,
+            state_map,
+            Some(actor.user_id()),
+        )
+        .await
+    {
+        Ok(report) => Ok(Ok(report)),
+        Err(engine::EngineError::Migration(problems)) => Ok(Err(problems)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// For a workflow editor: the versions of workflow `key` (none: not
+/// found), and the versions a migration moves from — those given, or every
+/// version but the target.
+async fn versions_and_sources(
+    s: &Services,
+    actor: &Actor,
+    key: &str,
+    given: &[i64],
+    to_version: i64,
+) -> DomainResult<(Vec<DefinitionVersion>, Vec<i64>)> {
+    require(actor, Rule::WorkflowEditor)?;
+    let versions = s.engine.list_versions(key).await?;
+    if versions.is_empty() {
+        return Err(DomainError::NotFound);
+    }
+    let sources = if given.is_empty() {
+        versions
+            .iter()
+            .map(|v| v.version)
+            .filter(|v| *v != to_version)
+            .collect()
+    } else {
+        given.to_vec()
+    };
+    Ok((versions, sources))
 }
 
 // ---- The JSON API ----

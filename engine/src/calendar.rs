@@ -191,7 +191,7 @@ impl Calendars {
                     err(
                         rc.timezone.referenced.into(),
                         format!(
-                            "unknown time zone `{}` (write e.g. Europe/Moscow)",
+                            "неизвестный часовой пояс «{}» (пишите, например, Europe/Moscow)",
                             rc.timezone.value
                         ),
                     );
@@ -204,14 +204,16 @@ impl Calendars {
                     Ok(w) => week[w.num_days_from_monday() as usize] = true,
                     Err(_) => err(
                         rc.days.referenced.into(),
-                        format!("unknown weekday `{d}` (use mon, tue, wed, thu, fri, sat, sun)"),
+                        format!(
+                            "неизвестный день недели «{d}»; пишите mon, tue, wed, thu, fri, sat, sun"
+                        ),
                     ),
                 }
             }
             if !week.iter().any(|w| *w) {
                 err(
                     rc.days.referenced.into(),
-                    "a calendar needs at least one working weekday".into(),
+                    "в календаре нужен хотя бы один рабочий день недели".into(),
                 );
             }
             let hours = rc.hours.value.split_once('-').and_then(|(a, b)| {
@@ -222,10 +224,7 @@ impl Calendars {
             let Some((opens, closes)) = hours else {
                 err(
                     rc.hours.referenced.into(),
-                    format!(
-                        "working hours `{}` must look like 09:00-18:00",
-                        rc.hours.value
-                    ),
+                    format!("рабочие часы «{}» пишите так: 09:00-18:00", rc.hours.value),
                 );
                 continue;
             };
@@ -238,7 +237,7 @@ impl Calendars {
                         }
                         Err(_) => err(
                             d.referenced.into(),
-                            format!("`{}` is not a date (write YYYY-MM-DD)", d.value),
+                            format!("«{}» — не дата (пишите ГГГГ-ММ-ДД)", d.value),
                         ),
                     }
                 }
@@ -271,7 +270,7 @@ impl Calendars {
             vec![Diagnostic::new(
                 &file,
                 Pos::default(),
-                format!("cannot read: {e}"),
+                format!("не удалось прочитать файл: {e}"),
             )]
         })?;
         Calendars::parse(&text, &file)
@@ -327,7 +326,7 @@ mod tests {
         let errs = Calendars::parse(bad, "calendar.yaml").unwrap_err();
         assert_eq!(
             errs[0].to_string(),
-            "calendar.yaml:3:15: unknown time zone `Mars/Olympus` (write e.g. Europe/Moscow)"
+            "calendar.yaml:3:15: неизвестный часовой пояс «Mars/Olympus» (пишите, например, Europe/Moscow)"
         );
     }
 }

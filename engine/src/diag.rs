@@ -91,7 +91,7 @@ pub fn from_yaml_error(file: &str, err: &serde_saphyr::Error) -> Diagnostic {
     let message = match raw.strip_prefix("duplicate mapping key: ") {
         Some(rest) => {
             let key = rest.split(',').next().unwrap_or(rest).trim();
-            format!("duplicate id `{key}`")
+            format!("«{key}» объявлено дважды")
         }
         None => russian_yaml_message(&raw)
             .unwrap_or_else(|| raw.escape_debug().to_string().replace("\\\"", "\"")),

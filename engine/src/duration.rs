@@ -26,7 +26,7 @@ impl Dur {
     pub fn parse(text: &str) -> Result<Dur, String> {
         let s = text.trim();
         if s.is_empty() {
-            return Err("empty duration; write e.g. 15m, 2h, 1d or 1d 4h".into());
+            return Err("срок не указан; пишите, например, 15m, 2h, 1d или 1d 4h".into());
         }
         let mut dur = Dur::default();
         let mut number = String::new();
@@ -37,20 +37,20 @@ impl Dur {
             } else if c.is_whitespace() {
                 if !number.is_empty() {
                     return Err(format!(
-                        "{text:?}: a unit (s, m, h, d, w) must follow {number}"
+                        "{text:?}: после {number} нужна единица — s, m, h, d или w"
                     ));
                 }
             } else {
                 if number.is_empty() {
                     return Err(format!(
-                        "{text:?} is not a duration; write e.g. 15m, 2h, 1d or 1d 4h"
+                        "{text:?} — не срок; пишите, например, 15m, 2h, 1d или 1d 4h"
                     ));
                 }
                 let n: i64 = number
                     .parse()
-                    .map_err(|_| format!("{text:?}: number too large"))?;
+                    .map_err(|_| format!("{text:?}: слишком большое число"))?;
                 if n > MAX_SECONDS {
-                    return Err(format!("{text:?}: number too large"));
+                    return Err(format!("{text:?}: слишком большое число"));
                 }
                 number.clear();
                 parts += 1;
@@ -62,7 +62,7 @@ impl Dur {
                     'w' => dur.weeks += n,
                     other => {
                         return Err(format!(
-                            "{text:?}: unknown unit {other:?}; use s, m, h, d or w"
+                            "{text:?}: неизвестная единица {other:?}; допустимы s, m, h, d, w"
                         ));
                     }
                 }
@@ -70,17 +70,17 @@ impl Dur {
         }
         if !number.is_empty() {
             return Err(format!(
-                "{text:?}: a unit (s, m, h, d, w) must follow {number}"
+                "{text:?}: после {number} нужна единица — s, m, h, d или w"
             ));
         }
         if parts == 0 {
-            return Err(format!("{text:?} is not a duration"));
+            return Err(format!("{text:?} — не срок"));
         }
         if dur.total_seconds() > MAX_SECONDS {
-            return Err(format!("{text:?} is longer than ten years"));
+            return Err(format!("{text:?} — больше десяти лет"));
         }
         if dur.total_seconds() == 0 {
-            return Err(format!("{text:?}: a duration must be longer than zero"));
+            return Err(format!("{text:?}: срок должен быть больше нуля"));
         }
         Ok(dur)
     }

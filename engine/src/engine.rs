@@ -254,6 +254,13 @@ impl EngineBuilder {
     /// Provides `object.*` for definitions of this object kind.
     pub fn context(mut self, object_kind: &str, provider: Arc<dyn ContextProvider>) -> Self {
         self.vocab.object_kinds.insert(object_kind.to_string());
+        let fields = provider.fields();
+        if !fields.is_empty() {
+            self.vocab.object_fields.insert(
+                object_kind.to_string(),
+                fields.iter().map(|f| f.to_string()).collect(),
+            );
+        }
         self.contexts.insert(object_kind.to_string(), provider);
         self
     }
@@ -443,6 +450,22 @@ impl Engine {
                     message: e.to_string(),
                 }),
         }
+    }
+
+    /// What `object.*` holds for business object `kind`/`id` right now
+    /// (`null` for a kind without a context provider or a missing object).
+    pub async fn object_context_of(&self, kind: &str, id: i64) -> Result<Value, EngineError> {
+        let Some(p) = self.inner.contexts.get(kind) else {
+            return Ok(Value::Null);
+        };
+        let mut conn = self.inner.db.pool().acquire().await?;
+        p.context(&mut conn, id)
+            .await
+            .map_err(|e| EngineError::Context {
+                kind: kind.to_string(),
+                id,
+                message: e.to_string(),
+            })
     }
 
     /// Starts an instance of the active version of `key` for `object`.

@@ -253,7 +253,7 @@ fn syntax_message(e: &minijinja::Error) -> String {
         .detail()
         .map(str::to_string)
         .unwrap_or_else(|| e.kind().to_string());
-    format!("bad expression: {detail}")
+    format!("ошибка в выражении: {detail}")
 }
 
 /// Converts a template value to JSON.

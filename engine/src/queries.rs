@@ -213,7 +213,13 @@ pub struct GraphEdge {
     pub to: String,
     /// `event`, `after`, `at`, `cron`, `when`, `outcome`.
     pub kind: String,
+    /// The transition's or outcome's title; without one, its trigger as
+    /// written (the event's name, `2h`, the cron line).
     pub label: String,
+    /// Whether `label` is a title people wrote (else the raw trigger).
+    pub titled: bool,
+    /// The condition (`if:`) the transition also needs, as written.
+    pub guard: Option<String>,
     /// Stays in the state (no exit/entry).
     pub internal: bool,
 }
@@ -688,22 +694,22 @@ impl Engine {
         let mut edges = Vec::new();
         for s in &def.states {
             for t in &s.transitions {
+                // The analyst's title when there is one; else what fires
+                // the transition, as written (the kind is named apart).
                 let base = match &t.when {
                     When::Event(e) => e.clone(),
-                    When::After(w) => format!("after {}", w.label()),
-                    When::At(e) => format!("at {}", e.src),
-                    When::Cron(c) => format!("cron {}", c.text),
-                    When::Guard(e) => format!("when {}", e.src),
+                    When::After(w) => w.label(),
+                    When::At(e) => e.src.clone(),
+                    When::Cron(c) => c.text.clone(),
+                    When::Guard(e) => e.src.clone(),
                 };
-                let mut label = t.title.clone().unwrap_or(base);
-                if let Some(g) = &t.guard {
-                    label.push_str(&format!(" [if {}]", g.src));
-                }
                 edges.push(GraphEdge {
                     from: s.name.clone(),
                     to: t.to.clone().unwrap_or_else(|| s.name.clone()),
                     kind: t.when.kind().to_string(),
-                    label,
+                    label: t.title.clone().unwrap_or(base),
+                    titled: t.title.is_some(),
+                    guard: t.guard.as_ref().map(|g| g.src.clone()),
                     internal: t.to.is_none(),
                 });
             }
@@ -714,6 +720,8 @@ impl Engine {
                         to: o.to.clone(),
                         kind: "outcome".into(),
                         label: o.title.clone(),
+                        titled: true,
+                        guard: None,
                         internal: false,
                     });
                 }

@@ -97,6 +97,13 @@ pub(crate) type LocalActions = std::collections::HashMap<String, Arc<dyn LocalAc
 #[async_trait]
 pub trait ContextProvider: Send + Sync + 'static {
     async fn context(&self, conn: &mut AnyConnection, object_id: i64) -> anyhow::Result<Value>;
+
+    /// The fields `object.*` has (the keys of [`ContextProvider::context`]'s
+    /// object): the one list the checker refuses other names by and the
+    /// analysts' guide is written from. Empty: not declared, not checked.
+    fn fields(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 struct FnAction<F>(F);

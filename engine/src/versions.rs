@@ -99,6 +99,31 @@ impl From<sqlx::Error> for SaveError {
     }
 }
 
+/// One running instance as a migration would move it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedMove {
+    pub instance_id: i64,
+    pub object_kind: String,
+    pub object_id: i64,
+    pub from_version: i64,
+    pub from_state: String,
+    pub to_state: String,
+}
+
+/// What a migration would do, checked but not applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationPlan {
+    pub key: String,
+    pub to_version: i64,
+    pub moves: Vec<PlannedMove>,
+    /// Running instances per source state that has no place in the target
+    /// (neither mapped nor a state of the target): the map the analyst
+    /// still has to give.
+    pub unplaced: BTreeMap<String, usize>,
+    /// Why the migration would be refused; empty when it may run.
+    pub problems: Vec<String>,
+}
+
 /// What a migration moved.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationReport {
@@ -179,7 +204,7 @@ impl Engine {
                 SaveError::Invalid(Diagnostics(vec![Diagnostic::new(
                     &dir.display().to_string(),
                     Pos::default(),
-                    format!("cannot read the folder: {e}"),
+                    format!("не удалось прочитать папку: {e}"),
                 )]))
             })?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -200,7 +225,7 @@ impl Engine {
                     errors.push(Diagnostic::new(
                         &file,
                         Pos::default(),
-                        format!("cannot read: {e}"),
+                        format!("не удалось прочитать файл: {e}"),
                     ));
                     continue;
                 }
@@ -211,7 +236,7 @@ impl Engine {
                         errors.push(Diagnostic::new(
                             &file,
                             Pos::new(1, 1),
-                            format!("another file already defines `{}`", def.key),
+                            format!("процесс «{}» уже объявлен в другом файле", def.key),
                         ));
                         continue;
                     }
@@ -430,6 +455,143 @@ impl Engine {
         Ok(out)
     }
 
+    /// The state titles of the active versions of every workflow run on
+    /// `object_kind` (state name → title), for labelling a business
+    /// object's status with what the analysts wrote in the YAML.
+    pub async fn active_state_titles(
+        &self,
+        object_kind: &str,
+    ) -> Result<BTreeMap<String, String>, EngineError> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM wf_definitions WHERE object_kind = $1 AND status = 'active' ORDER BY id",
+        )
+        .bind(object_kind)
+        .fetch_all(self.inner.db.pool())
+        .await?;
+        let mut titles = BTreeMap::new();
+        for id in ids {
+            let def = self.definition(id).await?;
+            for st in &def.states {
+                titles
+                    .entry(st.name.clone())
+                    .or_insert_with(|| st.title.clone());
+            }
+        }
+        Ok(titles)
+    }
+
+    /// Checks a migration without moving anything: the versions exist, the
+    /// map names states of the source versions and of the target, and
+    /// every running instance lands on a state of the target. Returns what
+    /// would move where (the browser's preview before the analyst
+    /// confirms) and the problems; a plan with problems moves nothing.
+    pub async fn plan_migration(
+        &self,
+        key: &str,
+        from_versions: &[i64],
+        to_version: i64,
+        state_map: &BTreeMap<String, String>,
+    ) -> Result<MigrationPlan, EngineError> {
+        let checked = self
+            .check_migration(key, from_versions, to_version, state_map)
+            .await?;
+        let mut plan = MigrationPlan {
+            key: key.to_string(),
+            to_version,
+            moves: Vec::new(),
+            unplaced: BTreeMap::new(),
+            problems: checked.problems,
+        };
+        let Some(target) = checked.target else {
+            return Ok(plan);
+        };
+        for (from_id, version) in &checked.from {
+            let rows = sqlx::query(
+                "SELECT id, state, object_kind, object_id FROM wf_instances \
+                 WHERE definition_id = $1 AND finished_at IS NULL ORDER BY id",
+            )
+            .bind(from_id)
+            .fetch_all(self.inner.db.pool())
+            .await?;
+            for r in rows {
+                let from_state: String = r.try_get(1)?;
+                let to_state = state_map
+                    .get(&from_state)
+                    .cloned()
+                    .unwrap_or_else(|| from_state.clone());
+                if target.state(&to_state).is_none() {
+                    *plan.unplaced.entry(from_state.clone()).or_default() += 1;
+                }
+                plan.moves.push(PlannedMove {
+                    instance_id: r.try_get(0)?,
+                    object_kind: r.try_get(2)?,
+                    object_id: r.try_get(3)?,
+                    from_version: *version,
+                    from_state,
+                    to_state,
+                });
+            }
+        }
+        for (state, n) in &plan.unplaced {
+            plan.problems.push(unplaced_problem(state, *n, to_version));
+        }
+        Ok(plan)
+    }
+
+    /// The part of a migration's checks that needs no instance: versions
+    /// and the state map.
+    async fn check_migration(
+        &self,
+        key: &str,
+        from_versions: &[i64],
+        to_version: i64,
+        state_map: &BTreeMap<String, String>,
+    ) -> Result<CheckedMigration, EngineError> {
+        let versions = self.list_versions(key).await?;
+        let find = |v: i64| versions.iter().find(|x| x.version == v);
+        let mut problems = Vec::new();
+        let Some(target) = find(to_version) else {
+            return Ok(CheckedMigration {
+                target: None,
+                target_id: 0,
+                from: Vec::new(),
+                problems: vec![format!("у процесса «{key}» нет версии {to_version}")],
+            });
+        };
+        let target_def = self.definition(target.id).await?;
+        let mut from = Vec::new();
+        let mut source_states = BTreeSet::new();
+        for v in from_versions {
+            match find(*v) {
+                None => problems.push(format!("у процесса «{key}» нет версии {v}")),
+                Some(x) if x.version == to_version => problems.push(format!(
+                    "версия {v} — это та, на которую переносим; уберите её из исходных"
+                )),
+                Some(x) => {
+                    from.push((x.id, x.version));
+                    let d = self.definition(x.id).await?;
+                    source_states.extend(d.states.iter().map(|s| s.name.clone()));
+                }
+            }
+        }
+        for (from_state, to) in state_map {
+            if !source_states.contains(from_state) {
+                problems.push(format!("состояния «{from_state}» нет в исходных версиях"));
+            }
+            if target_def.state(to).is_none() {
+                problems.push(format!(
+                    "состояния «{to}», куда переносим, нет в версии {to_version}"
+                ));
+            }
+        }
+        Ok(CheckedMigration {
+            target: Some(target_def),
+            target_id: target.id,
+            from,
+            problems,
+        })
+    }
+
     /// Moves the running instances of `key` on versions `from_versions` to
     /// `to_version`. An instance whose state is in `state_map` goes to the
     /// mapped state; any other keeps its state name, which must exist in the
@@ -444,45 +606,19 @@ impl Engine {
         state_map: &BTreeMap<String, String>,
         actor: Option<i64>,
     ) -> Result<MigrationReport, EngineError> {
-        let versions = self.list_versions(key).await?;
-        let find = |v: i64| versions.iter().find(|x| x.version == v);
-        let mut problems = Vec::new();
-        let Some(target) = find(to_version) else {
+        let checked = self
+            .check_migration(key, from_versions, to_version, state_map)
+            .await?;
+        if !checked.problems.is_empty() {
+            return Err(EngineError::Migration(checked.problems));
+        }
+        let Some(target_def) = checked.target else {
             return Err(EngineError::Migration(vec![format!(
-                "`{key}` has no version {to_version}"
+                "у процесса «{key}» нет версии {to_version}"
             )]));
         };
-        let target_def = self.definition(target.id).await?;
-        let mut from_ids = Vec::new();
-        let mut source_states = BTreeSet::new();
-        for v in from_versions {
-            match find(*v) {
-                None => problems.push(format!("`{key}` has no version {v}")),
-                Some(x) if x.version == to_version => {
-                    problems.push(format!("version {v} is the target itself"))
-                }
-                Some(x) => {
-                    from_ids.push(x.id);
-                    let d = self.definition(x.id).await?;
-                    source_states.extend(d.states.iter().map(|s| s.name.clone()));
-                }
-            }
-        }
-        for (from, to) in state_map {
-            if !source_states.contains(from) {
-                problems.push(format!(
-                    "mapped state `{from}` is not a state of the source versions"
-                ));
-            }
-            if target_def.state(to).is_none() {
-                problems.push(format!(
-                    "map target `{to}` is not a state of version {to_version}"
-                ));
-            }
-        }
-        if !problems.is_empty() {
-            return Err(EngineError::Migration(problems));
-        }
+        let from_ids: Vec<i64> = checked.from.iter().map(|(id, _)| *id).collect();
+        let target_id = checked.target_id;
         let db = &self.inner.db;
         let mut tx = db.begin().await?;
         let conn: &mut AnyConnection = &mut tx;
@@ -508,14 +644,14 @@ impl Engine {
             return Err(EngineError::Migration(
                 unplaced
                     .into_iter()
-                    .map(|(s, n)| format!("{n} running instance(s) in state `{s}`, which is neither mapped nor a state of version {to_version}"))
+                    .map(|(s, n)| unplaced_problem(&s, n, to_version))
                     .collect(),
             ));
         }
         let mut report = MigrationReport {
             moved: 0,
             by_state: BTreeMap::new(),
-            to_definition_id: target.id,
+            to_definition_id: target_id,
         };
         let lock = db.dialect() == Dialect::Postgres;
         for (id, state) in ids {
@@ -531,7 +667,7 @@ impl Engine {
             let object = self.object_context(conn, &target_def, &snap.object).await?;
             let details = serde_json::json!({
                 "from_definition_id": from_def_id,
-                "to_definition_id": target.id,
+                "to_definition_id": target_id,
                 "to_version": to_version,
             });
             let outcome = migrate(
@@ -549,11 +685,11 @@ impl Engine {
             store::apply(
                 conn,
                 &target_def.key,
-                target.id,
+                target_id,
                 &snap,
                 &outcome,
                 db.now(),
-                Some(target.id),
+                Some(target_id),
                 &self.inner.locals,
             )
             .await
@@ -570,6 +706,21 @@ impl Engine {
         self.after_commit(true, true);
         Ok(report)
     }
+}
+
+/// What [`Engine::check_migration`] found: the target (when it exists),
+/// the source versions as (row id, version number), and the problems.
+struct CheckedMigration {
+    target: Option<std::sync::Arc<crate::model::Definition>>,
+    target_id: i64,
+    from: Vec<(i64, i64)>,
+    problems: Vec<String>,
+}
+
+fn unplaced_problem(state: &str, n: usize, to_version: i64) -> String {
+    format!(
+        "в состоянии «{state}» идёт процессов: {n}, а в версии {to_version} такого состояния нет — укажите, куда их перенести"
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -116,7 +116,9 @@ fn display_is_file_line_column_message() {
     let (line, col) = pos_of(&y, "nowhere", 0);
     assert_eq!(
         errs[0].to_string(),
-        format!("wf.yaml:{line}:{col}: unknown state `nowhere` (states: closed, new, waiting)")
+        format!(
+            "wf.yaml:{line}:{col}: неизвестное состояние «nowhere»; есть: closed, new, waiting"
+        )
     );
 }
 
@@ -159,13 +161,13 @@ fn unknown_states() {
         &variant("to: closed}", "to: nowhere}"),
         "nowhere",
         0,
-        "unknown state `nowhere`",
+        "неизвестное состояние «nowhere»",
     );
     expect(
         &variant("initial: new", "initial: old"),
         "old",
         0,
-        "unknown state `old`",
+        "неизвестное состояние «old»",
     );
 }
 
@@ -178,7 +180,7 @@ fn unknown_action_and_parameter() {
         ),
         "launch",
         0,
-        "unknown action `launch`",
+        "неизвестное действие «launch»",
     );
     expect(
         &variant(
@@ -187,7 +189,7 @@ fn unknown_action_and_parameter() {
         ),
         "txt",
         0,
-        "action `notify` has no parameter `txt`",
+        "у действия «notify» нет параметра «txt»",
     );
     expect(
         &variant(
@@ -196,7 +198,7 @@ fn unknown_action_and_parameter() {
         ),
         "task.remind",
         0,
-        "reserved",
+        "служебное действие",
     );
 }
 
@@ -206,7 +208,7 @@ fn unknown_role() {
         &variant("roles: [manager]", "roles: [boss]"),
         "boss",
         0,
-        "unknown role `boss`",
+        "неизвестная роль «boss»",
     );
 }
 
@@ -216,7 +218,7 @@ fn unknown_event() {
         &variant("event: client.called", "event: client.texted"),
         "client.texted",
         0,
-        "unknown event `client.texted`",
+        "неизвестное событие «client.texted»",
     );
 }
 
@@ -234,7 +236,7 @@ fn unknown_data_fields_in_set_and_expressions() {
         &variant("set: {note: form.reason}", "set: {notes: form.reason}"),
         "notes",
         0,
-        "unknown data field `notes`",
+        "неизвестное поле данных «notes»",
     );
     expect(
         &variant(
@@ -243,7 +245,7 @@ fn unknown_data_fields_in_set_and_expressions() {
         ),
         "\"data.arrive_at",
         0,
-        "unknown data field `arrive_at`",
+        "неизвестное поле данных «arrive_at»",
     );
     expect(
         &variant(
@@ -252,7 +254,7 @@ fn unknown_data_fields_in_set_and_expressions() {
         ),
         "\"Проверить",
         0,
-        "unknown data field `nots`",
+        "неизвестное поле данных «nots»",
     );
 }
 
@@ -262,7 +264,7 @@ fn unknown_form_field_and_misplaced_roots() {
         &variant("set: {note: form.reason}", "set: {note: form.reasn}"),
         "form.reasn",
         0,
-        "unknown form field `reasn`",
+        "в форме задачи нет поля «reasn»",
     );
     expect(
         &variant(
@@ -271,20 +273,20 @@ fn unknown_form_field_and_misplaced_roots() {
         ),
         "form.reason}",
         1,
-        "`form` is only available in a task outcome",
+        "«form» есть только в решении по задаче",
     );
     expect(
         &variant("with: {text: \"'Скоро приезд'\"}", "with: {text: approved}"),
         "approved}",
         0,
-        "unknown name `approved`",
+        "неизвестное имя «approved»",
     );
 }
 
 #[test]
 fn unreachable_and_dead_end_states() {
     let y = variant("  closed:\n", "  orphan:\n    terminal: true\n  closed:\n");
-    expect(&y, "orphan", 0, "state `orphan` is unreachable");
+    expect(&y, "orphan", 0, "в состояние «orphan» нельзя попасть");
     let y = variant(
         "  closed:\n    terminal: true\n",
         "  closed:\n    title: Закрыта\n",
@@ -293,29 +295,44 @@ fn unreachable_and_dead_end_states() {
         &y,
         "closed:\n    title",
         0,
-        "state `closed` is not terminal but has no way out",
+        "из состояния «closed» нет выхода",
     );
 }
 
 #[test]
 fn duplicate_ids() {
     let y = variant("  closed:\n", "  waiting:\n    terminal: true\n  closed:\n");
-    expect(&y, "waiting:\n    terminal", 0, "duplicate id `waiting`");
+    expect(
+        &y,
+        "waiting:\n    terminal",
+        0,
+        "«waiting» объявлено дважды",
+    );
     let y = variant(
         "  waiting:\n",
         "      - id: review\n        title: x\n        roles: [manager]\n        outcomes: {ok: {title: Ok, to: closed}}\n  waiting:\n",
     );
-    expect(&y, "review", 1, "duplicate task id `review`");
+    expect(
+        &y,
+        "review",
+        1,
+        "задача «review» объявлена в состоянии дважды",
+    );
     let y = variant(
         "          - id: reason\n            type: text\n",
         "          - id: reason\n            type: text\n          - id: reason\n",
     );
-    expect(&y, "reason", 1, "duplicate form field `reason`");
+    expect(&y, "reason", 1, "поле формы «reason» объявлено дважды");
     let y = variant(
         "events: [client.called]",
         "events: [client.called, client.called]",
     );
-    expect(&y, "client.called", 1, "duplicate event `client.called`");
+    expect(
+        &y,
+        "client.called",
+        1,
+        "событие «client.called» объявлено дважды",
+    );
 }
 
 #[test]
@@ -327,19 +344,19 @@ fn bad_expression_duration_and_cron() {
         ),
         "\"data.arrival_at |\"",
         0,
-        "bad expression",
+        "ошибка в выражении",
     );
     expect(
         &variant("due: 2h", "due: 2 hours"),
         "2 hours",
         0,
-        "bad duration",
+        "неверный срок",
     );
     expect(
         &variant("after: 1d", "after: soon"),
         "soon",
         0,
-        "bad duration",
+        "неверный срок",
     );
     expect(
         &variant("\"0 9 * * Mon-Fri\"", "\"0 9 * * 1-5\""),
@@ -366,7 +383,7 @@ fn bad_expression_duration_and_cron() {
         ),
         "\"data.arrival_at | befor",
         0,
-        "unknown filter `befor`",
+        "неизвестный фильтр «befor»",
     );
 }
 
@@ -380,7 +397,7 @@ fn terminal_state_with_transitions_or_tasks() {
         &y,
         "event: client.called\n        to: new",
         0,
-        "terminal state `closed` cannot have transitions",
+        "конечное состояние «closed» не может иметь переходов",
     );
 }
 
@@ -394,18 +411,23 @@ fn trigger_count_and_when_rules() {
         &y,
         "event: client.called\n        after",
         0,
-        "exactly one trigger",
+        "ровно одно условие срабатывания",
     );
     let y = variant(
         "      - event: client.called\n        to: closed\n",
         "      - to: closed\n",
     );
-    expect(&y, "to: closed\n      - at", 0, "needs a trigger");
+    expect(&y, "to: closed\n      - at", 0, "нет условия срабатывания");
     let y = variant(
         "      - event: client.called\n        to: closed\n",
         "      - when: \"data.amount > 0\"\n",
     );
-    expect(&y, "\"data.amount > 0\"", 0, "must go `to:` another state");
+    expect(
+        &y,
+        "\"data.amount > 0\"",
+        0,
+        "должен вести (to:) в другое состояние",
+    );
 }
 
 #[test]
@@ -414,19 +436,19 @@ fn unknown_calendar_and_types() {
         &variant("calendar: working", "calendar: weekends"),
         "weekends",
         0,
-        "unknown calendar `weekends`",
+        "неизвестный календарь «weekends»",
     );
     expect(
         &variant("amount: {type: money}", "amount: {type: roubles}"),
         "roubles",
         0,
-        "unknown type `roubles`",
+        "неизвестный тип «roubles»",
     );
     expect(
         &variant("note: {type: text}", "note: {type: integer, default: many}"),
         "many",
         0,
-        "default value does not fit",
+        "значение по умолчанию не подходит",
     );
     // An unquoted date is arithmetic (2026 - 5 - 1), not a date.
     let y = variant("set: {note: form.reason}", "set: {arrival_at: 2026-05-01}");
@@ -434,7 +456,7 @@ fn unknown_calendar_and_types() {
         &y,
         "2026-05-01",
         0,
-        "does not fit data field `arrival_at` of type datetime",
+        "не подходит к полю данных «arrival_at» типа datetime",
     );
 }
 
@@ -528,11 +550,58 @@ fn external_events_must_be_declared_events() {
         "events: [client.called]\n",
         "events: [client.called]\nexternal: [offer.accepted]\n",
     );
-    expect(&y, "offer.accepted", 0, "not an event of this workflow");
+    expect(&y, "offer.accepted", 0, "а такого события в процессе нет");
     // An action's own result only the engine reports.
     let y = variant(
         "events: [client.called]\n",
         "events: [client.called]\nexternal: [send_rfq.done]\n",
     );
-    expect(&y, "send_rfq.done", 0, "not an event of this workflow");
+    expect(&y, "send_rfq.done", 0, "а такого события в процессе нет");
+}
+
+/// One typo, one message: a state misspelt where it is declared is named
+/// once (with the places it is written and the likely intended name), and
+/// what it drags along — transitions dropped, states without a way out,
+/// "unreachable" states — is not reported on top.
+#[test]
+fn one_typo_gives_one_message() {
+    let y = variant(
+        "  closed:\n    terminal: true",
+        "  clossed:\n    terminal: true",
+    );
+    let errs = errors(&y);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    let (line, column) = pos_of(&y, "closed", 0);
+    assert_eq!((errs[0].line, errs[0].column), (line, column), "{errs:?}");
+    assert!(
+        errs[0].message.contains("неизвестное состояние «closed»")
+            && errs[0]
+                .message
+                .contains("возможно, опечатка — есть «clossed»")
+            && errs[0].message.contains("ещё в строках"),
+        "{}",
+        errs[0].message
+    );
+
+    // The same data field misspelt twice is one message too.
+    let y = variant(
+        "title: \"Проверить {{ data.note }}\"",
+        "title: \"Проверить {{ data.nots }} {{ data.nots }}\"",
+    )
+    .replacen("set: {note: form.reason}", "set: {nots: form.reason}", 1);
+    let errs = errors(&y);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].message.contains("«nots»") && errs[0].message.contains("«note»"));
+}
+
+/// A chain of states nobody enters is reported at its first state only.
+#[test]
+fn an_unreachable_chain_is_reported_once() {
+    let y = variant(
+        "  closed:\n    terminal: true",
+        "  orphan:\n    on:\n      - event: client.called\n        to: orphan_next\n  orphan_next:\n    on:\n      - event: client.called\n        to: closed\n  closed:\n    terminal: true",
+    );
+    let errs = errors(&y);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].message.contains("«orphan»"), "{}", errs[0].message);
 }

@@ -1071,7 +1071,7 @@ async fn versions_pin_instances_and_migration_is_validated() {
         .await
         .unwrap_err();
     match err {
-        EngineError::Migration(p) => assert!(p[0].contains("state `b`"), "{p:?}"),
+        EngineError::Migration(p) => assert!(p[0].contains("состоянии «b»"), "{p:?}"),
         e => panic!("{e:?}"),
     }
     let err = engine
@@ -1148,11 +1148,11 @@ async fn versions_pin_instances_and_migration_is_validated() {
         g.states.iter().find(|s| s.name == "a").unwrap().instances,
         2
     );
-    assert!(
-        g.edges
-            .iter()
-            .any(|e| e.from == "review" && e.to == "c" && e.label == "after 1h")
-    );
+    assert!(g.edges.iter().any(|e| e.from == "review"
+        && e.to == "c"
+        && e.kind == "after"
+        && e.label == "1h"
+        && !e.titled));
 }
 
 #[tokio::test]

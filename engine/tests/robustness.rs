@@ -314,7 +314,7 @@ async fn the_checker_knows_local_from_external_actions() {
     let diags = engine.validate(yaml, "x.yaml").unwrap_err();
     let d = diags
         .iter()
-        .find(|d| d.message.contains("local action"))
+        .find(|d| d.message.contains("выполняется внутри шага"))
         .unwrap_or_else(|| panic!("{diags:?}"));
     assert_eq!((d.line, d.column), (9, 16), "{d}");
     // An external one's result is fine.
@@ -327,7 +327,7 @@ async fn the_checker_knows_local_from_external_actions() {
     let diags = engine.validate(&bad, "x.yaml").unwrap_err();
     assert!(
         diags.iter().any(|d| d.to_string().starts_with("x.yaml:7:")
-            && d.message.contains("unknown action `boook`")),
+            && d.message.contains("неизвестное действие «boook»")),
         "{diags:?}"
     );
 }

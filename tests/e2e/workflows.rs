@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use crate::helpers::{DEMO_PASSWORD, TestApp};
 use crate::parties::supplier_form;
 
-const ONBOARDING: &str = include_str!("../../workflows/supplier_onboarding.yaml");
+pub(crate) const ONBOARDING: &str = include_str!("../../workflows/supplier_onboarding.yaml");
 
 /// The onboarding funnel with one more stage: after approval, two hours of
 /// document checks before the supplier goes live.
@@ -25,7 +25,7 @@ fn with_document_stage() -> String {
         )
 }
 
-async fn register_and_confirm(app: &TestApp, inn: &str, email: &str) -> i64 {
+pub(crate) async fn register_and_confirm(app: &TestApp, inn: &str, email: &str) -> i64 {
     let v = app.client();
     let r = v
         .post_form("/register/supplier", &supplier_form(inn, email))
@@ -54,7 +54,7 @@ async fn register_and_confirm(app: &TestApp, inn: &str, email: &str) -> i64 {
         .expect("org")
 }
 
-async fn instance_of(app: &TestApp, org: i64) -> (i64, String, i64) {
+pub(crate) async fn instance_of(app: &TestApp, org: i64) -> (i64, String, i64) {
     sqlx::query_as(
         "SELECT i.id, i.state, d.version FROM wf_instances i JOIN wf_definitions d ON d.id = i.definition_id
          WHERE i.object_kind = 'supplier' AND i.object_id = $1 ORDER BY i.id DESC LIMIT 1",
@@ -355,7 +355,7 @@ async fn the_migrate_command_moves_a_running_instance_to_the_next_version() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("has no version 7"),
+        String::from_utf8_lossy(&out.stderr).contains("нет версии 7"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

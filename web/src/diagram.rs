@@ -1,19 +1,31 @@
 //! A workflow definition drawn as SVG on the server: states in columns by
 //! their distance from the initial state, transitions as curves with their
-//! trigger as a label, and the number of running instances in each state.
-//! No JavaScript and no layout library: the graphs are small (tens of
-//! states) and a columned layout reads like the funnel it is.
+//! title as a label, and the number of running instances in each state.
+//!
+//! Labels are never cut: a long title wraps onto more lines and the boxes
+//! and gaps grow to hold them, so the drawing is as large as it needs to be.
+//! Without JavaScript it is shown at its natural size and scrolls; with
+//! `static/diagram.js` it can be zoomed (wheel, buttons) and panned (drag).
+//! No layout library: the graphs are small (tens of states) and a columned
+//! layout reads like the funnel it is.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use domain::workflows::Graph;
 
-const BOX_W: f64 = 190.0;
-const BOX_H: f64 = 58.0;
-const COL_GAP: f64 = 170.0;
-const ROW_GAP: f64 = 34.0;
-const MARGIN: f64 = 24.0;
+const BOX_W: f64 = 200.0;
+/// Height of a box's first title line and its padding; each further line
+/// adds [`LINE_H`].
+const BOX_BASE_H: f64 = 58.0;
+const LINE_H: f64 = 16.0;
+const COL_GAP: f64 = 230.0;
+const ROW_GAP: f64 = 44.0;
+const MARGIN: f64 = 30.0;
+/// Characters per line of a state's title and of an edge's label.
+const TITLE_CHARS: usize = 24;
+const LABEL_CHARS: usize = 30;
+const LABEL_LINE_H: f64 = 13.0;
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -22,35 +34,83 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
+/// `text` broken into lines of at most `width` characters at spaces; a
+/// word longer than a line keeps a line of its own (never cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let fits = line.chars().count() + 1 + word.chars().count() <= width;
+        if line.is_empty() {
+            line.push_str(word);
+        } else if fits {
+            line.push(' ');
+            line.push_str(word);
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line.push_str(word);
+        }
     }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
-/// The SVG markup of `graph`. `label_of` turns an edge kind into a short
-/// word in the interface language (`event` → "событие").
-pub fn render(graph: &Graph, label_of: &dyn Fn(&str) -> String) -> String {
+/// `<text>` with one `<tspan>` per line, the first at `y`.
+fn text_lines(x: f64, y: f64, lines: &[String], line_h: f64, attrs: &str) -> String {
+    let mut out = format!(r#"<text x="{x:.1}" y="{y:.1}"{attrs}>"#);
+    for (i, l) in lines.iter().enumerate() {
+        let dy = if i == 0 { 0.0 } else { line_h };
+        let _ = write!(out, r#"<tspan x="{x:.1}" dy="{dy:.1}">{}</tspan>"#, esc(l));
+    }
+    out.push_str("</text>");
+    out
+}
+
+/// What the page says in words, given by the caller from the message
+/// catalogue (the diagram has no texts of its own).
+pub struct Words<'a> {
+    /// An edge kind as a short word: `after` → «через».
+    pub kind: &'a dyn Fn(&str) -> String,
+    /// The note on an edge that also has a condition («при условии»).
+    pub guarded: String,
+}
+
+/// The SVG markup of `graph`.
+pub fn render(graph: &Graph, words: &Words<'_>) -> String {
+    // Box heights from their wrapped titles.
+    let titles: Vec<Vec<String>> = graph
+        .states
+        .iter()
+        .map(|s| wrap(&s.title, TITLE_CHARS))
+        .collect();
+    let box_h: Vec<f64> = titles
+        .iter()
+        .map(|t| BOX_BASE_H + (t.len().saturating_sub(1)) as f64 * LINE_H)
+        .collect();
     // Columns by rank, rows in definition order.
     let mut columns: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, s) in graph.states.iter().enumerate() {
         columns.entry(s.rank).or_default().push(i);
     }
+    let column_h = |members: &[usize]| -> f64 {
+        members.iter().map(|&i| box_h[i]).sum::<f64>()
+            + (members.len().saturating_sub(1)) as f64 * ROW_GAP
+    };
+    let tallest = columns
+        .values()
+        .map(|m| column_h(m))
+        .fold(BOX_BASE_H, f64::max);
+    // Room below for backward edges, which loop under the boxes.
+    let height = MARGIN * 2.0 + tallest + 110.0;
     let mut pos: Vec<(f64, f64)> = vec![(0.0, 0.0); graph.states.len()];
-    let max_rows = columns.values().map(Vec::len).max().unwrap_or(1) as f64;
-    let height = MARGIN * 2.0 + max_rows * BOX_H + (max_rows - 1.0).max(0.0) * ROW_GAP + 30.0;
     for (col_index, (_, members)) in columns.iter().enumerate() {
-        let n = members.len() as f64;
-        let column_h = n * BOX_H + (n - 1.0) * ROW_GAP;
-        let top = (height - column_h) / 2.0;
-        for (row, &i) in members.iter().enumerate() {
-            let x = MARGIN + col_index as f64 * (BOX_W + COL_GAP);
-            let y = top + row as f64 * (BOX_H + ROW_GAP);
+        let mut y = MARGIN + 20.0 + (tallest - column_h(members)) / 2.0;
+        let x = MARGIN + col_index as f64 * (BOX_W + COL_GAP);
+        for &i in members {
             pos[i] = (x, y);
+            y += box_h[i] + ROW_GAP;
         }
     }
     // Room on the right for edges between states of the same column, which
@@ -58,7 +118,7 @@ pub fn render(graph: &Graph, label_of: &dyn Fn(&str) -> String) -> String {
     let width = MARGIN * 2.0
         + columns.len() as f64 * BOX_W
         + (columns.len().saturating_sub(1)) as f64 * COL_GAP
-        + 190.0;
+        + 230.0;
     let index: BTreeMap<&str, usize> = graph
         .states
         .iter()
@@ -74,6 +134,7 @@ pub fn render(graph: &Graph, label_of: &dyn Fn(&str) -> String) -> String {
     );
     svg.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5f6b7a"/></marker></defs>"##);
     // Styles live in app.css: the content security policy forbids inline ones.
+    svg.push_str(r#"<g class="viewport">"#);
 
     // Edges first so boxes sit on top. Parallel edges between the same pair
     // are fanned out so their labels do not overlap.
@@ -85,58 +146,85 @@ pub fn render(graph: &Graph, label_of: &dyn Fn(&str) -> String) -> String {
         let n = seen.entry((a, b)).or_insert(0);
         let k = *n as f64;
         *n += 1;
-        let label = clip(&format!("{}: {}", label_of(&e.kind), e.label), 34);
+        // A title stands alone; a raw trigger says what kind it is
+        // («через 2h», «событие rfq.sent»).
+        let text = if e.titled {
+            e.label.clone()
+        } else {
+            format!("{} {}", (words.kind)(&e.kind), e.label)
+        };
+        let mut lines = wrap(&text, LABEL_CHARS);
+        if e.guard.is_some() {
+            lines.push(format!("({})", words.guarded));
+        }
+        let tooltip = match &e.guard {
+            Some(g) => format!("{text} — {}: {g}", words.guarded),
+            None => text.clone(),
+        };
         let (ax, ay) = pos[a];
         let (bx, by) = pos[b];
+        let (ah, bh) = (box_h[a], box_h[b]);
         let class = format!("ed {}", esc(&e.kind));
+        let label_h = lines.len() as f64 * LABEL_LINE_H;
         if a == b {
-            // A loop above the box.
+            // A loop above the box, its label above the loop.
             let x = ax + BOX_W * 0.3 + k * 18.0;
             let y = ay;
             let _ = write!(
                 svg,
-                r#"<g class="{class}"><path d="M{x:.1},{y:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{y:.1}" marker-end="url(#arrow)"/><text x="{:.1}" y="{:.1}">{}</text></g>"#,
+                r#"<g class="{class}"><title>{}</title><path d="M{x:.1},{y:.1} C{:.1},{:.1} {:.1},{:.1} {:.1},{y:.1}" marker-end="url(#arrow)"/>{}</g>"#,
+                esc(&tooltip),
                 x - 10.0,
                 y - 34.0,
                 x + 40.0,
                 y - 34.0,
                 x + 30.0,
-                x - 4.0,
-                y - 26.0 - k * 12.0,
-                esc(&label)
+                text_lines(
+                    x - 4.0,
+                    y - 28.0 - label_h - k * label_h,
+                    &lines,
+                    LABEL_LINE_H,
+                    ""
+                ),
             );
             continue;
         }
         let forward = bx > ax;
+        let same_column = !forward && (bx - ax).abs() < 1.0;
         let (x1, y1, x2, y2) = if forward {
-            (ax + BOX_W, ay + BOX_H / 2.0, bx, by + BOX_H / 2.0)
-        } else if (bx - ax).abs() < 1.0 {
+            (ax + BOX_W, ay + ah / 2.0, bx, by + bh / 2.0)
+        } else if same_column {
             // Same column: go around on the right.
-            (ax + BOX_W, ay + BOX_H / 2.0, bx + BOX_W, by + BOX_H / 2.0)
+            (ax + BOX_W, ay + ah / 2.0, bx + BOX_W, by + bh / 2.0)
         } else {
             // Backwards: leave from the bottom, come in at the bottom.
-            (ax + BOX_W / 2.0, ay + BOX_H, bx + BOX_W / 2.0, by + BOX_H)
+            (ax + BOX_W / 2.0, ay + ah, bx + BOX_W / 2.0, by + bh)
         };
-        let spread = k * 16.0;
+        let spread = k * (label_h + 6.0);
         let (c1x, c1y, c2x, c2y) = if forward {
             let dx = (x2 - x1) / 2.0;
             (x1 + dx, y1 + spread, x2 - dx, y2 + spread)
-        } else if (bx - ax).abs() < 1.0 {
+        } else if same_column {
             (x1 + 60.0 + spread, y1, x2 + 60.0 + spread, y2)
         } else {
             (x1, y1 + 70.0 + spread, x2, y2 + 70.0 + spread)
         };
-        let same_column = !forward && (bx - ax).abs() < 1.0;
+        // The curve's midpoint; the label sits centred above it.
         let (lx, ly) = (
             0.125 * x1 + 0.375 * c1x + 0.375 * c2x + 0.125 * x2,
-            0.125 * y1 + 0.375 * c1y + 0.375 * c2y + 0.125 * y2 - 4.0,
+            0.125 * y1 + 0.375 * c1y + 0.375 * c2y + 0.125 * y2,
         );
-        let anchor = if same_column { "start" } else { "middle" };
+        let (tx, anchor) = if same_column {
+            (lx + 4.0, r#" text-anchor="start""#)
+        } else {
+            (lx, r#" text-anchor="middle""#)
+        };
+        let ty = ly - label_h + LABEL_LINE_H - 4.0;
         let _ = write!(
             svg,
-            r#"<g class="{class}"><path d="M{x1:.1},{y1:.1} C{c1x:.1},{c1y:.1} {c2x:.1},{c2y:.1} {x2:.1},{y2:.1}" marker-end="url(#arrow)"/><text x="{:.1}" y="{ly:.1}" text-anchor="{anchor}">{}</text></g>"#,
-            if same_column { lx + 4.0 } else { lx },
-            esc(&label)
+            r#"<g class="{class}"><title>{}</title><path d="M{x1:.1},{y1:.1} C{c1x:.1},{c1y:.1} {c2x:.1},{c2y:.1} {x2:.1},{y2:.1}" marker-end="url(#arrow)"/>{}</g>"#,
+            esc(&tooltip),
+            text_lines(tx, ty, &lines, LABEL_LINE_H, anchor),
         );
     }
 
@@ -149,16 +237,15 @@ pub fn render(graph: &Graph, label_of: &dyn Fn(&str) -> String) -> String {
         if s.initial {
             class.push_str(" initial");
         }
+        let h = box_h[i];
+        let name_y = y + 24.0 + (titles[i].len() as f64 - 1.0) * LINE_H + 18.0;
         let _ = write!(
             svg,
-            r#"<g class="{class}" data-state="{}"><rect x="{x:.1}" y="{y:.1}" width="{BOX_W}" height="{BOX_H}" rx="8"/><text x="{:.1}" y="{:.1}">{}</text><text class="name" x="{:.1}" y="{:.1}">{}</text>"#,
+            r#"<g class="{class}" data-state="{}"><rect x="{x:.1}" y="{y:.1}" width="{BOX_W}" height="{h:.1}" rx="8"/>{}<text class="name" x="{:.1}" y="{name_y:.1}">{}</text>"#,
             esc(&s.name),
+            text_lines(x + 10.0, y + 24.0, &titles[i], LINE_H, ""),
             x + 10.0,
-            y + 24.0,
-            esc(&clip(&s.title, 24)),
-            x + 10.0,
-            y + 42.0,
-            esc(&clip(&s.name, 28)),
+            esc(&s.name),
         );
         if s.instances > 0 {
             let _ = write!(
@@ -173,7 +260,7 @@ pub fn render(graph: &Graph, label_of: &dyn Fn(&str) -> String) -> String {
         }
         svg.push_str("</g>");
     }
-    svg.push_str("</svg>");
+    svg.push_str("</g></svg>");
     svg
 }
 
@@ -182,15 +269,34 @@ mod tests {
     use super::*;
     use domain::workflows::{GraphEdge, GraphState};
 
-    fn state(name: &str, rank: usize, terminal: bool, instances: i64) -> GraphState {
+    fn state(name: &str, title: &str, rank: usize, terminal: bool, instances: i64) -> GraphState {
         GraphState {
             name: name.into(),
-            title: format!("<{name}>"),
+            title: title.into(),
             terminal,
             initial: rank == 0,
             rank,
             tasks: vec![],
             instances,
+        }
+    }
+
+    fn edge(from: &str, to: &str, kind: &str, label: &str, titled: bool) -> GraphEdge {
+        GraphEdge {
+            from: from.into(),
+            to: to.into(),
+            kind: kind.into(),
+            label: label.into(),
+            titled,
+            guard: None,
+            internal: from == to,
+        }
+    }
+
+    fn words<'a>(kind: &'a dyn Fn(&str) -> String) -> Words<'a> {
+        Words {
+            kind,
+            guarded: "при условии".into(),
         }
     }
 
@@ -200,30 +306,70 @@ mod tests {
             key: "k".into(),
             title: "T & T".into(),
             initial: "a".into(),
-            states: vec![state("a", 0, false, 3), state("b", 1, true, 0)],
+            states: vec![
+                state("a", "<a>", 0, false, 3),
+                state("b", "<b>", 1, true, 0),
+            ],
             edges: vec![
-                GraphEdge {
-                    from: "a".into(),
-                    to: "b".into(),
-                    kind: "outcome".into(),
-                    label: "ok".into(),
-                    internal: false,
-                },
-                GraphEdge {
-                    from: "a".into(),
-                    to: "a".into(),
-                    kind: "cron".into(),
-                    label: "0 9 * * *".into(),
-                    internal: true,
-                },
+                edge("a", "b", "outcome", "ok", true),
+                edge("a", "a", "cron", "0 9 * * *", false),
             ],
         };
-        let svg = render(&g, &|k| k.to_uppercase());
+        let upper = |k: &str| k.to_uppercase();
+        let svg = render(&g, &words(&upper));
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert!(svg.contains("&lt;a&gt;"), "titles are escaped");
         assert!(svg.contains("T &amp; T"));
         assert!(svg.contains(">3</text>"), "instance count");
-        assert!(svg.contains("OUTCOME: ok"));
+        assert!(svg.contains(">ok</tspan>"), "a title stands alone");
+        assert!(
+            svg.contains(">CRON 0 9 * * *</tspan>"),
+            "a raw trigger is named"
+        );
         assert_eq!(svg.matches("marker-end=").count(), 2, "one arrow per edge");
+    }
+
+    /// Long titles and labels wrap onto more lines instead of being cut,
+    /// and a condition is said in words with the expression as a tooltip.
+    #[test]
+    fn long_labels_wrap_and_are_never_cut() {
+        let long_state = "Ожидание ответа поставщика на запрос коммерческого предложения";
+        let long_edge = "Ответ поставщика пришёл в срок и по этому раунду";
+        let mut e = edge("a", "b", "event", long_edge, true);
+        e.guard = Some("event.round_id == data.round_id".into());
+        let g = Graph {
+            key: "k".into(),
+            title: "t".into(),
+            initial: "a".into(),
+            states: vec![
+                state("a", long_state, 0, false, 0),
+                state("b", "Б", 1, true, 0),
+            ],
+            edges: vec![e],
+        };
+        let id = |k: &str| k.to_string();
+        let svg = render(&g, &words(&id));
+        assert!(!svg.contains('…'), "nothing is clipped: {svg}");
+        for word in long_state.split(' ').chain(long_edge.split(' ')) {
+            assert!(svg.contains(word), "{word} is drawn");
+        }
+        assert!(svg.contains("(при условии)"));
+        assert!(
+            svg.contains("при условии: event.round_id == data.round_id</title>"),
+            "the condition is in the tooltip"
+        );
+        for line in wrap(long_state, TITLE_CHARS) {
+            assert!(line.chars().count() <= TITLE_CHARS, "{line}");
+        }
+    }
+
+    #[test]
+    fn wrap_keeps_every_word() {
+        assert_eq!(wrap("", 10), vec![String::new()]);
+        assert_eq!(wrap("один два три", 8), vec!["один два", "три"]);
+        assert_eq!(
+            wrap("сверхдлинноеслово x", 5),
+            vec!["сверхдлинноеслово", "x"]
+        );
     }
 }

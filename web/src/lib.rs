@@ -15,7 +15,9 @@ pub mod charts;
 pub mod diagram;
 pub mod error;
 pub mod forms;
+pub mod guide;
 pub mod i18n;
+pub mod labels;
 pub mod layout;
 pub mod links;
 pub mod multipart;
@@ -70,6 +72,9 @@ pub struct WebConfig {
     /// (`PODRYAD_METRICS_ALLOW`, default loopback); anyone else needs a
     /// bearer token with the `metrics` scope.
     pub metrics_allow: Vec<std::net::IpAddr>,
+    /// The analysts' folder the server loaded its workflows from; the
+    /// workflows page re-reads it on request (none: no reload button).
+    pub workflows_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -103,6 +108,7 @@ impl Default for WebConfig {
                 std::net::IpAddr::from([127, 0, 0, 1]),
                 std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
             ],
+            workflows_dir: None,
         }
     }
 }
@@ -135,6 +141,9 @@ pub struct AppStateInner {
     pub captcha: Arc<dyn domain::intake::Captcha>,
     /// Live updates of the notification bell (server-sent events).
     pub bell: domain::notify::Bell,
+    /// Status labels from the workflows' YAML, for states the catalogue
+    /// does not know; call [`AppState::refresh_labels`] once started.
+    pub labels: Arc<labels::StatusLabels>,
 }
 
 impl AppState {
@@ -144,7 +153,12 @@ impl AppState {
         config: WebConfig,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> anyhow::Result<AppState> {
-        let templates = Arc::new(render::Templates::new(texts.clone(), config.timezone)?);
+        let labels = Arc::new(labels::StatusLabels::default());
+        let templates = Arc::new(render::Templates::new(
+            texts.clone(),
+            labels.clone(),
+            config.timezone,
+        )?);
         // Looks for new notifications once a second, only while a page listens.
         let bell = domain::notify::Bell::new(services.db.clone(), Duration::from_secs(1));
         Ok(AppState(Arc::new(AppStateInner {
@@ -156,7 +170,14 @@ impl AppState {
             metrics,
             captcha: Arc::new(domain::intake::NoCaptcha),
             bell,
+            labels,
         })))
+    }
+
+    /// Reads the status labels from the active workflow versions again
+    /// (at start and after an analyst activates a version).
+    pub async fn refresh_labels(&self) {
+        self.labels.refresh(&self.services).await;
     }
 }
 

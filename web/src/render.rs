@@ -12,6 +12,7 @@ use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind};
 
 use crate::i18n::Catalogue;
+use crate::labels::StatusLabels;
 
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
@@ -26,7 +27,11 @@ impl std::fmt::Debug for Templates {
 }
 
 impl Templates {
-    pub fn new(catalogue: Arc<Catalogue>, tz: Tz) -> anyhow::Result<Templates> {
+    pub fn new(
+        catalogue: Arc<Catalogue>,
+        labels: Arc<StatusLabels>,
+        tz: Tz,
+    ) -> anyhow::Result<Templates> {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
         add_dir(&mut env, &TEMPLATES)?;
@@ -47,6 +52,21 @@ impl Templates {
                 let refs: Vec<(&str, FluentValue<'_>)> =
                     args.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
                 Ok(cat.get(key, &refs))
+            },
+        );
+        // A status label: the catalogue's `<prefix>-<code>` for shipped
+        // states, else the state's title from the active YAML of a workflow
+        // run on `kind`, else the code itself.
+        let cat = catalogue.clone();
+        env.add_function(
+            "status_label",
+            move |prefix: &str, kind: &str, code: &str| -> String {
+                let key = format!("{prefix}-{code}");
+                if cat.has(&key) {
+                    cat.get(&key, &[])
+                } else {
+                    labels.title(kind, code).unwrap_or_else(|| code.to_string())
+                }
             },
         );
         let cat = catalogue;

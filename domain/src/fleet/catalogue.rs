@@ -143,13 +143,16 @@ impl EquipmentCatalogue {
             if !valid_code(&d.code.value) {
                 err(
                     Pos::from(&d.code),
-                    format!("document code {:?} must be latin snake_case", d.code.value),
+                    format!(
+                        "код документа «{}»: только строчные латинские буквы, цифры и _",
+                        d.code.value
+                    ),
                 );
             }
             if !doc_codes.insert(d.code.value.clone()) {
                 err(
                     Pos::from(&d.code),
-                    format!("document code {:?} is defined twice", d.code.value),
+                    format!("документ «{}» объявлен дважды", d.code.value),
                 );
             }
             documents.push(DocumentKind {
@@ -165,20 +168,23 @@ impl EquipmentCatalogue {
             if !valid_code(&c.code.value) {
                 err(
                     Pos::from(&c.code),
-                    format!("category code {:?} must be latin snake_case", c.code.value),
+                    format!(
+                        "код категории «{}»: только строчные латинские буквы, цифры и _",
+                        c.code.value
+                    ),
                 );
             }
             if !category_codes.insert(c.code.value.clone()) {
                 err(
                     Pos::from(&c.code),
-                    format!("category {:?} is defined twice", c.code.value),
+                    format!("категория «{}» объявлена дважды", c.code.value),
                 );
             }
             if c.serves.is_empty() {
                 err(
                     Pos::from(&c.code),
                     format!(
-                        "category {:?} serves no request type (add serves: [...])",
+                        "категория «{}» не обслуживает ни одного вида заявок (добавьте serves: [...])",
                         c.code.value
                     ),
                 );
@@ -191,7 +197,7 @@ impl EquipmentCatalogue {
                         err(
                             Pos::from(s),
                             format!(
-                                "unknown request type {:?}; known: {}",
+                                "неизвестный вид заявки «{}»; есть: {}",
                                 s.value,
                                 list.join(", ")
                             ),
@@ -203,7 +209,10 @@ impl EquipmentCatalogue {
                 if !doc_codes.contains(&d.value) {
                     err(
                         Pos::from(d),
-                        format!("unknown document {:?}; define it under documents:", d.value),
+                        format!(
+                            "неизвестный документ «{}»: объявите его в documents:",
+                            d.value
+                        ),
                     );
                 }
             }
@@ -215,14 +224,17 @@ impl EquipmentCatalogue {
                 if !valid_code(&s.code.value) {
                     err(
                         Pos::from(&s.code),
-                        format!("spec code {:?} must be latin snake_case", s.code.value),
+                        format!(
+                            "код характеристики «{}»: только строчные латинские буквы, цифры и _",
+                            s.code.value
+                        ),
                     );
                 }
                 if !spec_codes.insert(s.code.value.clone()) {
                     err(
                         Pos::from(&s.code),
                         format!(
-                            "spec {:?} is defined twice in {:?}",
+                            "характеристика «{}» объявлена в «{}» дважды",
                             s.code.value, c.code.value
                         ),
                     );
@@ -230,14 +242,17 @@ impl EquipmentCatalogue {
                 if s.kind == SpecType::Choice && s.options.is_empty() {
                     err(
                         p,
-                        format!("spec {:?} is a choice but lists no options", s.code.value),
+                        format!(
+                            "характеристика «{}» — выбор из списка, но вариантов (options) нет",
+                            s.code.value
+                        ),
                     );
                 }
                 if s.kind != SpecType::Choice && !s.options.is_empty() {
                     err(
                         p,
                         format!(
-                            "spec {:?} has options but is not of type choice",
+                            "у характеристики «{}» есть варианты (options), но её тип не choice",
                             s.code.value
                         ),
                     );
@@ -248,7 +263,7 @@ impl EquipmentCatalogue {
                     err(
                         p,
                         format!(
-                            "spec {:?}: min {min} is greater than max {max}",
+                            "характеристика «{}»: min {min} больше max {max}",
                             s.code.value
                         ),
                     );
@@ -277,7 +292,7 @@ impl EquipmentCatalogue {
             errors.push(Diagnostic::new(
                 file,
                 Pos::new(1, 1),
-                "the catalogue has no categories",
+                "в каталоге нет ни одной категории",
             ));
         }
         if errors.is_empty() {
@@ -406,12 +421,12 @@ mod tests {
         let text: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
         assert!(
             text.iter()
-                .any(|t| t.starts_with("eq.yaml:8:24: unknown document \"kasko\"")),
+                .any(|t| t.starts_with("eq.yaml:8:24: неизвестный документ «kasko»")),
             "{text:?}"
         );
         assert!(
             text.iter()
-                .any(|t| t.starts_with("eq.yaml:10:9:") && t.contains("no options")),
+                .any(|t| t.starts_with("eq.yaml:10:9:") && t.contains("вариантов (options) нет")),
             "{text:?}"
         );
     }

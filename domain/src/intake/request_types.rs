@@ -218,7 +218,10 @@ impl RequestType {
         if !crate::fleet::catalogue::valid_code(&raw.code.value) {
             err(
                 Pos::from(&raw.code),
-                format!("code {:?} must be latin snake_case", raw.code.value),
+                format!(
+                    "код «{}»: только строчные латинские буквы, цифры и _",
+                    raw.code.value
+                ),
             );
         }
         let mut ids = HashSet::new();
@@ -229,34 +232,40 @@ impl RequestType {
             if !crate::fleet::catalogue::valid_code(&f.id.value) {
                 err(
                     Pos::from(&f.id),
-                    format!("field id {:?} must be latin snake_case", f.id.value),
+                    format!(
+                        "имя поля «{}»: только строчные латинские буквы, цифры и _",
+                        f.id.value
+                    ),
                 );
             }
             if !ids.insert(f.id.value.clone()) {
                 err(
                     Pos::from(&f.id),
-                    format!("field {:?} is defined twice", f.id.value),
+                    format!("поле «{}» объявлено дважды", f.id.value),
                 );
             }
             if f.kind == FieldKind::Choice && f.options.is_empty() {
                 err(
                     p,
-                    format!("field {:?} is a choice but lists no options", f.id.value),
+                    format!(
+                        "поле «{}» — выбор из списка, но вариантов (options) нет",
+                        f.id.value
+                    ),
                 );
             }
             if f.kind != FieldKind::Choice && !f.options.is_empty() {
                 err(
                     p,
-                    format!("field {:?} has options but is not a choice", f.id.value),
+                    format!(
+                        "у поля «{}» есть варианты (options), но его тип не choice",
+                        f.id.value
+                    ),
                 );
             }
             if let (Some(a), Some(b)) = (f.min, f.max)
                 && a > b
             {
-                err(
-                    p,
-                    format!("field {:?}: min {a} is greater than max {b}", f.id.value),
-                );
+                err(p, format!("поле «{}»: min {a} больше max {b}", f.id.value));
             }
             fields.push(FieldDef {
                 id: f.id.value,
@@ -276,11 +285,11 @@ impl RequestType {
             Some(f) if f.kind == FieldKind::Address => {}
             Some(_) => err(
                 Pos::from(&raw.site),
-                format!("site {:?} must be a field of type address", raw.site.value),
+                format!("site: поле «{}» должно быть типа address", raw.site.value),
             ),
             None => err(
                 Pos::from(&raw.site),
-                format!("site {:?} is not a field of this type", raw.site.value),
+                format!("site: поля «{}» в этом виде заявки нет", raw.site.value),
             ),
         }
         let mut units = Vec::new();
@@ -289,7 +298,7 @@ impl RequestType {
                 err(
                     Pos::from(u),
                     format!(
-                        "unknown price unit {:?}; known: {}",
+                        "неизвестная единица цены «{}»; есть: {}",
                         u.value,
                         PRICE_UNITS.join(", ")
                     ),
@@ -300,7 +309,7 @@ impl RequestType {
         if units.is_empty() {
             err(
                 Pos::from(&raw.code),
-                "price_units lists no unit".to_string(),
+                "в price_units не указано ни одной единицы цены".to_string(),
             );
         }
         if let Some(c) = &raw.contract
@@ -309,7 +318,7 @@ impl RequestType {
             err(
                 Pos::from(c),
                 format!(
-                    "unknown contract {:?}; known: {}",
+                    "неизвестный вид договора «{}»; есть: {}",
                     c.value,
                     CONTRACT_KINDS.join(", ")
                 ),
@@ -318,7 +327,10 @@ impl RequestType {
         if !(0.0..=500.0).contains(&raw.markup_percent) {
             err(
                 Pos::from(&raw.code),
-                format!("markup_percent {} is out of 0..500", raw.markup_percent),
+                format!(
+                    "markup_percent {} — вне допустимого от 0 до 500",
+                    raw.markup_percent
+                ),
             );
         }
         if let Some(m) = &raw.min_margin_percent
@@ -326,7 +338,10 @@ impl RequestType {
         {
             err(
                 Pos::from(m),
-                format!("min_margin_percent {} is out of -100..500", m.value),
+                format!(
+                    "min_margin_percent {} — вне допустимого от −100 до 500",
+                    m.value
+                ),
             );
         }
         let serving: Vec<String> = catalogue
@@ -345,7 +360,7 @@ impl RequestType {
                     if catalogue.category(&c.value).is_none() {
                         err(
                             Pos::from(&c),
-                            format!("unknown equipment category {:?}", c.value),
+                            format!("неизвестная категория техники «{}»", c.value),
                         );
                     }
                     out.push(c.value);
@@ -358,7 +373,7 @@ impl RequestType {
             err(
                 Pos::from(&raw.code),
                 format!(
-                    "no equipment category serves {:?} (add it to a category's serves: in the catalogue)",
+                    "ни одна категория техники не обслуживает «{}» (добавьте его в serves: категории в каталоге)",
                     raw.code.value
                 ),
             );
@@ -375,7 +390,10 @@ impl RequestType {
             let Some(spec_kind) = known_specs.get(r.spec.value.as_str()).copied() else {
                 err(
                     Pos::from(&r.spec),
-                    format!("no category of this type has the spec {:?}", r.spec.value),
+                    format!(
+                        "ни у одной категории этого вида заявки нет характеристики «{}»",
+                        r.spec.value
+                    ),
                 );
                 continue;
             };
@@ -387,23 +405,23 @@ impl RequestType {
                     Some(_) => err(
                         Pos::from(f),
                         format!(
-                            "at_least needs a numeric field and a numeric spec ({:?})",
+                            "at_least сравнивает числа: и поле, и характеристика должны быть числовыми («{}»)",
                             f.value
                         ),
                     ),
-                    None => err(Pos::from(f), format!("unknown field {:?}", f.value)),
+                    None => err(Pos::from(f), format!("неизвестное поле «{}»", f.value)),
                 },
                 (None, Some(f)) => match field(&f.value) {
                     Some(d) if d.kind == FieldKind::Choice => {}
                     Some(_) => err(
                         Pos::from(f),
-                        format!("equals needs a choice field ({:?})", f.value),
+                        format!("equals работает только с полем-выбором («{}»)", f.value),
                     ),
-                    None => err(Pos::from(f), format!("unknown field {:?}", f.value)),
+                    None => err(Pos::from(f), format!("неизвестное поле «{}»", f.value)),
                 },
                 _ => err(
                     Pos::from(&r.spec),
-                    "a rule needs exactly one of at_least: or equals:".to_string(),
+                    "в правиле нужно ровно одно из at_least: или equals:".to_string(),
                 ),
             }
             if let Some(w) = &r.when
@@ -411,7 +429,7 @@ impl RequestType {
             {
                 err(
                     Pos::from(&w.field),
-                    format!("unknown field {:?}", w.field.value),
+                    format!("неизвестное поле «{}»", w.field.value),
                 );
             }
             rules.push(MatchRule {
@@ -643,7 +661,7 @@ impl RequestTypes {
                 vec![Diagnostic::new(
                     &dir.display().to_string(),
                     Pos::default(),
-                    format!("cannot read the folder: {e}"),
+                    format!("не удалось прочитать папку: {e}"),
                 )]
             })?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -661,7 +679,7 @@ impl RequestTypes {
                             errors.push(Diagnostic::new(
                                 &file,
                                 Pos::new(1, 1),
-                                format!("another file already defines {:?}", t.code),
+                                format!("вид заявки «{}» уже объявлен в другом файле", t.code),
                             ));
                         } else {
                             types.push(t);
@@ -672,7 +690,7 @@ impl RequestTypes {
                 Err(e) => errors.push(Diagnostic::new(
                     &file,
                     Pos::default(),
-                    format!("cannot read: {e}"),
+                    format!("не удалось прочитать файл: {e}"),
                 )),
             }
         }
@@ -718,12 +736,12 @@ mod tests {
         let text: Vec<String> = errs.iter().map(|d| d.to_string()).collect();
         assert!(
             text.iter()
-                .any(|t| t.starts_with("x.yaml:4:21: unknown price unit \"bag\"")),
+                .any(|t| t.starts_with("x.yaml:4:21: неизвестная единица цены «bag»")),
             "{text:?}"
         );
         assert!(
             text.iter()
-                .any(|t| t.starts_with("x.yaml:11:35:") && t.contains("numeric")),
+                .any(|t| t.starts_with("x.yaml:11:35:") && t.contains("числовыми")),
             "{text:?}"
         );
         assert!(

@@ -9,6 +9,21 @@ pub(super) struct RequestContext;
 
 #[async_trait]
 impl engine::ContextProvider for RequestContext {
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "id",
+            "number",
+            "request_type",
+            "client_org_id",
+            "channel",
+            "hunter_user_id",
+            "owner_user_id",
+            "status",
+            "wanted_from",
+            "site_timezone",
+        ]
+    }
+
     async fn context(&self, conn: &mut AnyConnection, id: i64) -> anyhow::Result<Value> {
         #[derive(sqlx::FromRow)]
         struct Row {

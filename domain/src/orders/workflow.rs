@@ -13,6 +13,20 @@ pub(super) struct OrderContext;
 
 #[async_trait]
 impl engine::ContextProvider for OrderContext {
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "id",
+            "number",
+            "status",
+            "request_id",
+            "client_org_id",
+            "request_type",
+            "manager_user_id",
+            "contracts_waiting",
+            "contracts_ready",
+        ]
+    }
+
     async fn context(&self, conn: &mut AnyConnection, id: i64) -> anyhow::Result<Value> {
         #[derive(sqlx::FromRow)]
         struct Row {
@@ -59,6 +73,20 @@ pub(super) struct ContractContext;
 
 #[async_trait]
 impl engine::ContextProvider for ContractContext {
+    fn fields(&self) -> &'static [&'static str] {
+        &[
+            "id",
+            "number",
+            "side",
+            "kind",
+            "status",
+            "party_org_id",
+            "party_name",
+            "manager_user_id",
+            "details_given",
+        ]
+    }
+
     async fn context(&self, conn: &mut AnyConnection, id: i64) -> anyhow::Result<Value> {
         #[derive(sqlx::FromRow)]
         struct Row {

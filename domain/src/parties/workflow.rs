@@ -9,6 +9,10 @@ pub(super) struct SupplierContext;
 
 #[async_trait]
 impl engine::ContextProvider for SupplierContext {
+    fn fields(&self) -> &'static [&'static str] {
+        &["id", "name", "inn", "status", "region"]
+    }
+
     async fn context(&self, conn: &mut AnyConnection, id: i64) -> anyhow::Result<Value> {
         let row: Option<(String, Option<String>, String, Option<String>)> =
             sqlx::query_as("SELECT name, inn, status, region FROM organisations WHERE id = $1")

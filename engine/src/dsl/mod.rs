@@ -46,6 +46,9 @@ pub struct Vocabulary {
     pub events: BTreeSet<String>,
     /// Object kinds with a context provider; empty means "any kind".
     pub object_kinds: BTreeSet<String>,
+    /// The fields of `object.*` per object kind, as its context provider
+    /// declares them; a kind not listed is not checked.
+    pub object_fields: BTreeMap<String, Vec<String>>,
     pub calendars: Calendars,
     /// Time zone for cron schedules when a definition names none. Podryad's
     /// business runs on Moscow time, so that is the default.
@@ -60,6 +63,7 @@ impl Default for Vocabulary {
             local_actions: BTreeSet::new(),
             events: BTreeSet::new(),
             object_kinds: BTreeSet::new(),
+            object_fields: BTreeMap::new(),
             calendars: Calendars::new(),
             timezone: chrono_tz::Europe::Moscow,
         }
@@ -153,7 +157,7 @@ pub fn check_files<P: AsRef<Path>>(paths: &[P], vocab: &Vocabulary) -> Vec<Diagn
             Err(e) => out.push(Diagnostic::new(
                 &file,
                 Pos::default(),
-                format!("cannot read: {e}"),
+                format!("не удалось прочитать файл: {e}"),
             )),
         }
     }
@@ -180,6 +184,33 @@ fn is_event_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// The known name `name` is most likely a typo of: the nearest by edit
+/// distance, if it is near enough (two edits, or a third of a long name).
+fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn list(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
@@ -223,6 +254,25 @@ struct Compiler<'a> {
     states: BTreeSet<String>,
     events: BTreeSet<String>,
     timezone: Tz,
+    /// The definition's object kind (`object:`).
+    object_kind: String,
+    /// Unknown names by kind and name, with every place they were written:
+    /// reported once each at the end, so one typo is one message.
+    unknown: BTreeMap<(Unknown, String), Vec<Pos>>,
+    /// Set when a transition or an outcome was dropped for an error: the
+    /// graph is then incomplete, and "unreachable" would only echo it.
+    dropped_edges: bool,
+    /// States that lost a transition or an outcome to an error: their
+    /// "no way out" would echo it too.
+    broken_states: BTreeSet<String>,
+}
+
+/// What kind of name was not found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Unknown {
+    State,
+    DataField,
+    Event,
 }
 
 impl<'a> Compiler<'a> {
@@ -235,6 +285,10 @@ impl<'a> Compiler<'a> {
             states: BTreeSet::new(),
             events: BTreeSet::new(),
             timezone: vocab.timezone,
+            object_kind: String::new(),
+            unknown: BTreeMap::new(),
+            dropped_edges: false,
+            broken_states: BTreeSet::new(),
         }
     }
 
@@ -242,28 +296,70 @@ impl<'a> Compiler<'a> {
         self.diags.push(Diagnostic::new(self.file, pos, msg));
     }
 
+    fn unknown(&mut self, what: Unknown, name: &str, at: Pos) {
+        self.unknown
+            .entry((what, name.to_string()))
+            .or_default()
+            .push(at);
+    }
+
+    /// One message per unknown name, at its first place, naming the other
+    /// places and the known name it is most likely a typo of.
+    fn report_unknown(&mut self) {
+        let unknown = std::mem::take(&mut self.unknown);
+        for ((what, name), mut places) in unknown {
+            places.sort();
+            places.dedup();
+            let known: Vec<String> = match what {
+                Unknown::State => self.states.iter().cloned().collect(),
+                Unknown::DataField => self.data.iter().map(|d| d.name.clone()).collect(),
+                Unknown::Event => self.events.iter().cloned().collect(),
+            };
+            let mut message = match what {
+                Unknown::State => format!("неизвестное состояние «{name}»"),
+                Unknown::DataField => {
+                    format!("неизвестное поле данных «{name}»: объявите его в data:")
+                }
+                Unknown::Event => format!(
+                    "неизвестное событие «{name}»: объявите его в events: (или это должно быть <действие>.done / <действие>.failed внешнего действия этого процесса)"
+                ),
+            };
+            if let Some(close) = closest(&name, &known) {
+                message.push_str(&format!("; возможно, опечатка — есть «{close}»"));
+            } else if what == Unknown::State {
+                message.push_str(&format!("; есть: {}", list(&known)));
+            }
+            if places.len() > 1 {
+                let lines: Vec<String> = places[1..].iter().map(|p| p.line.to_string()).collect();
+                message.push_str(&format!(" (то же имя ещё в строках {})", lines.join(", ")));
+            }
+            self.err(places[0], message);
+        }
+    }
+
     fn definition(&mut self, raw: &RawDefinition, hash: String) -> Definition {
         if !is_event_name(&raw.id.value) {
             self.err(
                 pos(&raw.id),
                 format!(
-                    "`{}` is not a valid id: use latin letters, digits, _ . -",
+                    "«{}» не годится как идентификатор: только латинские буквы, цифры и _ . -",
                     raw.id.value
                 ),
             );
         }
         if raw.title.value.trim().is_empty() {
-            self.err(pos(&raw.title), "the title is empty");
+            self.err(pos(&raw.title), "название (title) пустое");
         }
+        self.object_kind = raw.object.value.clone();
         if raw.object.value.trim().is_empty() {
-            self.err(pos(&raw.object), "the object kind is empty");
+            self.err(pos(&raw.object), "не указан вид объекта (object)");
         } else if !self.vocab.object_kinds.is_empty()
             && !self.vocab.object_kinds.contains(&raw.object.value)
         {
             self.err(
                 pos(&raw.object),
                 format!(
-                    "unknown object kind `{}` (known: {})",
+                    "неизвестный вид объекта «{}»; есть: {}",
                     raw.object.value,
                     list(&self.vocab.object_kinds)
                 ),
@@ -275,7 +371,7 @@ impl<'a> Compiler<'a> {
                 Err(_) => self.err(
                     pos(tz),
                     format!(
-                        "unknown time zone `{}` (write e.g. Europe/Moscow)",
+                        "неизвестный часовой пояс «{}» (пишите, например, Europe/Moscow)",
                         tz.value
                     ),
                 ),
@@ -287,7 +383,7 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(name),
                     format!(
-                        "`{}` is not a valid field name: use latin letters, digits and _",
+                        "«{}» не годится как имя поля: только латинские буквы, цифры и _",
                         name.value
                     ),
                 );
@@ -296,7 +392,7 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(&f.value.ty),
                     format!(
-                        "unknown type `{}` (use {})",
+                        "неизвестный тип «{}»; допустимы: {}",
                         f.value.ty.value,
                         FieldType::NAMES
                     ),
@@ -310,7 +406,7 @@ impl<'a> Compiler<'a> {
                     Err(code) => self.err(
                         pos(d),
                         format!(
-                            "default value does not fit type {}: {code}",
+                            "значение по умолчанию не подходит к типу {}: {code}",
                             f.value.ty.value
                         ),
                     ),
@@ -327,9 +423,15 @@ impl<'a> Compiler<'a> {
         let mut declared = Vec::new();
         for e in &raw.events {
             if !is_event_name(&e.value) {
-                self.err(pos(e), format!("`{}` is not a valid event name", e.value));
+                self.err(
+                    pos(e),
+                    format!(
+                        "«{}» не годится как имя события: латинские буквы, цифры и _ . -",
+                        e.value
+                    ),
+                );
             } else if declared.contains(&e.value) {
-                self.err(pos(e), format!("duplicate event `{}`", e.value));
+                self.err(pos(e), format!("событие «{}» объявлено дважды", e.value));
             } else {
                 declared.push(e.value.clone());
             }
@@ -345,12 +447,15 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(e),
                     format!(
-                        "`external` lists `{}`, which is not an event of this workflow: declare it under `events:`",
+                        "в external указано «{}», а такого события в процессе нет: объявите его в events:",
                         e.value
                     ),
                 );
             } else if external.contains(&e.value) {
-                self.err(pos(e), format!("duplicate external event `{}`", e.value));
+                self.err(
+                    pos(e),
+                    format!("событие «{}» указано в external дважды", e.value),
+                );
             } else {
                 external.push(e.value.clone());
             }
@@ -369,7 +474,7 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(name),
                     format!(
-                        "`{}` is not a valid state name: use latin letters, digits and _",
+                        "«{}» не годится как имя состояния: только латинские буквы, цифры и _",
                         name.value
                     ),
                 );
@@ -377,23 +482,20 @@ impl<'a> Compiler<'a> {
             self.states.insert(name.value.clone());
         }
         if raw.states.0.is_empty() {
-            self.err(pos(&raw.initial), "a definition needs at least one state");
-        }
-        if !self.states.contains(&raw.initial.value) {
             self.err(
                 pos(&raw.initial),
-                format!(
-                    "unknown state `{}` (states: {})",
-                    raw.initial.value,
-                    list(&self.states)
-                ),
+                "в процессе должно быть хотя бы одно состояние",
             );
+        }
+        if !self.states.contains(&raw.initial.value) {
+            self.unknown(Unknown::State, &raw.initial.value, pos(&raw.initial));
         }
         let mut states = Vec::new();
         for (name, s) in &raw.states.0 {
             states.push(self.state(name, s));
         }
         self.graph_checks(raw, &states);
+        self.report_unknown();
         let mut definition = Definition::new(
             raw.id.value.clone(),
             raw.title.value.clone(),
@@ -432,12 +534,48 @@ impl<'a> Compiler<'a> {
                 }
             }
         }
+        // Only the first state of an unreachable part is reported: the
+        // states after it are unreachable because it is. Nothing is reported
+        // when an edge was dropped for another error (it would only echo it).
+        let unreached: BTreeSet<&str> = states
+            .iter()
+            .map(|s| s.name.as_str())
+            .filter(|n| !reached.contains(*n))
+            .collect();
+        let entered_from_unreached = |name: &str| {
+            states
+                .iter()
+                .filter(|s| unreached.contains(s.name.as_str()) && s.name != name)
+                .any(|s| {
+                    s.transitions.iter().any(|t| t.to.as_deref() == Some(name))
+                        || s.tasks
+                            .iter()
+                            .any(|t| t.outcomes.iter().any(|o| o.to == name))
+                })
+        };
+        let mut report_unreached: BTreeSet<&str> = unreached
+            .iter()
+            .copied()
+            .filter(|n| !entered_from_unreached(n))
+            .collect();
+        if report_unreached.is_empty()
+            && let Some(first) = states.iter().find(|s| unreached.contains(s.name.as_str()))
+        {
+            // A closed loop of unreachable states: name its first.
+            report_unreached.insert(first.name.as_str());
+        }
         for s in states {
-            if !reached.contains(&s.name) && self.states.contains(&raw.initial.value) {
+            if self.broken_states.contains(&s.name) {
+                continue;
+            }
+            if report_unreached.contains(s.name.as_str())
+                && !self.dropped_edges
+                && self.states.contains(&raw.initial.value)
+            {
                 self.err(
                     s.pos,
                     format!(
-                        "state `{}` is unreachable from the initial state `{}`",
+                        "в состояние «{}» нельзя попасть из начального «{}»: ни один переход не ведёт в него",
                         s.name, raw.initial.value
                     ),
                 );
@@ -448,20 +586,20 @@ impl<'a> Compiler<'a> {
                 if !s.transitions.is_empty() {
                     self.err(
                         s.transitions[0].pos,
-                        format!("terminal state `{}` cannot have transitions", s.name),
+                        format!("конечное состояние «{}» не может иметь переходов", s.name),
                     );
                 }
                 if !s.tasks.is_empty() {
                     self.err(
                         s.tasks[0].pos,
-                        format!("terminal state `{}` cannot have tasks", s.name),
+                        format!("в конечном состоянии «{}» не может быть задач", s.name),
                     );
                 }
                 if !s.on_exit.is_empty() {
                     self.err(
                         s.on_exit[0].pos,
                         format!(
-                            "terminal state `{}` is never left: on_exit never runs",
+                            "из конечного состояния «{}» не выходят: on_exit никогда не выполнится",
                             s.name
                         ),
                     );
@@ -469,7 +607,7 @@ impl<'a> Compiler<'a> {
             } else if !exits {
                 self.err(
                     s.pos,
-                    format!("state `{}` is not terminal but has no way out (add a transition, a task, or `terminal: true`)", s.name),
+                    format!("из состояния «{}» нет выхода, а конечным оно не отмечено: добавьте переход или задачу либо напишите terminal: true", s.name),
                 );
             } else if s
                 .transitions
@@ -509,19 +647,31 @@ impl<'a> Compiler<'a> {
             .filter_map(|a| self.action(a, scope))
             .collect();
         let mut tasks: Vec<TaskDef> = Vec::new();
+        let mut lost = false;
         for t in &r.tasks {
-            if let Some(task) = self.task(t) {
+            let task = self.task(t);
+            lost |= task
+                .as_ref()
+                .is_none_or(|x| x.outcomes.len() < t.value.outcomes.0.len());
+            if let Some(task) = task {
                 if tasks.iter().any(|x| x.id == task.id) {
-                    self.err(pos(&t.value.id), format!("duplicate task id `{}`", task.id));
+                    self.err(
+                        pos(&t.value.id),
+                        format!("задача «{}» объявлена в состоянии дважды", task.id),
+                    );
                     continue;
                 }
                 tasks.push(task);
             }
         }
-        let transitions =
+        let transitions: Vec<Transition> =
             r.on.iter()
                 .filter_map(|t| self.transition(&name.value, t))
                 .collect();
+        if lost || transitions.len() < r.on.len() {
+            self.dropped_edges = true;
+            self.broken_states.insert(name.value.clone());
+        }
         State {
             name: name.value.clone(),
             title: r
@@ -543,14 +693,7 @@ impl<'a> Compiler<'a> {
         if self.states.contains(&to.value) {
             Some(to.value.clone())
         } else {
-            self.err(
-                pos(to),
-                format!(
-                    "unknown state `{}` (states: {})",
-                    to.value,
-                    list(&self.states)
-                ),
-            );
+            self.unknown(Unknown::State, &to.value, pos(to));
             None
         }
     }
@@ -572,16 +715,16 @@ impl<'a> Compiler<'a> {
             self.err(
                 at,
                 if triggers == 0 {
-                    "a transition needs a trigger: one of event, after, at, cron, when".to_string()
+                    "у перехода нет условия срабатывания: укажите одно из event, after, at, cron, when".to_string()
                 } else {
-                    "a transition has exactly one trigger: event, after, at, cron or when"
+                    "у перехода должно быть ровно одно условие срабатывания: event, after, at, cron или when"
                         .to_string()
                 },
             );
             return None;
         }
         if let (Some(c), None) = (&r.calendar, &r.after) {
-            self.err(pos(c), "`calendar` applies only to an `after:` transition");
+            self.err(pos(c), "calendar пишут только у перехода after:");
         }
         let when = if let Some(e) = &r.event {
             let local = e
@@ -593,18 +736,12 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(e),
                     format!(
-                        "`{action}` is a local action: it runs inside the step and has no `{}` event (a refusal refuses the step)",
+                        "«{action}» выполняется внутри шага, события «{}» у него не бывает (если действие отказало, отменяется весь шаг)",
                         e.value
                     ),
                 );
             } else if !self.events.contains(&e.value) {
-                self.err(
-                    pos(e),
-                    format!(
-                        "unknown event `{}`: declare it under `events:` (or it must be `<action>.done`/`<action>.failed` of an external action used here)",
-                        e.value
-                    ),
-                );
+                self.unknown(Unknown::Event, &e.value, pos(e));
             }
             When::Event(e.value.clone())
         } else if let Some(a) = &r.after {
@@ -618,7 +755,7 @@ impl<'a> Compiler<'a> {
             match &r.to {
                 Some(to) if to.value != state => {}
                 _ => {
-                    self.err(pos(w), "a `when:` transition must go `to:` another state (otherwise it would fire forever)");
+                    self.err(pos(w), "переход when: должен вести (to:) в другое состояние, иначе он срабатывал бы бесконечно");
                 }
             }
             When::Guard(e)
@@ -664,7 +801,7 @@ impl<'a> Compiler<'a> {
         let dur = match Dur::parse(&after.value) {
             Ok(d) => d,
             Err(e) => {
-                self.err(pos_or(after, fallback), format!("bad duration: {e}"));
+                self.err(pos_or(after, fallback), format!("неверный срок: {e}"));
                 return None;
             }
         };
@@ -676,7 +813,7 @@ impl<'a> Compiler<'a> {
                     self.err(
                         pos_or(c, fallback),
                         format!(
-                            "unknown calendar `{}` (calendars: {})",
+                            "неизвестный календарь «{}»; есть: {}",
                             c.value,
                             list(self.vocab.calendars.names())
                         ),
@@ -722,20 +859,20 @@ impl<'a> Compiler<'a> {
 
     fn expr_at(&mut self, src: &str, at: Pos, scope: Scope) -> Option<Expr> {
         if src.trim().is_empty() {
-            self.err(at, "empty expression");
+            self.err(at, "пустое выражение");
             return None;
         }
         let e = match Expr::compile(src, at) {
             Ok(e) => e,
             Err(msg) => {
-                self.err(at, format!("{msg} in `{src}`"));
+                self.err(at, format!("{msg} в «{src}»"));
                 return None;
             }
         };
         let ok = self.check_reads(&e.reads, src, at, scope);
         for f in filter_names(src) {
             if !filter_exists(&f) {
-                self.err(at, format!("unknown filter `{f}` in `{src}`"));
+                self.err(at, format!("неизвестный фильтр «{f}» в «{src}»"));
             }
         }
         ok.then_some(e)
@@ -751,19 +888,19 @@ impl<'a> Compiler<'a> {
                 if ROOTS.contains(&root) {
                     let msg = match root {
                         "form" | "task" | "outcome" => {
-                            format!("`{root}` is only available in a task outcome: `{src}`")
+                            format!("«{root}» есть только в решении по задаче (outcomes): «{src}»")
                         }
                         "event" => format!(
-                            "`event` is not available in `when:` or `at:` (they are re-checked without an event): `{src}`"
+                            "«event» нельзя читать в when: и at: — их перепроверяют без события: «{src}»"
                         ),
-                        _ => format!("`{root}` is not available here: `{src}`"),
+                        _ => format!("«{root}» здесь недоступно: «{src}»"),
                     };
                     self.err(at, msg);
                     ok = false;
                 } else if !global_exists(root) {
                     self.err(
                         at,
-                        format!("unknown name `{root}` in `{src}` (use data., object., event., form., now; write literal text in quotes: \"'{root}'\")"),
+                        format!("неизвестное имя «{root}» в «{src}»: пишите data., object., event., form. или now, а текст берите в кавычки: \"'{root}'\""),
                     );
                     ok = false;
                 }
@@ -771,9 +908,28 @@ impl<'a> Compiler<'a> {
             }
             match (root, field) {
                 ("data", Some(f)) if !self.data.iter().any(|d| d.name == f) => {
+                    self.unknown(Unknown::DataField, f, at);
+                    ok = false;
+                }
+                ("object", Some(f))
+                    if self
+                        .vocab
+                        .object_fields
+                        .get(&self.object_kind)
+                        .is_some_and(|fields| !fields.iter().any(|x| x == f)) =>
+                {
+                    let known = self
+                        .vocab
+                        .object_fields
+                        .get(&self.object_kind)
+                        .map(|f| f.join(", "))
+                        .unwrap_or_default();
                     self.err(
                         at,
-                        format!("unknown data field `{f}` in `{src}` (declare it under `data:`)"),
+                        format!(
+                            "у объекта «{}» нет поля «{f}» в «{src}»; есть: {known}",
+                            self.object_kind
+                        ),
                     );
                     ok = false;
                 }
@@ -781,7 +937,7 @@ impl<'a> Compiler<'a> {
                     if let Scope::Outcome(fields) = scope
                         && !fields.iter().any(|x| x.id == f)
                     {
-                        self.err(at, format!("unknown form field `{f}` in `{src}`"));
+                        self.err(at, format!("в форме задачи нет поля «{f}»: «{src}»"));
                         ok = false;
                     }
                 }
@@ -819,13 +975,7 @@ impl<'a> Compiler<'a> {
             .find(|d| d.name == field.value)
             .map(|d| d.ty)
         else {
-            self.err(
-                pos(field),
-                format!(
-                    "unknown data field `{}` (declare it under `data:`)",
-                    field.value
-                ),
-            );
+            self.unknown(Unknown::DataField, &field.value, pos(field));
             return None;
         };
         let at = pos(value);
@@ -840,14 +990,14 @@ impl<'a> Compiler<'a> {
             && coerce(ty, v.clone()).is_err()
         {
             let hint = if matches!(value.value, Value::String(_)) {
-                " (write literal text in quotes inside the expression, e.g. \"'2026-05-01'\")"
+                " (текст внутри выражения берите в кавычки, например \"'2026-05-01'\")"
             } else {
                 ""
             };
             self.err(
                 at,
                 format!(
-                    "value {v} does not fit data field `{}` of type {}{hint}",
+                    "значение {v} не подходит к полю данных «{}» типа {}{hint}",
                     field.value,
                     ty.as_str()
                 ),
@@ -865,7 +1015,10 @@ impl<'a> Compiler<'a> {
         if RESERVED_ACTIONS.contains(&name.value.as_str()) {
             self.err(
                 pos(name),
-                format!("`{}` is reserved for the engine", name.value),
+                format!(
+                    "«{}» — служебное действие движка, его нельзя вызывать из процесса",
+                    name.value
+                ),
             );
             return None;
         }
@@ -873,7 +1026,7 @@ impl<'a> Compiler<'a> {
             self.err(
                 pos(name),
                 format!(
-                    "unknown action `{}` (known: {})",
+                    "неизвестное действие «{}»; есть: {}",
                     name.value,
                     list(self.vocab.actions.keys())
                 ),
@@ -889,7 +1042,7 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(k),
                     format!(
-                        "action `{}` has no parameter `{}` (parameters: {})",
+                        "у действия «{}» нет параметра «{}»; есть: {}",
                         name.value,
                         k.value,
                         list(allowed)
@@ -915,7 +1068,7 @@ impl<'a> Compiler<'a> {
             self.err(
                 pos(r),
                 format!(
-                    "unknown role `{}` (roles: {})",
+                    "неизвестная роль «{}»; есть: {}",
                     r.value,
                     list(&self.vocab.roles)
                 ),
@@ -930,7 +1083,7 @@ impl<'a> Compiler<'a> {
             self.err(
                 pos(&r.id),
                 format!(
-                    "`{}` is not a valid field id: use latin letters, digits and _",
+                    "«{}» не годится как имя поля формы: только латинские буквы, цифры и _",
                     r.id.value
                 ),
             );
@@ -942,7 +1095,11 @@ impl<'a> Compiler<'a> {
                 None => {
                     self.err(
                         pos(t),
-                        format!("unknown type `{}` (use {})", t.value, FieldType::NAMES),
+                        format!(
+                            "неизвестный тип «{}»; допустимы: {}",
+                            t.value,
+                            FieldType::NAMES
+                        ),
                     );
                     return None;
                 }
@@ -967,7 +1124,7 @@ impl<'a> Compiler<'a> {
             if let (Some(min), Some(max)) = (&v.value.min, &v.value.max)
                 && min.value > max.value
             {
-                self.err(pos(max), "max is smaller than min");
+                self.err(pos(max), "max меньше min");
             }
             if let Some(p) = &v.value.pattern {
                 match regex::Regex::new(&format!("^(?:{})$", p.value)) {
@@ -983,13 +1140,13 @@ impl<'a> Compiler<'a> {
                             .unwrap_or_default()
                             .trim()
                             .to_string();
-                        self.err(pos(p), format!("bad pattern: {msg}"));
+                        self.err(pos(p), format!("неверный шаблон (pattern): {msg}"));
                     }
                 }
             }
             for o in &v.value.options {
                 if field.options.iter().any(|x| x.value == o.value.value) {
-                    self.err(pos(o), format!("duplicate option `{}`", o.value.value));
+                    self.err(pos(o), format!("вариант «{}» указан дважды", o.value.value));
                 }
                 field.options.push(FormOption {
                     value: o.value.value.clone(),
@@ -1007,7 +1164,7 @@ impl<'a> Compiler<'a> {
             self.err(
                 pos(&r.id),
                 format!(
-                    "`{}` is not a valid task id: use latin letters, digits and _",
+                    "«{}» не годится как имя задачи: только латинские буквы, цифры и _",
                     r.id.value
                 ),
             );
@@ -1023,14 +1180,17 @@ impl<'a> Compiler<'a> {
                 tpl
             }
             Err(msg) => {
-                self.err(pos(&r.title), format!("{msg} in the title"));
+                self.err(pos(&r.title), format!("{msg} в заголовке"));
                 return None;
             }
         };
         if r.roles.is_empty() && r.assignee.is_none() {
             self.err(
                 pos(&r.id),
-                format!("task `{}` needs `roles` or an `assignee`", r.id.value),
+                format!(
+                    "у задачи «{}» не указано, кто её делает: roles или assignee",
+                    r.id.value
+                ),
             );
         }
         let mut roles = Vec::new();
@@ -1047,7 +1207,7 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(p),
                     format!(
-                        "unknown priority `{}` (use low, normal, high, urgent)",
+                        "неизвестная важность «{}»; допустимы: low, normal, high, urgent",
                         p.value
                     ),
                 );
@@ -1064,7 +1224,7 @@ impl<'a> Compiler<'a> {
                 if form.iter().any(|x| x.id == field.id) {
                     self.err(
                         pos(&f.value.id),
-                        format!("duplicate form field `{}`", field.id),
+                        format!("поле формы «{}» объявлено дважды", field.id),
                     );
                     continue;
                 }
@@ -1074,7 +1234,7 @@ impl<'a> Compiler<'a> {
         if r.outcomes.0.is_empty() {
             self.err(
                 pos(&r.id),
-                format!("task `{}` needs at least one outcome", r.id.value),
+                format!("у задачи «{}» нет ни одного решения (outcomes)", r.id.value),
             );
         }
         let mut outcomes = Vec::new();
@@ -1083,7 +1243,7 @@ impl<'a> Compiler<'a> {
                 self.err(
                     pos(id),
                     format!(
-                        "`{}` is not a valid outcome id: use latin letters, digits and _",
+                        "«{}» не годится как имя решения: только латинские буквы, цифры и _",
                         id.value
                     ),
                 );
@@ -1111,7 +1271,7 @@ impl<'a> Compiler<'a> {
                     self.err(
                         pos(f),
                         format!(
-                            "unknown form field `{}` (fields: {})",
+                            "в форме нет поля «{}»; есть: {}",
                             f.value,
                             list(form.iter().map(|x| &x.id))
                         ),
@@ -1138,7 +1298,7 @@ impl<'a> Compiler<'a> {
                     self.err(
                         pos(o),
                         format!(
-                            "unknown outcome `{}` (outcomes: {})",
+                            "неизвестное решение «{}»; есть: {}",
                             o.value,
                             list(&outcome_ids)
                         ),
@@ -1174,7 +1334,7 @@ impl<'a> Compiler<'a> {
                     self.err(
                         pos(&x.value.outcome),
                         format!(
-                            "unknown outcome `{}` (outcomes: {})",
+                            "неизвестное решение «{}»; есть: {}",
                             x.value.outcome.value,
                             list(&outcome_ids)
                         ),
