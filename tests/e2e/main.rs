@@ -6,6 +6,7 @@
 mod helpers;
 
 mod addresses;
+mod board;
 mod bookings;
 mod client_proof;
 mod cost;
