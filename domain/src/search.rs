@@ -64,7 +64,14 @@ const MACHINE: &[&str] = &["make", "model", "plate", "vin", "base_address"];
 
 pub async fn index_organisation(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
     index_row(tx, "organisations", ORGANISATION, id).await?;
-    index_client_terms(tx, id).await
+    client_terms(tx, id, false).await
+}
+
+/// [`index_organisation`] for an organisation just inserted: it has no
+/// terms, contacts or users yet, so nothing is read or deleted for them.
+pub async fn index_new_organisation(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
+    index_row(tx, "organisations", ORGANISATION, id).await?;
+    client_terms(tx, id, true).await
 }
 
 pub async fn index_user(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
@@ -211,18 +218,32 @@ impl Terms {
     }
 }
 
-/// Replaces the terms of one object (inside the transaction that changed it).
+/// Replaces the terms of one object (inside the transaction that changed
+/// it); `fresh`: the object was just inserted and has none to replace.
 pub async fn write_terms(
     tx: &mut Tx,
     kind: TermKind,
     id: i64,
     terms: &Terms,
+    fresh: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM search_terms WHERE kind = $1 AND object_id = $2")
-        .bind(kind.as_str())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+    if !fresh {
+        sqlx::query("DELETE FROM search_terms WHERE kind = $1 AND object_id = $2")
+            .bind(kind.as_str())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    add_terms(tx, kind, id, terms).await
+}
+
+/// Adds terms to an object's (a contact person added to a client).
+pub async fn add_terms(
+    tx: &mut Tx,
+    kind: TermKind,
+    id: i64,
+    terms: &Terms,
+) -> Result<(), sqlx::Error> {
     // Several rows per statement: a phone alone gives nine.
     let all: Vec<&String> = terms.iter().collect();
     for chunk in all.chunks(100) {
@@ -239,6 +260,7 @@ pub async fn write_terms(
                 .bind((*term).clone())
                 .push(")");
         }
+        sql.push(" ON CONFLICT DO NOTHING");
         sql.query().execute(&mut **tx).await?;
     }
     Ok(())
@@ -359,6 +381,22 @@ fn prefix_end(prefix: &str) -> String {
 /// The terms of a client organisation: its names, INN, phone, e-mail, its
 /// contact people's and its users' names and phones.
 pub async fn index_client_terms(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
+    client_terms(tx, id, false).await
+}
+
+/// Adds a contact person's name and phone to their client's terms.
+pub async fn add_contact_terms(
+    tx: &mut Tx,
+    client: i64,
+    name: &str,
+    phone: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let mut t = Terms::default();
+    t.words(Some(name)).phone(phone);
+    add_terms(tx, TermKind::Client, client, &t).await
+}
+
+async fn client_terms(tx: &mut Tx, id: i64, fresh: bool) -> Result<(), sqlx::Error> {
     type Row = (
         String,
         Option<String>,
@@ -385,24 +423,24 @@ pub async fn index_client_terms(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error>
         .code(inn.as_deref())
         .phone(phone.as_deref())
         .code(email.as_deref());
-    let contacts: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT full_name, phone FROM org_contacts WHERE org_id = $1")
-            .bind(id)
-            .fetch_all(&mut **tx)
-            .await?;
-    let people: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT full_name, phone FROM users WHERE org_id = $1")
-            .bind(id)
-            .fetch_all(&mut **tx)
-            .await?;
-    for (n, p) in contacts.iter().chain(&people) {
-        t.words(Some(n)).phone(p.as_deref());
+    if !fresh {
+        let people: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT full_name, phone FROM org_contacts WHERE org_id = $1
+             UNION ALL SELECT full_name, phone FROM users WHERE org_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (n, p) in &people {
+            t.words(Some(n)).phone(p.as_deref());
+        }
     }
-    write_terms(tx, TermKind::Client, id, &t).await
+    write_terms(tx, TermKind::Client, id, &t, fresh).await
 }
 
-/// The terms of an order: its number, its request's number, the contact
-/// on site and its client's name and INN.
+/// The terms of an order, which has none yet (an order is indexed once, as
+/// it is made; what they come from does not change): its number, its
+/// request's number, the contact on site and its client's name and INN.
 pub async fn index_order_terms(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
     type Row = (
         String,
@@ -430,7 +468,7 @@ pub async fn index_order_terms(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> 
         .phone(phone.as_deref())
         .words(Some(&client))
         .code(inn.as_deref());
-    write_terms(tx, TermKind::Order, id, &t).await
+    write_terms(tx, TermKind::Order, id, &t, true).await
 }
 
 /// Writes the terms of objects written before terms existed (or by bulk

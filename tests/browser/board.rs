@@ -85,14 +85,7 @@ async fn the_board_and_the_header_search_on_a_desktop_and_a_phone() {
         assert!(flash.contains("переведена"), "{flash}");
 
         // The page itself never scrolls sideways; the board does inside.
-        let scroll = b
-            .execute("return document.documentElement.scrollWidth;", vec![])
-            .await
-            .expect("measure");
-        assert!(
-            scroll.as_i64().unwrap_or(i64::MAX) <= i64::from(width),
-            "the board page at {width}px scrolls sideways: {scroll}"
-        );
+        no_sideways_scroll(&b, width, "the board").await;
 
         // The header search finds Громов's requests.
         fill(&b, ".topsearch input[name=q]", "Громов").await;
@@ -100,17 +93,22 @@ async fn the_board_and_the_header_search_on_a_desktop_and_a_phone() {
         wait_path(&b, "/search").await;
         let group = text_of(&b, "[data-group='requests'] h2").await;
         assert!(group.contains("Заявки"), "{group}");
-        let scroll = b
-            .execute("return document.documentElement.scrollWidth;", vec![])
-            .await
-            .expect("measure");
-        assert!(
-            scroll.as_i64().unwrap_or(i64::MAX) <= i64::from(width),
-            "the search page at {width}px scrolls sideways: {scroll}"
-        );
+        no_sideways_scroll(&b, width, "the search").await;
         submit(&b, ".who button[type=submit]").await;
         wait_path(&b, "/login").await;
         b.close().await.ok();
     }
     app.stop().await;
+}
+
+/// The page is no wider than the window.
+async fn no_sideways_scroll(b: &fantoccini::Client, width: u32, what: &str) {
+    let scroll = b
+        .execute("return document.documentElement.scrollWidth;", vec![])
+        .await
+        .expect("measure");
+    assert!(
+        scroll.as_i64().unwrap_or(i64::MAX) <= i64::from(width),
+        "{what} at {width}px scrolls sideways: {scroll}"
+    );
 }

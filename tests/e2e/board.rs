@@ -7,7 +7,8 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Browser, DEMO_PASSWORD, TestApp, location};
+use crate::helpers::{Browser, TestApp, location};
+use crate::quotes::login;
 
 async fn user_id(app: &TestApp, email: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
@@ -15,12 +16,6 @@ async fn user_id(app: &TestApp, email: &str) -> i64 {
         .fetch_one(app.db().pool())
         .await
         .expect("user")
-}
-
-async fn signed_in(app: &TestApp, login: &str) -> Browser {
-    let b = app.client();
-    b.login(login, DEMO_PASSWORD).await;
-    b
 }
 
 async fn status_of(app: &TestApp, id: i64) -> String {
@@ -67,7 +62,7 @@ async fn open_task(app: &TestApp, request: i64) -> (i64, Option<i64>) {
 async fn a_card_moves_only_where_the_request_workflow_allows() {
     let app = TestApp::spawn_demo().await;
     let manager_id = user_id(&app, "manager@podryad.test").await;
-    let manager = signed_in(&app, "manager@podryad.test").await;
+    let manager = login(&app, "manager@podryad.test").await;
 
     // The columns are the workflow's stages with their YAML titles, with
     // counts; the demo's requests are on it.
@@ -228,9 +223,9 @@ async fn a_card_moves_only_where_the_request_workflow_allows() {
         .get_text(&format!("/board?owner={manager_id}"))
         .await;
     assert!(page.contains(&number));
-    let client = signed_in(&app, "client@sevbeton.test").await;
+    let client = login(&app, "client@sevbeton.test").await;
     assert_eq!(client.get("/board").await.status(), StatusCode::FORBIDDEN);
-    let hunter = signed_in(&app, "hunter@podryad.test").await;
+    let hunter = login(&app, "hunter@podryad.test").await;
     let (other, _) = waiting[1].clone();
     let r = hunter
         .post_form(
@@ -250,7 +245,7 @@ async fn a_card_moves_only_where_the_request_workflow_allows() {
 #[tokio::test]
 async fn the_header_search_finds_by_number_phone_inn_company_and_surname() {
     let app = TestApp::spawn_demo().await;
-    let manager = signed_in(&app, "manager@podryad.test").await;
+    let manager = login(&app, "manager@podryad.test").await;
     // Every staff page has the box.
     let (_, home) = manager.get_text("/home").await;
     assert!(home.contains("action=\"/search\""));
@@ -327,7 +322,7 @@ async fn the_header_search_finds_by_number_phone_inn_company_and_surname() {
 
     // A hunter finds only their own book: Северный бетон's requests are
     // not theirs.
-    let hunter = signed_in(&app, "hunter@podryad.test").await;
+    let hunter = login(&app, "hunter@podryad.test").await;
     let (status, page) = hunter.get_text("/search?q=7770011").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -337,7 +332,7 @@ async fn the_header_search_finds_by_number_phone_inn_company_and_surname() {
     let (_, page) = hunter.get_text("/search?q=Громов").await;
     assert!(!page.contains(&gromov[0]));
     // Clients and suppliers have no header search.
-    let client = signed_in(&app, "client@sevbeton.test").await;
+    let client = login(&app, "client@sevbeton.test").await;
     let (status, page) = client.get_text("/requests").await;
     assert_eq!(status, StatusCode::OK);
     assert!(!page.contains("action=\"/search\""));
@@ -346,6 +341,15 @@ async fn the_header_search_finds_by_number_phone_inn_company_and_surname() {
         StatusCode::FORBIDDEN
     );
     app.stop().await;
+}
+
+/// Saves a filter as the chips' form does.
+async fn save_filter(b: &Browser, page: &str, name: &str, query: &str) -> reqwest::Response {
+    b.post_form(
+        "/filters",
+        &[("page", page), ("name", name), ("query", query)],
+    )
+    .await
 }
 
 /// `s` percent-encoded for a query string.
@@ -364,8 +368,8 @@ fn urlencoding(s: &str) -> String {
 #[tokio::test]
 async fn saved_filters_are_a_persons_own_chips() {
     let app = TestApp::spawn_demo().await;
-    let manager = signed_in(&app, "manager@podryad.test").await;
-    let operator = signed_in(&app, "operator@podryad.test").await;
+    let manager = login(&app, "manager@podryad.test").await;
+    let operator = login(&app, "operator@podryad.test").await;
 
     // The page offers to save the filter it shows.
     let (_, page) = manager.get_text("/requests?channel=website&type=").await;
@@ -373,16 +377,13 @@ async fn saved_filters_are_a_persons_own_chips() {
         page.contains("name=\"query\" value=\"channel=website&amp;type=\""),
         "{page}"
     );
-    let r = manager
-        .post_form(
-            "/filters",
-            &[
-                ("page", "requests"),
-                ("name", "С сайта"),
-                ("query", "channel=website&type=&_csrf=x"),
-            ],
-        )
-        .await;
+    let r = save_filter(
+        &manager,
+        "requests",
+        "С сайта",
+        "channel=website&type=&_csrf=x",
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/requests?channel=website");
     let (_, page) = manager.get_text("/requests").await;
@@ -391,55 +392,23 @@ async fn saved_filters_are_a_persons_own_chips() {
         "{page}"
     );
     // The board and the inbox keep their own.
-    let r = manager
-        .post_form(
-            "/filters",
-            &[
-                ("page", "board"),
-                ("name", "Грузы"),
-                ("query", "type=cargo"),
-            ],
-        )
-        .await;
+    let r = save_filter(&manager, "board", "Грузы", "type=cargo").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, board) = manager.get_text("/board").await;
     assert!(board.contains("board?type=cargo\">Грузы</a>"));
     assert!(!board.contains("С сайта"));
-    let r = manager
-        .post_form(
-            "/filters",
-            &[
-                ("page", "tasks"),
-                ("name", "Срочные"),
-                ("query", "priority=urgent"),
-            ],
-        )
-        .await;
+    let r = save_filter(&manager, "tasks", "Срочные", "priority=urgent").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, tasks) = manager.get_text("/tasks").await;
     assert!(tasks.contains("tasks?priority=urgent\">Срочные</a>"));
 
     // A name is needed; the list says so.
-    let r = manager
-        .post_form(
-            "/filters",
-            &[
-                ("page", "requests"),
-                ("name", "  "),
-                ("query", "channel=hunter"),
-            ],
-        )
-        .await;
+    let r = save_filter(&manager, "requests", "  ", "channel=hunter").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, page) = manager.follow(r).await;
     assert!(page.contains("дайте ему имя"));
     // Another page name is refused as bad input.
-    let r = manager
-        .post_form(
-            "/filters",
-            &[("page", "admin"), ("name", "x"), ("query", "a=b")],
-        )
-        .await;
+    let r = save_filter(&manager, "admin", "x", "a=b").await;
     assert_eq!(location(&r), "/requests?a=b");
 
     // Each person's own: a colleague neither sees nor deletes it.
@@ -469,7 +438,7 @@ async fn bulk_assign_claim_and_cancel_report_each_request() {
     let manager_id = user_id(&app, "manager@podryad.test").await;
     let hunter_id = user_id(&app, "hunter@podryad.test").await;
     let accountant_id = user_id(&app, "accountant@podryad.test").await;
-    let manager = signed_in(&app, "manager@podryad.test").await;
+    let manager = login(&app, "manager@podryad.test").await;
     let waiting = requests_in(&app, "qualification", manager_id).await;
     assert!(waiting.len() >= 2);
     let (a, b) = (waiting[0].0, waiting[1].0);
@@ -590,7 +559,7 @@ async fn bulk_assign_claim_and_cancel_report_each_request() {
     // A hunter cannot touch requests outside their book.
     let others = requests_in(&app, "qualification", manager_id).await;
     if let Some((c, _)) = others.first() {
-        let hunter_b = signed_in(&app, "hunter@podryad.test").await;
+        let hunter_b = login(&app, "hunter@podryad.test").await;
         let r = hunter_b
             .post_form(
                 "/requests/bulk",
@@ -619,7 +588,7 @@ async fn bulk_claim_assign_and_cancel_in_the_task_inbox() {
     let manager_id = user_id(&app, "manager@podryad.test").await;
     let hunter_id = user_id(&app, "hunter@podryad.test").await;
     let accountant_id = user_id(&app, "accountant@podryad.test").await;
-    let manager = signed_in(&app, "manager@podryad.test").await;
+    let manager = login(&app, "manager@podryad.test").await;
     let waiting = requests_in(&app, "qualification", manager_id).await;
     assert!(waiting.len() >= 2);
     let (ta, _) = open_task(&app, waiting[0].0).await;
@@ -627,7 +596,7 @@ async fn bulk_claim_assign_and_cancel_in_the_task_inbox() {
     let (ta_text, tb_text) = (ta.to_string(), tb.to_string());
 
     let (_, page) = manager.get_text("/tasks").await;
-    assert!(page.contains("action=\"/tasks/bulk\""));
+    assert!(page.contains("id=\"bulk\"") && page.contains("name=\"ids\""));
 
     // Claim both.
     let r = manager
@@ -715,7 +684,7 @@ async fn bulk_claim_assign_and_cancel_in_the_task_inbox() {
         .unwrap();
     assert_ne!(status, "open");
     // A client has no bulk actions.
-    let client = signed_in(&app, "client@sevbeton.test").await;
+    let client = login(&app, "client@sevbeton.test").await;
     let r = client
         .post_form("/tasks/bulk", &[("ids", &ta_text), ("action", "claim")])
         .await;
@@ -733,7 +702,7 @@ async fn the_board_sums_offers_and_the_lists_show_the_margin() {
             .fetch_one(app.db().pool())
             .await
             .unwrap();
-    let manager = signed_in(&app, "manager@podryad.test").await;
+    let manager = login(&app, "manager@podryad.test").await;
     let (_, board) = manager.get_text("/board").await;
     let column = board
         .split("data-column=\"offer_sent\"")
@@ -765,7 +734,7 @@ async fn the_board_sums_offers_and_the_lists_show_the_margin() {
     assert!(page.contains("id=\"request-margin\""));
     assert!(page.contains(&format!("data-margin=\"{margin}\"")));
     // The client never sees it.
-    let client = signed_in(&app, "client@sevbeton.test").await;
+    let client = login(&app, "client@sevbeton.test").await;
     let (_, mine) = client.get_text("/requests").await;
     assert!(!mine.contains("data-margin"));
     app.stop().await;

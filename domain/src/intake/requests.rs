@@ -387,7 +387,7 @@ pub async fn insert(
     );
     sql.push(" RETURNING id");
     let id: i64 = sql.query_scalar().fetch_one(&mut **tx).await?;
-    reindex(tx, id).await?;
+    index(tx, id, true).await?;
     let mut data = Map::new();
     data.insert("number".into(), Value::String(number.clone()));
     data.insert("request_type".into(), Value::String(r.request_type.clone()));
@@ -443,31 +443,15 @@ pub async fn set_status(
     Ok(())
 }
 
-/// Recomputes a request's folded search text: its number, contact, site
-/// and its client's name, INN and phone — what people search requests by.
+/// Recomputes a request's folded search text (its number, contact, site
+/// and its client's name, INN and phone — what people search requests by)
+/// and its search terms (see [`crate::search`]).
 pub async fn reindex(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT r.number, COALESCE(r.contact_name, '') || ' ' || COALESCE(r.contact_phone, '') || ' ' ||
-                COALESCE(r.contact_email, '') || ' ' || COALESCE(r.site_address, '') || ' ' || o.name || ' ' ||
-                COALESCE(o.short_name, '') || ' ' || COALESCE(o.inn, '') || ' ' || COALESCE(o.phone, '')
-         FROM requests r JOIN organisations o ON o.id = r.client_org_id WHERE r.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some((number, rest)) = row {
-        sqlx::query("UPDATE requests SET search_text = $1 WHERE id = $2")
-            .bind(crate::search::fold(&format!("{number} {rest}")))
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    write_terms(tx, id).await
+    index(tx, id, false).await
 }
 
-/// The request's search terms (see [`crate::search`]): its number, its
-/// contact's name and phone, and its client's names, INN and phone.
-async fn write_terms(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
+/// [`reindex`]; `fresh`: the request was just inserted (no terms yet).
+async fn index(tx: &mut Tx, id: i64, fresh: bool) -> Result<(), sqlx::Error> {
     type Row = (
         String,
         Option<String>,
@@ -489,6 +473,24 @@ async fn write_terms(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
     let Some((number, contact, phone, email, site, client, short, inn, client_phone)) = row else {
         return Ok(());
     };
+    let text = [
+        Some(number.as_str()),
+        contact.as_deref(),
+        phone.as_deref(),
+        email.as_deref(),
+        site.as_deref(),
+        Some(client.as_str()),
+        short.as_deref(),
+        inn.as_deref(),
+        client_phone.as_deref(),
+    ]
+    .map(|p| p.unwrap_or_default())
+    .join(" ");
+    sqlx::query("UPDATE requests SET search_text = $1 WHERE id = $2")
+        .bind(search::fold(&text))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     let mut t = search::Terms::default();
     t.number(&number)
         .words(contact.as_deref())
@@ -499,7 +501,7 @@ async fn write_terms(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
         .words(short.as_deref())
         .code(inn.as_deref())
         .phone(client_phone.as_deref());
-    search::write_terms(tx, search::TermKind::Request, id, &t).await
+    search::write_terms(tx, search::TermKind::Request, id, &t, fresh).await
 }
 
 /// Statuses a request can have, in funnel order: the request workflow's

@@ -302,43 +302,19 @@ fn whole_form_error(e: &DomainError) -> Option<(String, String)> {
     }
 }
 
-async fn requests_bulk(
-    State(state): State<AppState>,
-    auth: Auth<FrontOffice>,
-    body: String,
+/// The answer to a bulk form: each item done or refused; a refusal of the
+/// whole form (no colleague, no reason, nothing ticked) with its field.
+fn bulk_outcome(
+    state: &AppState,
+    auth: &Auth<FrontOffice>,
+    back: String,
+    outcome: Result<Vec<BulkLine>, DomainError>,
 ) -> AppResult<Response> {
-    let f = read_bulk(&body)?;
-    let back = format!("/requests?{}", f.back.trim_start_matches('?'));
-    let action = match chosen(&f) {
-        Ok(Chosen::Assign(to)) => BulkAction::Assign(to),
-        Ok(Chosen::Claim) => BulkAction::Claim,
-        Ok(Chosen::Cancel(r)) => BulkAction::Cancel(r),
-        Err(e) => {
-            return bulk_answer(
-                &state,
-                &auth,
-                back,
-                Vec::new(),
-                whole_form_error(&e),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
-    };
-    match handling::bulk(&state.services, &auth.actor, &f.ids, &action).await {
-        Ok(items) => {
-            let lines = items
-                .into_iter()
-                .map(|i| BulkLine {
-                    href: format!("/requests/{}", i.id),
-                    label: i.number.unwrap_or_else(|| format!("#{}", i.id)),
-                    refused: i.refused,
-                })
-                .collect();
-            bulk_answer(&state, &auth, back, lines, None, StatusCode::OK)
-        }
+    match outcome {
+        Ok(lines) => bulk_answer(state, auth, back, lines, None, StatusCode::OK),
         Err(e @ DomainError::Invalid(_)) => bulk_answer(
-            &state,
-            &auth,
+            state,
+            auth,
             back,
             Vec::new(),
             whole_form_error(&e),
@@ -348,6 +324,38 @@ async fn requests_bulk(
     }
 }
 
+async fn requests_bulk(
+    State(state): State<AppState>,
+    auth: Auth<FrontOffice>,
+    body: String,
+) -> AppResult<Response> {
+    let f = read_bulk(&body)?;
+    let back = format!("/requests?{}", f.back.trim_start_matches('?'));
+    let outcome = match chosen(&f) {
+        Ok(c) => {
+            let action = match c {
+                Chosen::Assign(to) => BulkAction::Assign(to),
+                Chosen::Claim => BulkAction::Claim,
+                Chosen::Cancel(r) => BulkAction::Cancel(r),
+            };
+            handling::bulk(&state.services, &auth.actor, &f.ids, &action)
+                .await
+                .map(|items| {
+                    items
+                        .into_iter()
+                        .map(|i| BulkLine {
+                            href: format!("/requests/{}", i.id),
+                            label: i.number.unwrap_or_else(|| format!("#{}", i.id)),
+                            refused: i.refused,
+                        })
+                        .collect()
+                })
+        }
+        Err(e) => Err(e),
+    };
+    bulk_outcome(&state, &auth, back, outcome)
+}
+
 async fn tasks_bulk(
     State(state): State<AppState>,
     auth: Auth<FrontOffice>,
@@ -355,43 +363,29 @@ async fn tasks_bulk(
 ) -> AppResult<Response> {
     let f = read_bulk(&body)?;
     let back = format!("/tasks?{}", f.back.trim_start_matches('?'));
-    let action = match chosen(&f) {
-        Ok(Chosen::Assign(to)) => TaskBulkAction::Assign(to),
-        Ok(Chosen::Claim) => TaskBulkAction::Claim,
-        Ok(Chosen::Cancel(r)) => TaskBulkAction::Cancel(r),
-        Err(e) => {
-            return bulk_answer(
-                &state,
-                &auth,
-                back,
-                Vec::new(),
-                whole_form_error(&e),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
-    };
-    match workflows::bulk(&state.services, &auth.actor, &f.ids, &action).await {
-        Ok(items) => {
-            let lines = items
-                .into_iter()
-                .map(|i| BulkLine {
-                    href: format!("/tasks/{}", i.id),
-                    label: i.title.unwrap_or_else(|| format!("#{}", i.id)),
-                    refused: i.refused,
+    let outcome = match chosen(&f) {
+        Ok(c) => {
+            let action = match c {
+                Chosen::Assign(to) => TaskBulkAction::Assign(to),
+                Chosen::Claim => TaskBulkAction::Claim,
+                Chosen::Cancel(r) => TaskBulkAction::Cancel(r),
+            };
+            workflows::bulk(&state.services, &auth.actor, &f.ids, &action)
+                .await
+                .map(|items| {
+                    items
+                        .into_iter()
+                        .map(|i| BulkLine {
+                            href: format!("/tasks/{}", i.id),
+                            label: i.title.unwrap_or_else(|| format!("#{}", i.id)),
+                            refused: i.refused,
+                        })
+                        .collect()
                 })
-                .collect();
-            bulk_answer(&state, &auth, back, lines, None, StatusCode::OK)
         }
-        Err(e @ DomainError::Invalid(_)) => bulk_answer(
-            &state,
-            &auth,
-            back,
-            Vec::new(),
-            whole_form_error(&e),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => Err(e),
+    };
+    bulk_outcome(&state, &auth, back, outcome)
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -235,7 +235,7 @@ pub(super) async fn create_client(
         .execute(&mut **tx)
         .await?;
         // The contact's name and phone find the client too.
-        crate::search::index_client_terms(tx, id).await?;
+        crate::search::add_contact_terms(tx, id, name, c.phone.as_deref()).await?;
     }
     audit::record(
         tx,
