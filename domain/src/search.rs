@@ -583,7 +583,7 @@ mod tests {
             vec!["00042".to_string()]
         );
         assert!(Query::parse(" я ").is_none());
-        assert_eq!(prefix_end("громов"), "громох");
+        assert_eq!(prefix_end("громов"), "громог");
     }
 
     #[test]
