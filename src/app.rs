@@ -62,6 +62,7 @@ async fn prepare_db_in_turn(config: &Config, clock: Option<Arc<dyn Clock>>) -> a
     crate::migrations::run(&db).await?;
     domain::parties::orgs::ensure_broker(&db).await?;
     domain::search::index_missing(&db).await?;
+    domain::search::index_missing_terms(&db).await?;
     Ok(db)
 }
 

@@ -659,6 +659,37 @@ async fn seed_garage(tx: &mut Tx, db: &Db, org_id: i64, org_name: &str) -> Domai
 pub async fn seed_live(s: &domain::services::Services) -> DomainResult<()> {
     seed_pending_supplier(s).await?;
     seed_requests(s).await?;
+    seed_saved_filters(s).await?;
+    Ok(())
+}
+
+/// The manager's saved filters, so that the chips above the requests list,
+/// the board and the inbox show what they are for. Skipped once the
+/// manager has any.
+async fn seed_saved_filters(s: &domain::services::Services) -> DomainResult<()> {
+    use domain::accounts::saved_filters;
+    let manager = demo_actor(&s.db, "manager@podryad.test").await?;
+    if !saved_filters::list(s, &manager, "board").await?.is_empty() {
+        return Ok(());
+    }
+    let me = manager.user_id();
+    saved_filters::save(
+        s,
+        &manager,
+        "board",
+        "Мои грузы",
+        &format!("type=cargo&owner={me}"),
+    )
+    .await?;
+    saved_filters::save(
+        s,
+        &manager,
+        "requests",
+        "Новые с сайта",
+        "channel=website&status=qualification",
+    )
+    .await?;
+    saved_filters::save(s, &manager, "tasks", "Просроченные", "overdue=1").await?;
     Ok(())
 }
 

@@ -158,6 +158,112 @@ pub async fn unclaim(s: &Services, actor: &Actor, id: i64) -> DomainResult<()> {
     Ok(s.engine.unclaim(id, &user_ref(actor)).await?)
 }
 
+/// Gives an open task to a colleague (`to`): someone of the broker's
+/// active staff who holds one of the task's roles. It becomes theirs,
+/// unclaimed. `task.not_a_candidate` for anyone else.
+pub async fn assign(s: &Services, actor: &Actor, id: i64, to: i64) -> DomainResult<()> {
+    require(actor, Rule::FrontOffice)?;
+    let form = visible_task(s, actor, id).await?;
+    if form.task.status != "open" {
+        return Err(DomainError::Conflict("task.closed"));
+    }
+    // A task of another organisation (a supplier's dispatcher's) is
+    // theirs to share out, never the broker's.
+    if let Some(org) = form.task.org_id
+        && crate::access::broker_id(&s.db).await? != Some(org)
+    {
+        return Err(DomainError::Conflict("task.not_a_candidate"));
+    }
+    let mut sql = engine::Sql::new(
+        "SELECT COUNT(*) FROM users u JOIN organisations o ON o.id = u.org_id AND o.kind = 'broker' \
+         WHERE u.status = 'active' AND u.id = ",
+    );
+    sql.bind(to)
+        .push(" AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role IN (")
+        .bind_list(form.task.roles.iter().cloned())
+        .push("))");
+    let n: i64 = if form.task.roles.is_empty() {
+        0
+    } else {
+        sql.query_scalar().fetch_one(s.db.pool()).await?
+    };
+    if n == 0 {
+        return Err(DomainError::Conflict("task.not_a_candidate"));
+    }
+    s.engine.assign_task(id, to).await?;
+    s.after_commit();
+    Ok(())
+}
+
+/// What a bulk action of the task inbox does to each task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskBulkAction {
+    /// Give to this colleague.
+    Assign(i64),
+    /// Take oneself.
+    Claim,
+    /// Cancel the task's request with this reason (the request's open
+    /// task closes with it).
+    Cancel(String),
+}
+
+/// How one task of a bulk action went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TaskBulkItem {
+    pub id: i64,
+    /// The task's title, when the actor may see it.
+    pub title: Option<String>,
+    /// `None` when done, else the refusal's code.
+    pub refused: Option<String>,
+}
+
+/// Applies `action` to each task of `ids`, each on its own: a refusal
+/// (done meanwhile, taken by a colleague, not a request's task) leaves the
+/// others done.
+pub async fn bulk(
+    s: &Services,
+    actor: &Actor,
+    ids: &[i64],
+    action: &TaskBulkAction,
+) -> DomainResult<Vec<TaskBulkItem>> {
+    use crate::intake::handling;
+    require(actor, Rule::FrontOffice)?;
+    if ids.is_empty() {
+        return Err(DomainError::field("ids", "required"));
+    }
+    if ids.len() > handling::BULK_MAX {
+        return Err(DomainError::field("ids", "bulk.too_many"));
+    }
+    if let TaskBulkAction::Cancel(reason) = action {
+        handling::check_reason(reason)?;
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    let mut seen = std::collections::BTreeSet::new();
+    for &id in ids {
+        if !seen.insert(id) {
+            continue;
+        }
+        let task = visible_task(s, actor, id).await.ok().map(|f| f.task);
+        let done = match (&task, action) {
+            (None, _) => Err(DomainError::NotFound),
+            (Some(_), TaskBulkAction::Assign(to)) => assign(s, actor, id, *to).await,
+            (Some(_), TaskBulkAction::Claim) => claim(s, actor, id).await,
+            (Some(t), TaskBulkAction::Cancel(reason)) if t.object.kind == "request" => {
+                handling::cancel(s, actor, t.object.id, reason).await
+            }
+            (Some(_), TaskBulkAction::Cancel(_)) => {
+                Err(DomainError::Conflict("task.not_a_request"))
+            }
+        };
+        out.push(TaskBulkItem {
+            id,
+            title: task.map(|t| t.title),
+            refused: done.err().map(|e| handling::refusal_code(&e)),
+        });
+    }
+    Ok(out)
+}
+
 /// What follows a completed task: where its doer goes next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completed {

@@ -499,6 +499,50 @@ impl Engine {
         Ok(())
     }
 
+    /// Gives an open task to `user` (a colleague chosen by whoever hands it
+    /// over; the caller checks they may do it): it becomes theirs,
+    /// unclaimed, and leaves everyone else's inbox. `task.not_open` when it
+    /// was done meanwhile.
+    pub async fn assign_task(&self, task_id: i64, user: i64) -> Result<(), EngineError> {
+        let res = {
+            let mut conn = self.inner.db.single_write().await?;
+            sqlx::query("UPDATE wf_tasks SET assignee_user_id = $1, claimed_by = NULL, claimed_at = NULL WHERE id = $2 AND status = 'open'")
+                .bind(user)
+                .bind(task_id)
+                .execute(&mut *conn)
+                .await?
+        };
+        if res.rows_affected() != 1 {
+            return Err(crate::step::StepError::TaskNotOpen(task_id).into());
+        }
+        Ok(())
+    }
+
+    /// Moves the open tasks of a business object's instances that were
+    /// `from`'s (assigned to or claimed by them) to `to`, inside the
+    /// caller's transaction: the object changed hands.
+    pub async fn reassign_object_tasks_in_tx(
+        &self,
+        tx: &mut crate::db::Tx,
+        kind: &str,
+        object_id: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<u64, EngineError> {
+        let res = sqlx::query(
+            "UPDATE wf_tasks SET assignee_user_id = $1, claimed_by = NULL, claimed_at = NULL \
+             WHERE status = 'open' AND (assignee_user_id = $2 OR claimed_by = $2) \
+             AND instance_id IN (SELECT id FROM wf_instances WHERE object_kind = $3 AND object_id = $4)",
+        )
+        .bind(to)
+        .bind(from)
+        .bind(kind)
+        .bind(object_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(res.rows_affected())
+    }
+
     async fn instance_views(
         &self,
         where_sql: &str,

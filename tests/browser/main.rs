@@ -5,6 +5,7 @@
 
 mod driver;
 
+mod board;
 mod foundation;
 mod garage;
 mod intake;

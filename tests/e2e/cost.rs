@@ -43,11 +43,14 @@ const BUDGET: [(Step, u64, u64, u64); 5] = [
     // The intake: client, request, owner, workflow with its first task,
     // the visitor's confirmation and the owner's notification (with its
     // in-app copy for the bell), and the submission's fingerprint that makes
-    // a repeated post the same request.
-    (Step::Start, 13, 21, 1),
+    // a repeated post the same request; the search terms of the request,
+    // the new client and its contact person (the header search's index:
+    // one read of the client, three INSERTs).
+    (Step::Start, 14, 24, 1),
     // The session comes from the cache: the tasks and their counts, the
-    // bell's unread count.
-    (Step::Inbox, 3, 0, 0),
+    // bell's unread count; the person's saved filters (chips) and the
+    // colleagues the bulk actions can give tasks to.
+    (Step::Inbox, 5, 0, 0),
     // The task with its roles (who may act is decided from them), the
     // object's scope, the history; the bell's unread count (measured: 5).
     (Step::TaskPage, 5, 0, 0),

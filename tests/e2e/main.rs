@@ -7,6 +7,7 @@ mod helpers;
 
 mod addresses;
 mod analysts;
+mod board;
 mod bookings;
 mod client_proof;
 mod cost;

@@ -700,7 +700,7 @@ async fn suppliers_who_have_not_answered_are_reminded() {
 
 /// A request with one supplier's quote and our offer sent to the client,
 /// valid for two days: `(request, offer, token)`.
-async fn offer_sent(app: &TestApp) -> (i64, i64, String) {
+pub(crate) async fn offer_sent(app: &TestApp) -> (i64, i64, String) {
     let (request, _) = ready_request(app).await;
     let manager = login(app, "manager@podryad.test").await;
     send_rfq(app, &manager, request, &[GRUZAVTO]).await;

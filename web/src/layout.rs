@@ -47,6 +47,11 @@ const NAV: &[NavItem] = &[
         roles: &[Admin, Hunter, Manager, Operator, Client],
     },
     NavItem {
+        key: "nav-board",
+        href: "/board",
+        roles: &[Admin, Hunter, Manager, Operator],
+    },
+    NavItem {
         key: "nav-intake",
         href: "/intake",
         roles: &[Admin, Operator, Manager],
@@ -267,6 +272,8 @@ impl AppState {
             path => info.path.clone(),
             demo => self.config.demo,
             bell => info.actor.as_ref().map(|_| bell_count()),
+            // The header search, on every page of the broker's staff.
+            header_search => info.actor.as_ref().is_some_and(|a| a.is_staff()),
         };
         let merged = context! { ..ctx, ..base };
         Ok(Html(self.templates.render(template, merged)?))

@@ -128,3 +128,76 @@
     input.addEventListener("blur", close);
   });
 })();
+// The pipeline board: drag a card onto a column; the card's own form (a
+// select and a button, which work without this) is submitted with that
+// column, and the server moves it or says why not on the card.
+(function () {
+  "use strict";
+  var board = document.querySelector("[data-board]");
+  if (!board) return;
+  var dragged = null;
+  board.addEventListener("dragstart", function (e) {
+    var card = e.target.closest && e.target.closest("[data-card]");
+    if (!card) return;
+    dragged = card;
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", card.getAttribute("data-card"));
+  });
+  board.addEventListener("dragend", function () {
+    dragged = null;
+    board.querySelectorAll(".drop-ok, .drop-no").forEach(function (c) {
+      c.classList.remove("drop-ok", "drop-no");
+    });
+  });
+  board.addEventListener("dragover", function (e) {
+    var col = e.target.closest && e.target.closest("[data-column]");
+    if (!col || !dragged) return;
+    e.preventDefault();
+    var moves = (dragged.getAttribute("data-moves") || "").split(" ");
+    var ok = moves.indexOf(col.getAttribute("data-column")) >= 0;
+    col.classList.toggle("drop-ok", ok);
+    col.classList.toggle("drop-no", !ok);
+  });
+  board.addEventListener("dragleave", function (e) {
+    var col = e.target.closest && e.target.closest("[data-column]");
+    if (col && !col.contains(e.relatedTarget)) col.classList.remove("drop-ok", "drop-no");
+  });
+  board.addEventListener("drop", function (e) {
+    var col = e.target.closest && e.target.closest("[data-column]");
+    if (!col || !dragged) return;
+    e.preventDefault();
+    var to = col.getAttribute("data-column");
+    if (dragged.closest("[data-column]") === col) return;
+    var form = dragged.querySelector("form.board-move");
+    if (!form) return;
+    var field = form.querySelector("[name=to]");
+    if (field.tagName === "SELECT") {
+      var known = Array.prototype.some.call(field.options, function (o) { return o.value === to; });
+      if (!known) {
+        // Not a move this card has: the server answers why.
+        var opt = document.createElement("option");
+        opt.value = to;
+        field.appendChild(opt);
+      }
+    }
+    field.value = to;
+    var reason = form.querySelector("[name=reason]");
+    if (reason && !reason.value && to === "cancelled") {
+      var typed = window.prompt(reason.getAttribute("placeholder") || "");
+      if (typed === null) return;
+      reason.value = typed;
+    }
+    form.submit();
+  });
+})();
+// Bulk actions: "select all" ticks every line of its list.
+document.addEventListener("change", function (e) {
+  var all = e.target.closest && e.target.closest("[data-bulk-all]");
+  if (!all) return;
+  var form = all.form;
+  if (!form) return;
+  // The form's own elements: the boxes may sit outside it (form="…").
+  Array.prototype.forEach.call(form.elements, function (b) {
+    if (b.name === "ids") b.checked = all.checked;
+  });
+});

@@ -6,9 +6,12 @@
 //! parties use for e-mail confirmation and employee invitations). Telegram
 //! linking lives here, not in `notify`: it is about proving that a chat
 //! belongs to an account (a token spent by the bot); `notify` only reads the
-//! linked chat. Accounts registers nothing with the workflow engine.
+//! linked chat. A person's saved filters of the staff lists
+//! ([`saved_filters`]) are theirs like their password. Accounts registers
+//! nothing with the workflow engine.
 
 pub mod api_tokens;
+pub mod saved_filters;
 pub mod session_cache;
 pub mod telegram;
 pub mod tokens;

@@ -11,6 +11,7 @@
 
 pub mod addresses;
 mod channels;
+pub mod handling;
 pub mod ownership;
 pub mod request_types;
 pub mod requests;

@@ -19,7 +19,7 @@ use crate::fleet::catalogue::EquipmentCatalogue;
 use crate::intake::request_types::{DurationKind, FieldKind, RequestType};
 use crate::services::Services;
 use crate::values::{Email, PhoneNumber};
-use crate::{access::audit, intake::ownership};
+use crate::{access::audit, intake::ownership, search};
 
 /// How a request came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -387,7 +387,7 @@ pub async fn insert(
     );
     sql.push(" RETURNING id");
     let id: i64 = sql.query_scalar().fetch_one(&mut **tx).await?;
-    reindex(tx, id).await?;
+    index(tx, id, true).await?;
     let mut data = Map::new();
     data.insert("number".into(), Value::String(number.clone()));
     data.insert("request_type".into(), Value::String(r.request_type.clone()));
@@ -443,26 +443,65 @@ pub async fn set_status(
     Ok(())
 }
 
-/// Recomputes a request's folded search text: its number, contact, site
-/// and its client's name, INN and phone — what people search requests by.
+/// Recomputes a request's folded search text (its number, contact, site
+/// and its client's name, INN and phone — what people search requests by)
+/// and its search terms (see [`crate::search`]).
 pub async fn reindex(tx: &mut Tx, id: i64) -> Result<(), sqlx::Error> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT r.number, COALESCE(r.contact_name, '') || ' ' || COALESCE(r.contact_phone, '') || ' ' ||
-                COALESCE(r.contact_email, '') || ' ' || COALESCE(r.site_address, '') || ' ' || o.name || ' ' ||
-                COALESCE(o.short_name, '') || ' ' || COALESCE(o.inn, '') || ' ' || COALESCE(o.phone, '')
+    index(tx, id, false).await
+}
+
+/// [`reindex`]; `fresh`: the request was just inserted (no terms yet).
+async fn index(tx: &mut Tx, id: i64, fresh: bool) -> Result<(), sqlx::Error> {
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT r.number, r.contact_name, r.contact_phone, r.contact_email, r.site_address, o.name, o.short_name, o.inn, o.phone
          FROM requests r JOIN organisations o ON o.id = r.client_org_id WHERE r.id = $1",
     )
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    if let Some((number, rest)) = row {
-        sqlx::query("UPDATE requests SET search_text = $1 WHERE id = $2")
-            .bind(crate::search::fold(&format!("{number} {rest}")))
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
+    let Some((number, contact, phone, email, site, client, short, inn, client_phone)) = row else {
+        return Ok(());
+    };
+    let text = [
+        Some(number.as_str()),
+        contact.as_deref(),
+        phone.as_deref(),
+        email.as_deref(),
+        site.as_deref(),
+        Some(client.as_str()),
+        short.as_deref(),
+        inn.as_deref(),
+        client_phone.as_deref(),
+    ]
+    .map(|p| p.unwrap_or_default())
+    .join(" ");
+    sqlx::query("UPDATE requests SET search_text = $1 WHERE id = $2")
+        .bind(search::fold(&text))
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    let mut t = search::Terms::default();
+    t.number(&number)
+        .words(contact.as_deref())
+        .phone(phone.as_deref())
+        .code(email.as_deref())
+        .words(site.as_deref())
+        .words(Some(&client))
+        .words(short.as_deref())
+        .code(inn.as_deref())
+        .phone(client_phone.as_deref());
+    search::write_terms(tx, search::TermKind::Request, id, &t, fresh).await
 }
 
 /// Statuses a request can have, in funnel order: the request workflow's
@@ -600,18 +639,15 @@ pub async fn list(
         sql.push(" AND r.created_at < ")
             .bind(to + Duration::days(1).num_milliseconds());
     }
-    let q = f.q.trim();
-    if !q.is_empty() {
-        sql.push(" AND (r.search_text LIKE ")
-            .bind(crate::search::pattern(q))
-            .push(" ESCAPE '\\'");
-        // A phone typed any way (8 916…, +7 (916)…) finds the stored +7916….
-        if let Ok(p) = PhoneNumber::parse(q) {
-            sql.push(" OR r.search_text LIKE ")
-                .bind(crate::search::pattern(p.as_str()))
-                .push(" ESCAPE '\\'");
+    // A number, a name, an INN or any part of a phone typed any way: the
+    // request's search terms, read by prefix on their index.
+    if !f.q.trim().is_empty() {
+        match search::Query::parse(&f.q) {
+            Some(q) => q.restrict(&mut sql, search::TermKind::Request, "r.id"),
+            None => {
+                sql.push(" AND 1 = 0");
+            }
         }
-        sql.push(")");
     }
     sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
         .push(&f.limit.unwrap_or(500).min(500).to_string());

@@ -144,6 +144,7 @@ pub async fn create(
         }
         _ => e.into(),
     })?;
+    crate::search::index_order_terms(tx, id).await?;
     // Every party works under a framework contract: a party without one in
     // force gets a draft now, with its workflow (asking the client for its
     // details, or the supplier to accept); the legs run under them.

@@ -70,7 +70,7 @@ pub async fn insert(tx: &mut Tx, now: DateTime<Utc>, org: &NewOrganisation) -> D
     .bind(to_db_time(now))
     .fetch_one(&mut **tx)
     .await?;
-    crate::search::index_organisation(tx, id).await?;
+    crate::search::index_new_organisation(tx, id).await?;
     Ok(id)
 }
 

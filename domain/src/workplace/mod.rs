@@ -1,6 +1,7 @@
 //! Workplace: what each member of the broker's staff sees first — their home
 //! page as the place their work starts (issue 11 point 2). A read model
-//! over the other contexts: it owns no table and changes nothing.
+//! over the other contexts: it owns no table; the board's moves change a
+//! request only through intake and the request's workflow.
 //!
 //! - the manager's desk: their tasks due today and overdue, their offers
 //!   about to expire, their RFQ rounds waiting for quotes, today's jobs;
@@ -9,7 +10,9 @@
 //! - the administrator's: notification failures, SLA breaches (overdue
 //!   tasks), workflow actions the workers could not do;
 //! - the analyst's: the request funnel by type and by channel, the median
-//!   time spent in each state, SLA breaches by task.
+//!   time spent in each state, SLA breaches by task;
+//! - everyone's: the pipeline board of requests by stage ([`board`]) and
+//!   the header search across clients, requests and orders ([`find`]).
 //!
 //! Every figure is one bounded query on an index (a day, the next 48 hours,
 //! the last 90 days, a few thousand transitions), never the whole history:
@@ -22,6 +25,9 @@
 //! the workflow engine's task and history tables for the task sections,
 //! as the engine's own inbox would, because the engine offers no query by
 //! due time across a person's tasks.
+
+pub mod board;
+pub mod find;
 
 use std::collections::BTreeMap;
 

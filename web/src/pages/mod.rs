@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod board;
 pub mod employees;
 pub mod files;
 pub mod garage;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(org::router())
         .merge(account::router())
         .merge(tasks::router())
+        .merge(board::router())
         .merge(notifications::router())
         .merge(workflows::router())
         .merge(templates::router())

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::to_bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, Multipart, Path, Query, RawQuery, Request, State,
+};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -29,6 +31,7 @@ use crate::auth::{Auth, ClientUser, FrontOffice, RequestReaders};
 use crate::error::{AppError, AppResult};
 use crate::forms::error_map;
 use crate::layout::redirect_with_flash;
+use crate::pages::board;
 use crate::render::ser;
 
 /// The largest request form (with its attachments).
@@ -202,9 +205,14 @@ async fn list(
     State(state): State<AppState>,
     auth: Auth<RequestReaders>,
     Query(f): Query<RequestFilter>,
+    RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let s = &state.services;
     let rows = requests::list(s, &auth.actor, &f, state.config.timezone).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let margins = board::margins_by_id(&state, &auth.actor, &ids).await?;
+    let saved = board::saved_context(&state, &auth.actor, "requests", query).await?;
+    let colleagues = board::colleagues(&state, &auth.actor).await?;
     let template = if auth.actor.is_staff() {
         "requests/list.html"
     } else {
@@ -222,6 +230,9 @@ async fn list(
                 is_admin => auth.actor.has(domain::access::roles::Role::Admin),
                 types => types_list(&state),
                 options => filter_options(),
+                margins,
+                saved,
+                colleagues,
             },
         )?
         .into_response())
@@ -352,6 +363,9 @@ async fn show(
         titles,
     } = domain::workflows::progress(s, &auth.actor, "request", id).await?;
     let can_edit = requests::may_edit(&auth.actor, &r);
+    let margin = domain::deals::offers::margins(s, &auth.actor, &[id])
+        .await?
+        .remove(&id);
     // A public request that matched a client without proof: who it matched
     // and the two decisions (only the front office decides).
     let client_match = if auth.actor.is_front_office() {
@@ -370,6 +384,7 @@ async fn show(
                 titles => ser(&titles),
                 can_edit,
                 client_match => ser(&client_match),
+                margin => ser(&margin),
                 ..common
             },
         )?

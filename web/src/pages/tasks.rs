@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use crate::auth::{AnyUser, Auth};
 use crate::error::AppResult;
 use crate::layout::redirect_with_flash;
 use crate::links::object_href;
+use crate::pages::board;
 use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
@@ -45,6 +46,7 @@ async fn inbox(
     State(state): State<AppState>,
     auth: Auth<AnyUser>,
     Query(q): Query<InboxQuery>,
+    RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let inbox = workflows::inbox(
         &state.services,
@@ -59,6 +61,8 @@ async fn inbox(
     )
     .await?;
     let now = state.services.db.now().timestamp_millis();
+    let saved = board::saved_context(&state, &auth.actor, "tasks", query).await?;
+    let colleagues = board::colleagues(&state, &auth.actor).await?;
     Ok(state
         .page(
             &auth.info,
@@ -70,6 +74,8 @@ async fn inbox(
                 now,
                 q => ser(&q.q), workflow => ser(&q.workflow), priority => ser(&q.priority),
                 overdue => q.overdue.is_some(), mine => q.mine.is_some(),
+                saved,
+                colleagues,
             },
         )?
         .into_response())

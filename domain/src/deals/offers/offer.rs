@@ -544,3 +544,78 @@ pub(super) fn checked(
         _ => Err(e),
     }
 }
+
+/// A request's money as its lines in staff lists show it: the client price
+/// and our margin of its latest offer (or of the one waiting for
+/// approval), and whether the margin is under the request type's minimum.
+#[derive(Debug, Clone, Serialize)]
+pub struct MarginLine {
+    pub total_gross: i64,
+    pub margin_total: i64,
+    pub margin_bp: i64,
+    pub min_margin_bp: i64,
+    /// Under the minimum (or below cost): shown in red.
+    pub low: bool,
+}
+
+/// The [`MarginLine`] of each of `request_ids` that has an offer (sent,
+/// decided or waiting for approval; withdrawn ones are replaced), for the
+/// broker's staff; others get none. Two queries for a whole page.
+pub async fn margins(
+    s: &Services,
+    actor: &Actor,
+    request_ids: &[i64],
+) -> DomainResult<std::collections::BTreeMap<i64, MarginLine>> {
+    let mut out = std::collections::BTreeMap::new();
+    if !actor.is_staff() || request_ids.is_empty() {
+        return Ok(out);
+    }
+    let terms = broker_terms(s).await?;
+    let min_of = |request_type: &str| {
+        s.request_types
+            .get(request_type)
+            .and_then(|t| t.min_margin_bp)
+            .unwrap_or(terms.min_margin_bp)
+    };
+    let line = |total_gross: i64, margin_total: i64, margin_bp: i64, request_type: &str| {
+        let min = min_of(request_type);
+        MarginLine {
+            total_gross,
+            margin_total,
+            margin_bp,
+            min_margin_bp: min,
+            low: margin_total < 0 || margin_bp < min,
+        }
+    };
+    let mut sql = Sql::new(
+        "SELECT a.request_id, r.request_type, a.total_gross, a.margin_total, a.margin_bp FROM offer_approvals a \
+         JOIN requests r ON r.id = a.request_id WHERE a.status = 'pending' AND a.request_id IN (",
+    );
+    sql.bind_list(request_ids.iter().copied()).push(")");
+    scope(&mut sql, actor, Resource::Request, "r");
+    sql.push(" ORDER BY a.id");
+    let pending: Vec<(i64, String, i64, i64, i64)> = sql.query_as().fetch_all(s.db.pool()).await?;
+    let waiting: std::collections::BTreeSet<i64> = pending.iter().map(|p| p.0).collect();
+    for (id, rt, total, margin, bp) in pending {
+        out.insert(id, line(total, margin, bp, &rt));
+    }
+    let mut sql = Sql::new(
+        "SELECT f.request_id, r.request_type, f.total_gross, f.margin_total, f.unit_cost, f.quantity_centi FROM offers f \
+         JOIN requests r ON r.id = f.request_id WHERE f.status <> 'withdrawn' AND f.request_id IN (",
+    );
+    sql.bind_list(request_ids.iter().copied()).push(")");
+    scope(&mut sql, actor, Resource::Request, "r");
+    sql.push(" ORDER BY f.id");
+    let offers: Vec<(i64, String, i64, i64, i64, i64)> =
+        sql.query_as().fetch_all(s.db.pool()).await?;
+    for (id, rt, total, margin, unit_cost, quantity_centi) in offers {
+        if waiting.contains(&id) {
+            // A pending approval is newer than any offer still standing.
+            continue;
+        }
+        let cost = unit_cost * quantity_centi / 100;
+        let bp = if cost > 0 { margin * 10_000 / cost } else { 0 };
+        out.insert(id, line(total, margin, bp, &rt));
+    }
+    Ok(out)
+}

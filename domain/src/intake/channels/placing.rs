@@ -234,6 +234,8 @@ pub(super) async fn create_client(
         .bind(to_db_time(now))
         .execute(&mut **tx)
         .await?;
+        // The contact's name and phone find the client too.
+        crate::search::add_contact_terms(tx, id, name, c.phone.as_deref()).await?;
     }
     audit::record(
         tx,
