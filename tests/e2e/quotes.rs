@@ -991,7 +991,10 @@ async fn the_demo_has_deals_under_way_in_every_cabinet() {
     // The client has our offer waiting, first thing on its home page.
     let client = login(&app, "client@sevbeton.test").await;
     let (_, page) = client.get_text("/offers").await;
-    assert!(page.contains("Отправлено"), "{page}");
+    assert!(
+        page.contains("Ждёт вашего ответа") && !page.contains("Отправлено"),
+        "{page}"
+    );
     let (_, home) = client.get_text("/home").await;
     assert!(home.contains("Вас ждёт 1 предложение"), "{home}");
     // And the dispatchers their open requests for quotes.

@@ -191,6 +191,12 @@ q-offer-status-accepted = Принято
 q-offer-status-declined = Отклонено
 q-offer-status-expired = Истёк срок
 q-offer-status-withdrawn = Заменено
+# The same statuses as the client reads them: the offer is theirs to answer.
+q-offer-client-status-sent = Ждёт вашего ответа
+q-offer-client-status-accepted = Вы приняли
+q-offer-client-status-declined = Вы отказались
+q-offer-client-status-expired = Истёк срок
+q-offer-client-status-withdrawn = Заменено новым предложением
 q-offer-new-title = Предложение клиенту по заявке { $number }
 q-offer-based-on = На основе КП «{ $supplier }»
 q-our-vat = Наш режим НДС: { $vat }.

@@ -368,6 +368,7 @@ async fn show(
                 history => ser(&history),
                 tasks => ser(&tasks),
                 titles => ser(&titles),
+                may_inspect => domain::workflows::may_inspect(&auth.actor),
                 can_edit,
                 client_match => ser(&client_match),
                 ..common
