@@ -135,9 +135,11 @@ pub async fn task(s: &Services, actor: &Actor, id: i64) -> DomainResult<Task> {
     let form = visible_task(s, actor, id).await?;
     let can_act =
         form.task.status == "open" && s.engine.can_act(form.task.id, &user_ref(actor)).await?;
-    let history = match s.engine.instance(form.task.instance_id).await? {
-        Some(instance) if actor.is_staff() => story(s, &instance).await?,
-        _ => Vec::new(),
+    let history = if actor.is_staff() {
+        let tasks = s.engine.instance_tasks(form.task.instance_id, true).await?;
+        story(s, form.task.instance_id, form.definition_id, &tasks).await?
+    } else {
+        Vec::new()
     };
     Ok(Task {
         form,
@@ -258,20 +260,21 @@ pub struct StoryLine {
     pub to: Option<String>,
 }
 
-/// The history of `instance`, oldest first, told in words: the YAML's
-/// titles for states, outcomes and transitions, people's names, and only
-/// the steps that changed something.
-pub async fn story(s: &Services, instance: &InstanceView) -> DomainResult<Vec<StoryLine>> {
-    let def = s.engine.definition(instance.definition_id).await?;
-    let history = s.engine.history(instance.id).await?;
-    let tasks: BTreeMap<i64, String> = s
-        .engine
-        .instance_tasks(instance.id, true)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t.title))
-        .collect();
-    let people = people_in(s, instance.id).await?;
+/// The history of the instance `instance_id` running `definition_id`,
+/// oldest first, told in words: the YAML's titles for states, outcomes and
+/// transitions, the titles of its `tasks` (all of them, as the caller has
+/// them already), people's names, and only the steps that changed
+/// something.
+pub async fn story(
+    s: &Services,
+    instance_id: i64,
+    definition_id: i64,
+    tasks: &[TaskView],
+) -> DomainResult<Vec<StoryLine>> {
+    let def = s.engine.definition(definition_id).await?;
+    let history = s.engine.history(instance_id).await?;
+    let tasks: BTreeMap<i64, &str> = tasks.iter().map(|t| (t.id, t.title.as_str())).collect();
+    let people = people_in(s, instance_id).await?;
     let state_title = |name: &str| def.state(name).map(|st| st.title.clone());
     Ok(history
         .iter()
@@ -283,7 +286,9 @@ pub async fn story(s: &Services, instance: &InstanceView) -> DomainResult<Vec<St
                 who: h.actor.and_then(|id| people.get(&id).cloned()),
                 kind: told.kind,
                 title: told.title,
-                task: told.task_id.and_then(|id| tasks.get(&id).cloned()),
+                task: told
+                    .task_id
+                    .and_then(|id| tasks.get(&id).map(|t| t.to_string())),
                 role: told.role,
                 from: state_title(&h.from_state),
                 to: moved.then(|| state_title(&h.to_state)).flatten(),
@@ -339,7 +344,7 @@ pub async fn instances_of(
 pub struct Progress {
     pub instance: Option<InstanceView>,
     pub history: Vec<StoryLine>,
-    /// Its tasks, open and closed.
+    /// Its open tasks.
     pub tasks: Vec<TaskView>,
     pub titles: BTreeMap<String, String>,
 }
@@ -350,10 +355,13 @@ pub async fn progress(s: &Services, actor: &Actor, kind: &str, id: i64) -> Domai
     let Some(instance) = instances.into_iter().max_by_key(|i| i.id) else {
         return Ok(Progress::default());
     };
+    let mut tasks = s.engine.instance_tasks(instance.id, true).await?;
+    let history = story(s, instance.id, instance.definition_id, &tasks).await?;
+    tasks.retain(|t| t.status == "open");
     Ok(Progress {
         titles: state_titles(s, instance.definition_id).await?,
-        history: story(s, &instance).await?,
-        tasks: s.engine.instance_tasks(instance.id, false).await?,
+        history,
+        tasks,
         instance: Some(instance),
     })
 }

@@ -115,6 +115,8 @@ pub struct InboxCounts {
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskForm {
     pub task: TaskView,
+    /// The definition version its instance runs (for its titles).
+    pub definition_id: i64,
     pub description: Option<String>,
     pub fields: Vec<FormField>,
     pub outcomes: Vec<OutcomeView>,
@@ -404,6 +406,7 @@ impl Engine {
         let Some(t) = def.state(&task.state).and_then(|s| s.task(&task.task_key)) else {
             return Ok(Some(TaskForm {
                 task,
+                definition_id: def_id,
                 description: None,
                 fields: Vec::new(),
                 outcomes: Vec::new(),
@@ -426,6 +429,7 @@ impl Engine {
             .collect();
         Ok(Some(TaskForm {
             task,
+            definition_id: def_id,
             description: t.description.clone(),
             fields: t.form.clone(),
             outcomes,

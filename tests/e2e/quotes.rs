@@ -829,7 +829,7 @@ async fn a_client_declines_in_the_cabinet_and_the_manager_makes_a_counter_offer(
     let (status, page) = anon.get_text(&format!("/offers/t/{old_token}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        page.contains("Отклонено") && !page.contains("/accept\""),
+        page.contains("Вы отказались") && !page.contains("/accept\""),
         "{page}"
     );
     let r = anon

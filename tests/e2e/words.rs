@@ -58,15 +58,23 @@ fn history_of(page: &str) -> String {
     page[start..end].to_string()
 }
 
-/// Internal links of a page that a plain GET may follow (without their
-/// queries: a calendar's months alone would be endless).
-fn links(page: &str) -> Vec<String> {
+/// Internal links of a page that a plain GET may follow, with their
+/// queries or without (a calendar's months alone would be endless).
+fn links_with(page: &str, queries: bool) -> Vec<String> {
     let href = Regex::new(r#"href="([^"]*)""#).expect("regex");
     href.captures_iter(page)
         .map(|c| c[1].replace("&#x2f;", "/").replace("&amp;", "&"))
-        .map(|h| h.split(['#', '?']).next().unwrap_or_default().to_string())
+        .map(|h| h.split('#').next().unwrap_or_default().to_string())
+        .map(|h| match h.split_once('?') {
+            Some((path, _)) if !queries => path.to_string(),
+            _ => h,
+        })
         .filter(|h| h.starts_with('/') && !h.starts_with("/static/"))
         .collect()
+}
+
+fn links(page: &str) -> Vec<String> {
+    links_with(page, false)
 }
 
 #[tokio::test]
@@ -174,9 +182,18 @@ fn raw_things(text: &str) -> Vec<String> {
     found
 }
 
+/// What a walk through the pages found.
+#[derive(Default)]
+struct Walk {
+    /// Things no one should read, by page.
+    raw: Vec<String>,
+    /// Links that refused their reader: (page, link, status).
+    refused: Vec<String>,
+}
+
 /// Walks every page reachable from the home page (up to `limit`), as the
-/// signed-in `b` would click through, and returns what it should not read.
-async fn walk(b: &Browser, limit: usize) -> Vec<String> {
+/// signed-in `b` would click through.
+async fn walk(b: &Browser, limit: usize, queries: bool) -> Walk {
     let skip = [
         "logout",
         "/files/",
@@ -187,33 +204,38 @@ async fn walk(b: &Browser, limit: usize) -> Vec<String> {
         "/download",
     ];
     let mut seen = BTreeSet::new();
-    let mut queue = VecDeque::from(["/home".to_string()]);
-    let mut problems = Vec::new();
-    while let Some(path) = queue.pop_front() {
+    let mut queue = VecDeque::from([("/home".to_string(), "/".to_string())]);
+    let mut found = Walk::default();
+    while let Some((path, from)) = queue.pop_front() {
         if seen.len() >= limit || !seen.insert(path.clone()) {
             continue;
         }
         let r = b.get(&path).await;
+        let status = r.status();
+        if status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND {
+            found.refused.push(format!("{from} → {path}: {status}"));
+            continue;
+        }
         let html = r
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with("text/html"));
-        if !r.status().is_success() || !html {
+        if !status.is_success() || !html {
             continue;
         }
         let page = r.text().await.expect("body");
-        for found in raw_things(&visible_text(&page)) {
-            problems.push(format!("{path}: {found}"));
+        for raw in raw_things(&visible_text(&page)) {
+            found.raw.push(format!("{path}: {raw}"));
         }
-        for link in links(&page) {
+        for link in links_with(&page, queries) {
             if !skip.iter().any(|s| link.contains(s)) && !seen.contains(&link) {
-                queue.push_back(link);
+                queue.push_back((link, path.clone()));
             }
         }
     }
     assert!(seen.len() > 5, "the walk saw pages: {seen:?}");
-    problems
+    found
 }
 
 #[tokio::test]
@@ -237,14 +259,33 @@ async fn clients_and_suppliers_read_no_identifiers_or_time_zone_names() {
         "owner@stroytech.test",
     ] {
         let b = signed_in(&app, login).await;
-        problems.extend(
-            walk(&b, 120)
-                .await
-                .into_iter()
-                .map(|p| format!("{login} {p}")),
-        );
+        let found = walk(&b, 120, false).await;
+        problems.extend(found.raw.into_iter().map(|p| format!("{login} {p}")));
     }
     assert!(problems.is_empty(), "{problems:#?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_pages_link_only_where_their_reader_may_go() {
+    let app = TestApp::spawn_demo().await;
+    podryad::demo::seed_deals(services(&app))
+        .await
+        .expect("deals");
+    podryad::demo::seed_orders(services(&app))
+        .await
+        .expect("orders");
+    let mut refused = Vec::new();
+    for login in [
+        "accountant@podryad.test",
+        "hunter@podryad.test",
+        "manager@podryad.test",
+    ] {
+        let b = signed_in(&app, login).await;
+        let found = walk(&b, 150, true).await;
+        refused.extend(found.refused.into_iter().map(|p| format!("{login} {p}")));
+    }
+    assert!(refused.is_empty(), "{refused:#?}");
     app.stop().await;
 }
 

@@ -394,11 +394,11 @@ async fn workflow_of(s: &Services, id: i64) -> DomainResult<WorkflowParts> {
     else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let history = crate::workflows::story(s, &i).await?;
-    let tasks = engine
-        .instance_tasks(i.id, false)
-        .await?
+    let tasks = engine.instance_tasks(i.id, true).await?;
+    let history = crate::workflows::story(s, i.id, i.definition_id, &tasks).await?;
+    let tasks = tasks
         .into_iter()
+        .filter(|t| t.status == "open")
         .map(|t| TaskLine {
             id: t.id,
             key: t.task_key,
