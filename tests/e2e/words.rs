@@ -238,53 +238,61 @@ async fn walk(b: &Browser, limit: usize, queries: bool) -> Walk {
     found
 }
 
-#[tokio::test]
-async fn clients_and_suppliers_read_no_identifiers_or_time_zone_names() {
+/// The whole demo: quotes, offers and orders in every state, with their
+/// documents as the workers would issue them.
+async fn full_demo() -> TestApp {
     let app = TestApp::spawn_demo().await;
-    // The whole demo: quotes, offers and orders in every state.
     podryad::demo::seed_deals(services(&app))
         .await
         .expect("deals");
     podryad::demo::seed_orders(services(&app))
         .await
         .expect("orders");
-    // Their documents, as the workers would issue them.
     app.run_due().await;
-    let mut problems = Vec::new();
-    for login in [
+    app
+}
+
+/// Walks the pages as each of `logins` and gathers what `pick` takes from
+/// each walk, marked with who saw it.
+async fn walk_as(
+    app: &TestApp,
+    logins: &[&str],
+    queries: bool,
+    pick: impl Fn(Walk) -> Vec<String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for login in logins {
+        let b = signed_in(app, login).await;
+        let found = walk(&b, 150, queries).await;
+        out.extend(pick(found).into_iter().map(|p| format!("{login} {p}")));
+    }
+    out
+}
+
+#[tokio::test]
+async fn clients_and_suppliers_read_no_identifiers_or_time_zone_names() {
+    let app = full_demo().await;
+    let logins = [
         "client@sevbeton.test",
         "client@belova.test",
         "owner@gruzavto.test",
         "dispatcher@fedorov.test",
         "owner@stroytech.test",
-    ] {
-        let b = signed_in(&app, login).await;
-        let found = walk(&b, 120, false).await;
-        problems.extend(found.raw.into_iter().map(|p| format!("{login} {p}")));
-    }
+    ];
+    let problems = walk_as(&app, &logins, false, |w| w.raw).await;
     assert!(problems.is_empty(), "{problems:#?}");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn staff_pages_link_only_where_their_reader_may_go() {
-    let app = TestApp::spawn_demo().await;
-    podryad::demo::seed_deals(services(&app))
-        .await
-        .expect("deals");
-    podryad::demo::seed_orders(services(&app))
-        .await
-        .expect("orders");
-    let mut refused = Vec::new();
-    for login in [
+    let app = full_demo().await;
+    let logins = [
         "accountant@podryad.test",
         "hunter@podryad.test",
         "manager@podryad.test",
-    ] {
-        let b = signed_in(&app, login).await;
-        let found = walk(&b, 150, true).await;
-        refused.extend(found.refused.into_iter().map(|p| format!("{login} {p}")));
-    }
+    ];
+    let refused = walk_as(&app, &logins, true, |w| w.refused).await;
     assert!(refused.is_empty(), "{refused:#?}");
     app.stop().await;
 }
