@@ -15,9 +15,12 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use engine::UserRef;
 use engine::queries::TaskFilter;
+use engine::story::{StoryKind, step_story};
 use engine::versions::SaveError;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use engine::queries::{
@@ -108,8 +111,11 @@ pub struct Task {
     pub form: TaskForm,
     /// Whether the actor may claim or complete it now.
     pub can_act: bool,
-    /// The instance's history, for the broker's staff only.
-    pub history: Vec<HistoryView>,
+    /// The instance's history told in words, for the broker's staff only.
+    pub history: Vec<StoryLine>,
+    /// Whether the actor may open the instance's technical page
+    /// ([`may_inspect`]).
+    pub may_inspect: bool,
 }
 
 /// A task the actor may see: theirs to do; for the broker's staff, any task
@@ -133,7 +139,8 @@ pub async fn task(s: &Services, actor: &Actor, id: i64) -> DomainResult<Task> {
     let can_act =
         form.task.status == "open" && s.engine.can_act(form.task.id, &user_ref(actor)).await?;
     let history = if actor.is_staff() {
-        s.engine.history(form.task.instance_id).await?
+        let tasks = s.engine.instance_tasks(form.task.instance_id, true).await?;
+        story(s, form.task.instance_id, form.definition_id, &tasks).await?
     } else {
         Vec::new()
     };
@@ -141,6 +148,7 @@ pub async fn task(s: &Services, actor: &Actor, id: i64) -> DomainResult<Task> {
         form,
         can_act,
         history,
+        may_inspect: may_inspect(actor),
     })
 }
 
@@ -333,6 +341,83 @@ async fn next_task_on(
 
 // ---- Instances ----
 
+/// Whether `actor` may open an instance's technical page (data, timers,
+/// actions, the raw history): analysts and administrators. Everyday pages
+/// tell the same history in words ([`story`]).
+pub fn may_inspect(actor: &Actor) -> bool {
+    Rule::WorkflowEditor.holds(actor)
+}
+
+/// A step of a business object's history as its page tells it: when, who,
+/// and what in the workflow's own words.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoryLine {
+    pub at: DateTime<Utc>,
+    /// The person who did it; `None` for the system (an event from another
+    /// part of the application, a timer, a condition that came true).
+    pub who: Option<String>,
+    pub kind: StoryKind,
+    /// The YAML title of what was done (the outcome's, the transition's).
+    pub title: Option<String>,
+    /// The title of the task completed, reminded of or escalated.
+    pub task: Option<String>,
+    /// The role an escalated task went to (`admin`…).
+    pub role: Option<String>,
+    /// The titles of the states it left and entered; `to` only when the
+    /// step moved it.
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// The history of the instance `instance_id` running `definition_id`,
+/// oldest first, told in words: the YAML's titles for states, outcomes and
+/// transitions, the titles of its `tasks` (all of them, as the caller has
+/// them already), people's names, and only the steps that changed
+/// something.
+pub async fn story(
+    s: &Services,
+    instance_id: i64,
+    definition_id: i64,
+    tasks: &[TaskView],
+) -> DomainResult<Vec<StoryLine>> {
+    let def = s.engine.definition(definition_id).await?;
+    let history = s.engine.history(instance_id).await?;
+    let tasks: BTreeMap<i64, &str> = tasks.iter().map(|t| (t.id, t.title.as_str())).collect();
+    let people = people_in(s, instance_id).await?;
+    let state_title = |name: &str| def.state(name).map(|st| st.title.clone());
+    Ok(history
+        .iter()
+        .filter_map(|h| {
+            let told = step_story(&def, h)?;
+            let moved = h.from_state != h.to_state;
+            Some(StoryLine {
+                at: h.at,
+                who: h.actor.and_then(|id| people.get(&id).cloned()),
+                kind: told.kind,
+                title: told.title,
+                task: told
+                    .task_id
+                    .and_then(|id| tasks.get(&id).map(|t| t.to_string())),
+                role: told.role,
+                from: state_title(&h.from_state),
+                to: moved.then(|| state_title(&h.to_state)).flatten(),
+            })
+        })
+        .collect())
+}
+
+/// The names of the people who moved an instance, by user id.
+async fn people_in(s: &Services, instance_id: i64) -> DomainResult<BTreeMap<i64, String>> {
+    Ok(sqlx::query_as::<_, (i64, String)>(
+        "SELECT DISTINCT u.id, u.full_name FROM users u JOIN wf_history h ON h.actor_user_id = u.id WHERE h.instance_id = $1",
+    )
+    .bind(instance_id)
+    .fetch_all(s.db.pool())
+    .await?
+    .into_iter()
+    .collect())
+}
+
 /// The names of a definition's states with their titles.
 async fn state_titles(s: &Services, definition_id: i64) -> DomainResult<BTreeMap<String, String>> {
     let graph = s.engine.graph(definition_id).await?;
@@ -367,8 +452,8 @@ pub async fn instances_of(
 #[derive(Debug, Clone, Default)]
 pub struct Progress {
     pub instance: Option<InstanceView>,
-    pub history: Vec<HistoryView>,
-    /// Its tasks, open and closed.
+    pub history: Vec<StoryLine>,
+    /// Its open tasks.
     pub tasks: Vec<TaskView>,
     pub titles: BTreeMap<String, String>,
 }
@@ -379,10 +464,13 @@ pub async fn progress(s: &Services, actor: &Actor, kind: &str, id: i64) -> Domai
     let Some(instance) = instances.into_iter().max_by_key(|i| i.id) else {
         return Ok(Progress::default());
     };
+    let mut tasks = s.engine.instance_tasks(instance.id, true).await?;
+    let history = story(s, instance.id, instance.definition_id, &tasks).await?;
+    tasks.retain(|t| t.status == "open");
     Ok(Progress {
         titles: state_titles(s, instance.definition_id).await?,
-        history: s.engine.history(instance.id).await?,
-        tasks: s.engine.instance_tasks(instance.id, false).await?,
+        history,
+        tasks,
         instance: Some(instance),
     })
 }
@@ -396,13 +484,20 @@ pub struct InstanceDetail {
     pub timers: Vec<TimerView>,
     pub actions: Vec<ActionView>,
     pub titles: BTreeMap<String, String>,
+    /// Names of the people in the history, by user id.
+    pub people: BTreeMap<i64, String>,
 }
 
+/// An instance's technical page: for analysts and administrators
+/// ([`may_inspect`]); everyone else reads the history in words on the
+/// object's own page. Only for an object the reader may see, so that its
+/// links (the object, its tasks, the workflow) all open for them.
 pub async fn instance_detail(s: &Services, actor: &Actor, id: i64) -> DomainResult<InstanceDetail> {
+    require(actor, Rule::WorkflowEditor)?;
     let instance = s.engine.instance(id).await?.ok_or(DomainError::NotFound)?;
-    // The history is shown only to whoever may see the instance's object.
     require_staff_on(s, actor, &instance.object.kind, instance.object.id).await?;
     Ok(InstanceDetail {
+        people: people_in(s, id).await?,
         history: s.engine.history(id).await?,
         tasks: s.engine.instance_tasks(id, true).await?,
         timers: s.engine.timers(id).await?,

@@ -34,6 +34,8 @@
 //!   and the administrators' list of what is stuck
 //!   ([`Engine::problems`]: failed and retrying actions, failed timers,
 //!   broken instances).
+//! - [`story`] tells what each step of a history did in the workflow's
+//!   own words (its YAML titles), for pages read by people, not analysts.
 //! - [`mod@bench`] measures throughput and timer lag.
 //!
 //! # Why our own workers and not apalis
@@ -74,6 +76,7 @@ pub mod registry;
 pub mod sql;
 pub mod step;
 pub mod store;
+pub mod story;
 pub mod values;
 pub mod versions;
 pub mod worker;

@@ -115,6 +115,8 @@ pub struct InboxCounts {
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskForm {
     pub task: TaskView,
+    /// The definition version its instance runs (for its titles).
+    pub definition_id: i64,
     pub description: Option<String>,
     pub fields: Vec<FormField>,
     pub outcomes: Vec<OutcomeView>,
@@ -134,6 +136,8 @@ pub struct InstanceView {
     pub id: i64,
     pub definition_id: i64,
     pub definition_key: String,
+    /// The workflow's title from its YAML (`Заявка`), for people.
+    pub definition_title: String,
     pub definition_version: i64,
     pub object: ObjectRef,
     pub state: String,
@@ -408,6 +412,7 @@ impl Engine {
         let Some(t) = def.state(&task.state).and_then(|s| s.task(&task.task_key)) else {
             return Ok(Some(TaskForm {
                 task,
+                definition_id: def_id,
                 description: None,
                 fields: Vec::new(),
                 outcomes: Vec::new(),
@@ -430,6 +435,7 @@ impl Engine {
             .collect();
         Ok(Some(TaskForm {
             task,
+            definition_id: def_id,
             description: t.description.clone(),
             fields: t.form.clone(),
             outcomes,
@@ -565,18 +571,22 @@ impl Engine {
         for r in rows {
             let def_id: i64 = r.try_get(1)?;
             let state: String = r.try_get(6)?;
-            let state_title = match self.definition(def_id).await {
-                Ok(d) => d
-                    .state(&state)
-                    .map(|s| s.title.clone())
-                    .unwrap_or_else(|| state.clone()),
-                Err(_) => state.clone(),
+            let definition_key: String = r.try_get(2)?;
+            let (definition_title, state_title) = match self.definition(def_id).await {
+                Ok(d) => (
+                    d.title.clone(),
+                    d.state(&state)
+                        .map(|s| s.title.clone())
+                        .unwrap_or_else(|| state.clone()),
+                ),
+                Err(_) => (definition_key.clone(), state.clone()),
             };
             let data: String = r.try_get(7)?;
             out.push(InstanceView {
                 id: r.try_get(0)?,
                 definition_id: def_id,
-                definition_key: r.try_get(2)?,
+                definition_key,
+                definition_title,
                 definition_version: r.try_get(3)?,
                 object: ObjectRef {
                     kind: r.try_get(4)?,

@@ -52,8 +52,10 @@ const BUDGET: [(Step, u64, u64, u64); 5] = [
     // colleagues the bulk actions can give tasks to.
     (Step::Inbox, 5, 0, 0),
     // The task with its roles (who may act is decided from them), the
-    // object's scope, the history; the bell's unread count (measured: 5).
-    (Step::TaskPage, 5, 0, 0),
+    // object's scope, the history told in words (with the instance's task
+    // titles and the names of the people in it); the bell's unread count
+    // (measured: 7).
+    (Step::TaskPage, 7, 0, 0),
     // The task page's checks, then one UPDATE that claims.
     (Step::Claim, 2, 1, 1),
     // Checks, the instance with its tasks, timers and request; one

@@ -162,10 +162,7 @@ async fn an_offer_below_cost_waits_for_approval_and_is_sent_once_approved() {
     let client = login(&app, CLIENT_EMAIL).await;
     let (code, page) = client.get_text("/offers").await;
     assert_eq!(code, StatusCode::OK);
-    assert!(
-        page.contains("Отправлено") || page.contains("Ждёт"),
-        "{page}"
-    );
+    assert!(page.contains("Ждёт вашего ответа"), "{page}");
     for b in [&client, &login(&app, "dispatcher@gruzavto.test").await] {
         for path in ["/offers", "/requests", "/supplier/rfqs", "/home"] {
             let (_, page) = b.get_text(path).await;

@@ -26,5 +26,6 @@ mod rfq_control;
 mod security;
 mod signing;
 mod templates;
+mod words;
 mod workflows;
 mod workplaces;

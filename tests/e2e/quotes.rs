@@ -829,7 +829,7 @@ async fn a_client_declines_in_the_cabinet_and_the_manager_makes_a_counter_offer(
     let (status, page) = anon.get_text(&format!("/offers/t/{old_token}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        page.contains("Отклонено") && !page.contains("/accept\""),
+        page.contains("Вы отказались") && !page.contains("/accept\""),
         "{page}"
     );
     let r = anon
@@ -991,7 +991,10 @@ async fn the_demo_has_deals_under_way_in_every_cabinet() {
     // The client has our offer waiting, first thing on its home page.
     let client = login(&app, "client@sevbeton.test").await;
     let (_, page) = client.get_text("/offers").await;
-    assert!(page.contains("Отправлено"), "{page}");
+    assert!(
+        page.contains("Ждёт вашего ответа") && !page.contains("Отправлено"),
+        "{page}"
+    );
     let (_, home) = client.get_text("/home").await;
     assert!(home.contains("Вас ждёт 1 предложение"), "{home}");
     // And the dispatchers their open requests for quotes.

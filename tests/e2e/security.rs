@@ -653,10 +653,11 @@ async fn a_hunter_gets_404_for_a_task_of_a_request_outside_their_book() {
         .post_form(&format!("/tasks/{foreign_task}/claim"), &[])
         .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The technical page is for analysts and administrators only.
     let (status, _) = hunter
         .get_text(&format!("/instances/{foreign_instance}"))
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, inbox) = hunter.get_text("/tasks").await;
     assert!(
         !inbox.contains(&format!("/tasks/{foreign_task}\"")),
@@ -667,6 +668,11 @@ async fn a_hunter_gets_404_for_a_task_of_a_request_outside_their_book() {
     let (status, _) = manager.get_text(&format!("/tasks/{foreign_task}")).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = manager
+        .get_text(&format!("/instances/{foreign_instance}"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "for analysts and admins");
+    let admin = signed_in(&app, "admin@podryad.test").await;
+    let (status, _) = admin
         .get_text(&format!("/instances/{foreign_instance}"))
         .await;
     assert_eq!(status, StatusCode::OK);

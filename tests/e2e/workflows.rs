@@ -151,7 +151,7 @@ async fn an_analyst_adds_a_stage_with_a_timer_and_new_instances_follow_it_withou
     approve(&app, &manager, new_org).await;
     let (id, state, _) = instance_of(&app, new_org).await;
     assert_eq!(state, "documents", "the new stage is entered");
-    let (status, page) = manager.get_text(&format!("/instances/{id}")).await;
+    let (status, page) = analyst.get_text(&format!("/instances/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Проверка документов"));
     app.clock.advance(chrono::Duration::hours(1));

@@ -290,6 +290,21 @@ pub fn redirect_with_flash(to: &str, flash_key: &str, secure: bool) -> Response 
     resp
 }
 
+/// The reason given for a request whose address, query or body could not
+/// be read (a word where a number belongs…).
+const MALFORMED: &str = "request.malformed";
+
+/// Whether `resp` is one of axum's extractor rejections: a client error
+/// with a plain-text body that no handler of ours produced.
+fn is_rejection(resp: &Response) -> bool {
+    resp.status().is_client_error()
+        && resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/plain"))
+}
+
 /// Renders error responses of HTML pages with the layout; API paths keep JSON.
 /// Installed outside the session middleware so it also renders CSRF failures.
 pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -300,8 +315,24 @@ pub async fn error_pages(State(state): State<AppState>, req: Request, next: Next
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"));
     let resp = next.run(req).await;
-    let Some(err) = resp.extensions().get::<ErrorPage>().cloned() else {
-        return resp;
+    let err = match resp.extensions().get::<ErrorPage>().cloned() {
+        Some(err) => err,
+        // axum's own refusal of a path, query or body it cannot read
+        // ("Invalid URL: Cannot parse `abc` to a `i64`"): English plain
+        // text, so it gets our page (or JSON) with a reason instead.
+        None if is_rejection(&resp) => {
+            let err = ErrorPage {
+                status: resp.status(),
+                code: MALFORMED.to_string(),
+                retry_after_secs: None,
+            };
+            if wants_json {
+                let body = serde_json::json!({"error": MALFORMED, "fields": []});
+                return (err.status, axum::Json(body)).into_response();
+            }
+            err
+        }
+        None => return resp,
     };
     if wants_json {
         return resp;

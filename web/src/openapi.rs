@@ -192,7 +192,7 @@ pub fn document(
         json!({
             "type": "object",
             "properties": {
-                "error": {"type": "string", "description": "A machine-readable reason: `invalid`, `json.invalid`, `body.too_large`, `content_type.unsupported`, `too_many_requests`…"},
+                "error": {"type": "string", "description": "A machine-readable reason: `invalid`, `json.invalid`, `body.too_large`, `content_type.unsupported`, `too_many_requests`, `request.malformed` (an address or query that cannot be read, e.g. a word where a number belongs)…"},
                 "fields": {"type": "array", "items": {
                     "type": "object",
                     "properties": {
@@ -282,7 +282,7 @@ pub fn document(
                     "summary": "A workflow instance",
                     "security": [{"bearer": []}],
                     "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
-                    "responses": {"200": {"description": "The instance"}, "401": error("No or wrong token"), "404": error("Not found")},
+                    "responses": {"200": {"description": "The instance"}, "400": error("The id is not a number: `request.malformed`"), "401": error("No or wrong token"), "404": error("Not found")},
                 },
             },
             "/api/v1/instances/{id}/events": {

@@ -43,8 +43,10 @@ impl Templates {
                 let mut args: Vec<(String, FluentValue<'static>)> = Vec::new();
                 for name in kwargs.args() {
                     let v: Value = kwargs.get(name)?;
-                    let fv = match v.as_i64() {
-                        Some(n) if v.is_integer() => FluentValue::from(n),
+                    // Fractions the Russian way (`8,2 км`): Fluent would print `8.2`.
+                    let fv = match (v.as_i64(), f64::try_from(v.clone())) {
+                        (Some(n), _) if v.is_integer() => FluentValue::from(n),
+                        (_, Ok(n)) if v.is_number() => FluentValue::from(number_text(n)),
                         _ => FluentValue::from(v.to_string()),
                     };
                     args.push((name.to_string(), fv));
@@ -69,8 +71,11 @@ impl Templates {
                 }
             },
         );
-        let cat = catalogue;
+        let cat = catalogue.clone();
         env.add_function("error_text", move |code: &str| cat.error(code));
+        // A time zone as people name it: `Europe/Moscow` → «Москва (МСК)».
+        let cat = catalogue;
+        env.add_filter("tz_name", move |name: &str| tz_name(&cat, name));
         // Where a workflow's business object is shown (none for unknown kinds).
         env.add_function("object_href", |kind: &str, id: i64| {
             crate::links::object_href(kind, id)
@@ -98,10 +103,10 @@ impl Templates {
                 .unwrap_or_else(|_| s.to_string())
         });
         // A number the Russian way: `4` rather than `4.0`, `12,5` for 12.5.
-        env.add_filter("num", |v: Value| -> String {
+        // `num(6)` keeps up to six decimals (coordinates).
+        env.add_filter("num", |v: Value, digits: Option<i32>| -> String {
             match f64::try_from(v.clone()) {
-                Ok(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{n:.0}"),
-                Ok(n) => format!("{}", (n * 1000.0).round() / 1000.0).replace('.', ","),
+                Ok(n) => number_with(n, digits.unwrap_or(3)),
                 Err(_) => v.to_string(),
             }
         });
@@ -116,6 +121,11 @@ impl Templates {
             fmt_time(&ms, tz, "%d.%m.%Y %H:%M")
         });
         env.add_filter("time", move |ms: Value| fmt_time(&ms, tz, "%H:%M"));
+        // Epoch milliseconds at a site, in the site's own time zone.
+        env.add_filter("site_datetime", |ms: Value, zone: Option<String>| {
+            use domain::intake::requests::{local_text, site_tz};
+            local_text(ms.as_i64(), site_tz(zone.as_deref()))
+        });
         // The engine reports times as RFC 3339 text.
         env.add_filter("isodt", move |v: Value| {
             v.as_str()
@@ -126,8 +136,15 @@ impl Templates {
         Ok(Templates { env })
     }
 
+    /// Renders a template; a page (`.html`) gets its nested quotes the
+    /// Russian way ([`nested_quotes`]).
     pub fn render(&self, name: &str, ctx: Value) -> Result<String, Error> {
-        self.env.get_template(name)?.render(ctx)
+        let out = self.env.get_template(name)?.render(ctx)?;
+        Ok(if name.ends_with(".html") {
+            nested_quotes(&out)
+        } else {
+            out
+        })
     }
 
     pub fn env(&self) -> &Environment<'static> {
@@ -160,6 +177,93 @@ pub fn format_money(kopecks: i64) -> String {
     domain::values::Kopecks::new(kopecks).to_string()
 }
 
+/// Quotes inside quotes the Russian way: «Заявка ООО „Север“» rather than
+/// «Заявка ООО «Север»» — a company's name («ООО «Север»») often lands
+/// inside a text that quotes it. Only text between tags is touched, and
+/// the depth starts afresh at each block's end, so that one unclosed quote
+/// typed by someone cannot turn the rest of the page.
+pub fn nested_quotes(html: &str) -> String {
+    if !html.contains('«') {
+        return html.to_string();
+    }
+    const BLOCK_ENDS: &[&str] = &[
+        "</p", "</li", "</td", "</th", "</dd", "</dt", "</div", "</h", "</tr", "</option",
+        "</label", "</title", "<br", "</small", "</strong", "</a", "</span", "</button",
+    ];
+    let mut out = String::with_capacity(html.len() + 16);
+    let mut depth = 0usize;
+    let mut in_tag = false;
+    for (i, c) in html.char_indices() {
+        match c {
+            '<' => {
+                in_tag = true;
+                let rest = &html[i..];
+                if BLOCK_ENDS.iter().any(|b| rest.starts_with(b)) && depth > 0 {
+                    // Leaving an element with an open quote: forget it.
+                    depth = 0;
+                }
+                out.push(c);
+            }
+            '>' => {
+                in_tag = false;
+                out.push(c);
+            }
+            '«' if !in_tag => {
+                out.push(if depth > 0 { '„' } else { '«' });
+                depth += 1;
+            }
+            '»' if !in_tag => {
+                depth = depth.saturating_sub(1);
+                out.push(if depth > 0 { '“' } else { '»' });
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A number the Russian way: `4` rather than `4.0`, `12,5` for 12.5, at
+/// most three decimals.
+pub fn number_text(n: f64) -> String {
+    number_with(n, 3)
+}
+
+fn number_with(n: f64, digits: i32) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{n:.0}")
+    } else {
+        let scale = 10f64.powi(digits.clamp(0, 9));
+        format!("{}", (n * scale).round() / scale).replace('.', ",")
+    }
+}
+
+/// The catalogue's name of an IANA time zone (`tz-europe-moscow`); a zone
+/// the catalogue does not name is told by its offset from Moscow time
+/// («МСК+2»), never by its identifier.
+fn tz_name(cat: &Catalogue, name: &str) -> String {
+    let key = format!("tz-{}", name.to_lowercase().replace('/', "-"));
+    if cat.has(&key) {
+        return cat.get(&key, &[]);
+    }
+    let Ok(zone) = name.parse::<Tz>() else {
+        return String::new();
+    };
+    let now = chrono::Utc::now();
+    let offset = |z: Tz| {
+        use chrono::Offset;
+        i64::from(now.with_timezone(&z).offset().fix().local_minus_utc())
+    };
+    let minutes = (offset(zone) - offset(chrono_tz::Europe::Moscow)) / 60;
+    let sign = if minutes < 0 { "−" } else { "+" };
+    let (h, m) = (minutes.abs() / 60, minutes.abs() % 60);
+    let shift = match (h, m) {
+        (0, 0) => String::new(),
+        (h, 0) => format!("{sign}{h}"),
+        (h, m) => format!("{sign}{h}:{m:02}"),
+    };
+    cat.get("tz-other", &[("shift", FluentValue::from(shift))])
+}
+
 fn fmt_time(ms: &Value, tz: Tz, pattern: &str) -> String {
     let Some(ms) = ms.as_i64() else {
         return String::new();
@@ -167,5 +271,42 @@ fn fmt_time(ms: &Value, tz: Tz, pattern: &str) -> String {
     match tz.timestamp_millis_opt(ms).single() {
         Some(t) => t.format(pattern).to_string(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_inside_quotes_become_low_ones() {
+        assert_eq!(
+            nested_quotes("<p>Клиент «ООО «Север»» принял</p>"),
+            "<p>Клиент «ООО „Север“» принял</p>"
+        );
+        // Attributes stay as typed; a quote left open ends with its element.
+        assert_eq!(
+            nested_quotes(r#"<a title="«x»">«открыта</a><p>«ООО «Юг»»</p>"#),
+            r#"<a title="«x»">«открыта</a><p>«ООО „Юг“»</p>"#
+        );
+        assert_eq!(nested_quotes("«просто»"), "«просто»");
+    }
+
+    #[test]
+    fn time_zones_are_named_never_by_their_identifier() {
+        let c = Catalogue::russian().expect("catalogue");
+        assert_eq!(tz_name(&c, "Europe/Moscow"), "Москва (МСК)");
+        // Not in the catalogue: by its shift from Moscow time.
+        assert_eq!(tz_name(&c, "Asia/Novosibirsk"), "МСК+4");
+        assert_eq!(tz_name(&c, "Asia/Kolkata"), "МСК+2:30");
+        assert_eq!(tz_name(&c, "Nowhere/Else"), "");
+    }
+
+    #[test]
+    fn numbers_have_decimal_commas() {
+        assert_eq!(number_text(8.2), "8,2");
+        assert_eq!(number_text(60.0), "60");
+        assert_eq!(number_text(1.23456), "1,235");
+        assert_eq!(number_with(55.755826, 6), "55,755826");
     }
 }

@@ -629,16 +629,18 @@ async fn explain_unavailable(
 }
 
 /// Puts the spec's title and unit ("Грузоподъёмность, т") in place of its
-/// code in the reasons people read.
+/// code in the reasons people read. A spec the machine's category does not have (a crane asked for a body
+/// volume) is named as the catalogue names it elsewhere.
 fn name_specs(s: &Services, category: &str, reasons: &mut [Reason]) {
-    let Some(c) = s.equipment.category(category) else {
-        return;
-    };
+    let own = s.equipment.category(category);
+    let others = s.equipment.categories.iter();
     for r in reasons {
-        let spec = r
-            .subject
-            .as_ref()
-            .and_then(|code| c.specs.iter().find(|d| &d.code == code));
+        let spec = r.subject.as_ref().and_then(|code| {
+            own.into_iter()
+                .chain(others.clone())
+                .flat_map(|c| c.specs.iter())
+                .find(|d| &d.code == code)
+        });
         if let Some(spec) = spec {
             r.subject = Some(match &spec.unit {
                 Some(unit) => format!("{}, {unit}", spec.title),

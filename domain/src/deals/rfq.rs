@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use crate::access::{Actor, Resource, scope};
 use crate::deals::matching::{self, RequestRow};
 use crate::error::{DomainError, DomainResult};
+use crate::fleet::catalogue::EquipmentCatalogue;
 use crate::intake::request_types::{FieldKind, RequestType};
 use crate::intake::requests::{local_text, site_tz};
 use crate::notify::{self, RECIPIENT_COLUMNS, Recipient};
@@ -720,8 +721,9 @@ pub struct Job {
     pub price_units: Vec<String>,
 }
 
-/// The job of a request, cut for a supplier.
-pub fn job_of(r: &RequestRow, t: &RequestType) -> Job {
+/// The job of a request, cut for a supplier; categories by their titles
+/// in `catalogue`.
+pub fn job_of(r: &RequestRow, t: &RequestType, catalogue: &EquipmentCatalogue) -> Job {
     let values = r.field_map();
     let tz = r.tz();
     let fields = t
@@ -740,6 +742,10 @@ pub fn job_of(r: &RequestRow, t: &RequestType) -> Job {
                 FieldKind::Text | FieldKind::String => {
                     Value::String(mask_contacts(v.as_str().unwrap_or_default()))
                 }
+                FieldKind::Category => match v.as_str().and_then(|c| catalogue.category(c)) {
+                    Some(c) => Value::String(c.title.clone()),
+                    None => v.clone(),
+                },
                 _ => v.clone(),
             };
             Some(FieldView {
@@ -799,7 +805,7 @@ pub(crate) async fn view_of(s: &Services, rfq: Rfq) -> DomainResult<(RfqView, Re
     let open = answerable(&rfq.status, &round, s.db.now());
     Ok((
         RfqView {
-            job: job_of(&r, t),
+            job: job_of(&r, t, &s.equipment),
             rfq,
             round,
             open,

@@ -76,6 +76,9 @@ pub struct MatchRule {
 pub struct RequestType {
     pub code: String,
     pub title: String,
+    /// What the service is, in a sentence or two, for the cards a client
+    /// chooses the type from (`description`).
+    pub description: Option<String>,
     pub order_title: String,
     pub position: i64,
     pub workflow: String,
@@ -126,6 +129,8 @@ pub const TIMEZONES: [&str; 11] = [
 struct RawType {
     code: Spanned<String>,
     title: String,
+    #[serde(default)]
+    description: Option<String>,
     #[serde(default)]
     order_title: Option<String>,
     #[serde(default)]
@@ -446,6 +451,7 @@ impl RequestType {
             order_title: raw.order_title.unwrap_or_else(|| raw.title.clone()),
             code: raw.code.value,
             title: raw.title,
+            description: raw.description.filter(|d| !d.trim().is_empty()),
             position: raw.position,
             workflow: raw
                 .workflow
@@ -727,6 +733,15 @@ mod tests {
         let cargo = types.get("cargo").expect("cargo");
         assert!(cargo.categories.contains(&"flatbed_truck".to_string()));
         assert_eq!(cargo.markup_bp, 1500);
+        // Each describes its service for the cards a client picks from, and
+        // names each field once (a form with two «Материал» confuses).
+        for t in &types.0 {
+            assert!(t.description.is_some(), "{} has a description", t.code);
+            let mut titles = std::collections::BTreeSet::new();
+            for f in &t.fields {
+                assert!(titles.insert(&f.title), "{}: «{}» twice", t.code, f.title);
+            }
+        }
     }
 
     #[test]

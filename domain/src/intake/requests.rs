@@ -573,11 +573,13 @@ pub struct RequestRow {
     pub site_address: Option<String>,
     pub wanted_from: Option<i64>,
     pub created_at: i64,
+    /// The site's time zone: when the service is needed is told there.
+    pub site_timezone: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "r.id, r.number, r.request_type, r.client_org_id, o.name AS client_name, r.contact_name,
     r.contact_phone, r.channel, r.status, r.owner_user_id, ou.full_name AS owner_name, r.hunter_user_id,
-    hu.full_name AS hunter_name, r.site_address, r.wanted_from, r.created_at";
+    hu.full_name AS hunter_name, r.site_address, r.wanted_from, r.created_at, r.site_timezone";
 
 const ROW_FROM: &str = " FROM requests r JOIN organisations o ON o.id = r.client_org_id
     LEFT JOIN users ou ON ou.id = r.owner_user_id LEFT JOIN users hu ON hu.id = r.hunter_user_id";

@@ -19,6 +19,7 @@ use crate::orders::paper::{self, WorkOrderData};
 use crate::orders::signing::{SIGN_TASK, open_task};
 use crate::paperwork::issued::IssuedDocument;
 use crate::services::Services;
+use crate::workflows::StoryLine;
 
 /// Order statuses, in the order a list filters them.
 pub const STATUSES: [&str; 9] = [
@@ -162,17 +163,6 @@ pub struct StaffAssignment {
     pub last_day: String,
 }
 
-/// A step of the order's history.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryLine {
-    pub at: i64,
-    pub from_state: String,
-    pub to_state: String,
-    pub trigger_kind: String,
-    pub trigger_name: Option<String>,
-    pub actor: Option<String>,
-}
-
 /// An open task of the order's workflow.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskLine {
@@ -199,8 +189,8 @@ pub struct StaffOrder {
     /// Our price without VAT minus what the suppliers' prices cost us, for
     /// the whole order, as the accepted offer computed it (`deals::offers`).
     pub margin: i64,
-    pub history: Vec<HistoryLine>,
-    pub state_titles: BTreeMap<String, String>,
+    /// The order workflow's history told in words.
+    pub history: Vec<StoryLine>,
     pub tasks: Vec<TaskLine>,
     pub scan_file_id: Option<i64>,
     /// Waiting for signatures: the staff may attach the scan.
@@ -363,7 +353,7 @@ async fn staff_view(s: &Services, actor: &Actor, head: OrderHead) -> DomainResul
             last_day: a.last_day,
         })
         .collect();
-    let (history, state_titles, tasks) = workflow_of(s, id).await?;
+    let (history, tasks) = workflow_of(s, id).await?;
     let sign_task = open_task(s, id, SIGN_TASK).await?;
     Ok(StaffOrder {
         documents: documents_of(s, actor, id).await?,
@@ -386,16 +376,14 @@ async fn staff_view(s: &Services, actor: &Actor, head: OrderHead) -> DomainResul
         assignments,
         margin: r.margin_total,
         history,
-        state_titles,
         tasks,
         scan_file_id: r.signed_scan_file_id,
     })
 }
 
-type WorkflowParts = (Vec<HistoryLine>, BTreeMap<String, String>, Vec<TaskLine>);
+type WorkflowParts = (Vec<StoryLine>, Vec<TaskLine>);
 
-/// The order workflow's history (with who moved it), its states' titles
-/// and its open tasks.
+/// The order workflow's history told in words and its open tasks.
 async fn workflow_of(s: &Services, id: i64) -> DomainResult<WorkflowParts> {
     let engine = &s.engine;
     let Some(i) = engine
@@ -404,46 +392,18 @@ async fn workflow_of(s: &Services, id: i64) -> DomainResult<WorkflowParts> {
         .into_iter()
         .max_by_key(|i| i.id)
     else {
-        return Ok((Vec::new(), BTreeMap::new(), Vec::new()));
+        return Ok((Vec::new(), Vec::new()));
     };
-    let titles = engine
-        .graph(i.definition_id)
-        .await?
-        .states
+    let tasks = engine.instance_tasks(i.id, true).await?;
+    let history = crate::workflows::story(s, i.id, i.definition_id, &tasks).await?;
+    let tasks = tasks
         .into_iter()
-        .map(|st| (st.name, st.title))
-        .collect();
-    let people: BTreeMap<i64, String> = sqlx::query_as::<_, (i64, String)>(
-        "SELECT DISTINCT u.id, u.full_name FROM users u JOIN wf_history h ON h.actor_user_id = u.id WHERE h.instance_id = $1",
-    )
-    .bind(i.id)
-    .fetch_all(s.db.pool())
-    .await
-    .unwrap_or_default()
-    .into_iter()
-    .collect();
-    let history = engine
-        .history(i.id)
-        .await?
-        .into_iter()
-        .map(|h| HistoryLine {
-            at: engine::to_db_time(h.at),
-            actor: h.actor.and_then(|a| people.get(&a).cloned()),
-            from_state: h.from_state,
-            to_state: h.to_state,
-            trigger_kind: h.trigger_kind,
-            trigger_name: h.trigger_name,
-        })
-        .collect();
-    let tasks = engine
-        .instance_tasks(i.id, false)
-        .await?
-        .into_iter()
+        .filter(|t| t.status == "open")
         .map(|t| TaskLine {
             id: t.id,
             key: t.task_key,
             title: t.title,
         })
         .collect();
-    Ok((history, titles, tasks))
+    Ok((history, tasks))
 }

@@ -31,7 +31,7 @@ mod timers;
 mod types;
 
 pub use migrate::migrate;
-pub use timers::{state_timer_key, task_timer_key};
+pub use timers::{parse_state_key, parse_task_key, state_timer_key, task_timer_key};
 pub use types::*;
 
 use tasks::as_id;

@@ -220,13 +220,15 @@ pub fn task_timer_key(task: &str, kind: TimerKind) -> String {
     format!("t:{task}:{}", kind.as_str())
 }
 
-pub(super) fn parse_state_key(key: &str) -> Option<(&str, usize)> {
+/// The state and transition index of a transition timer's key.
+pub fn parse_state_key(key: &str) -> Option<(&str, usize)> {
     let rest = key.strip_prefix("s:")?;
     let (state, idx) = rest.rsplit_once(':')?;
     Some((state, idx.parse().ok()?))
 }
 
-pub(super) fn parse_task_key(key: &str) -> Option<&str> {
+/// The task of a reminder's, escalation's or timeout's key.
+pub fn parse_task_key(key: &str) -> Option<&str> {
     let rest = key.strip_prefix("t:")?;
     Some(rest.rsplit_once(':')?.0)
 }

@@ -86,9 +86,15 @@ q-job-area = Район
 q-job-when = Дата и время
 q-job-duration = Продолжительность
 q-job-hint = Точный адрес и контакт на объекте мы передадим после подтверждения заказа.
-q-duration-hours = ч
-q-duration-shifts = смен
-q-duration-none = { "" }
+# How long a job takes, with its number ($n: 4, 1,5).
+q-duration-hours = { $n } ч
+q-duration-shifts = { $n } { $n ->
+    [one] смена
+    [few] смены
+    [many] смен
+   *[other] смены
+}
+q-duration-none = { $n }
 q-yes = да
 q-no = нет
 q-your-quote = Ваше КП
@@ -113,7 +119,7 @@ q-pay-cash = Наличные
 q-pay-card = Карта
 q-pay-bank = Безналичный расчёт
 q-arrival = Подача машины
-q-local-time = Местное время объекта ({ $tz }).
+q-local-time = Местное время объекта: { $tz }.
 q-valid-until = Действует до
 q-valid-until-hint = Пусто — двое суток после срока ответа.
 q-comment = Комментарий
@@ -191,6 +197,12 @@ q-offer-status-accepted = Принято
 q-offer-status-declined = Отклонено
 q-offer-status-expired = Истёк срок
 q-offer-status-withdrawn = Заменено
+# The same statuses as the client reads them: the offer is theirs to answer.
+q-offer-client-status-sent = Ждёт вашего ответа
+q-offer-client-status-accepted = Вы приняли
+q-offer-client-status-declined = Вы отказались
+q-offer-client-status-expired = Истёк срок
+q-offer-client-status-withdrawn = Заменено новым предложением
 q-offer-new-title = Предложение клиенту по заявке { $number }
 q-offer-based-on = На основе КП «{ $supplier }»
 q-our-vat = Наш режим НДС: { $vat }.

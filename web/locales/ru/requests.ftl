@@ -70,6 +70,8 @@ tz-asia-yakutsk = Якутск (МСК+6)
 tz-asia-vladivostok = Владивосток (МСК+7)
 tz-asia-magadan = Магадан (МСК+8)
 tz-asia-kamchatka = Камчатка (МСК+9)
+# Any other zone, by its shift from Moscow time (+2, −1, +5:30).
+tz-other = МСК{ $shift }
 
 ## The request form
 request-lat = Широта
@@ -78,6 +80,7 @@ request-timezone = Часовой пояс
 request-when = Когда и подробности
 request-wanted-from = Дата и время начала
     .hint = Местное время на объекте.
+requests-wanted = Когда нужно
 request-wanted-to = Окончание (если нужно окно)
     .hint = Необязательно: до какого времени можно начать или закончить.
 request-duration-hours = Продолжительность, часов
@@ -99,11 +102,6 @@ request-no = Нет
 ## The public form
 order-title = Оставить заявку
 order-lead = Выберите, что нужно сделать, — мы подберём технику и исполнителя и пришлём предложение.
-order-type-fields = { $n ->
-    [one] { $n } поле
-    [few] { $n } поля
-   *[other] { $n } полей
-}
 order-form-lead = Заполните заявку — менеджер свяжется с вами, уточнит детали и пришлёт предложение.
 order-company = Компания
     .hint = Если заказываете для организации. Частным лицам заполнять не нужно.

@@ -228,3 +228,15 @@ workflows-zoom-in = Крупнее
 workflows-zoom-out = Мельче
 workflows-zoom-fit = Целиком
 workflows-zoom-hint = Колесо мыши — масштаб, перетаскивание — сдвиг схемы.
+# A history told in words (web/templates/_story.html).
+story-system = Система
+story-started = Начало работы
+story-outcome = { $task }: { $outcome }
+story-task-done = Выполнена задача «{ $task }»
+story-reminder = Напоминание о задаче «{ $task }»
+story-escalated = Задача «{ $task }» просрочена и передана: { $role }
+story-migrated = Процесс переведён на новую версию
+story-failed = Шаг процесса не выполнен из-за ошибки; администраторы видят её в разделе сбоев
+story-moved = Переход
+story-changed = Данные обновлены
+task-cancelled-note = Задача закрыта без решения: процесс перешёл дальше.

@@ -100,6 +100,8 @@ async fn signing_block(
         order_id => id,
         staff => actor.is_staff(),
         can_send_for_signing => actor.is_front_office(),
+        // The client's card is the front office's page.
+        front_office => actor.is_front_office(),
     })
 }
 

@@ -536,6 +536,7 @@ async fn card(
                 p => ser(&party), history => ser(&history), people => ser(&people),
                 employees => ser(&employees), machines => ser(&machines), contacts => ser(&contacts),
                 instances => ser(&instances), categories => ser(&categories), score => ser(&score),
+                may_inspect => domain::workflows::may_inspect(&auth.actor),
             },
         )?
         .into_response())

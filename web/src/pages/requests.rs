@@ -382,6 +382,10 @@ async fn show(
                 history => ser(&history),
                 tasks => ser(&tasks),
                 titles => ser(&titles),
+                may_inspect => domain::workflows::may_inspect(&auth.actor),
+                // Matching, quotes and the client's card are the front
+                // office's pages: others get no links that would refuse them.
+                front_office => auth.actor.is_front_office(),
                 can_edit,
                 client_match => ser(&client_match),
                 margin => ser(&margin),

@@ -107,7 +107,7 @@ async fn render_task(
                 me => auth.actor.user_id(),
                 object_link,
                 history => ser(&task.history),
-                staff => auth.actor.is_staff(),
+                may_inspect => task.may_inspect,
             },
         )?,
     )

@@ -418,6 +418,7 @@ async fn instance_page(
                 timers => ser(&d.timers),
                 actions => ser(&d.actions),
                 titles => ser(&d.titles),
+                people => ser(&d.people),
                 object_link,
             },
         )?
