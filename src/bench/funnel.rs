@@ -227,7 +227,7 @@ impl Browser {
 }
 
 /// `application/x-www-form-urlencoded` for one key or value.
-fn form_encode(s: &str) -> String {
+pub(crate) fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -4,6 +4,7 @@
 pub mod documents;
 pub mod funnel;
 pub mod matching;
+pub mod pages;
 pub mod sql_count;
 
 /// Removes a scratch database.

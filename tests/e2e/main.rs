@@ -23,5 +23,6 @@ mod rfq_control;
 mod security;
 mod signing;
 mod templates;
+mod volume;
 mod workflows;
 mod workplaces;

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::to_bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, Multipart, Path, Query, RawQuery, Request, State,
+};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -29,6 +31,7 @@ use crate::auth::{Auth, ClientUser, FrontOffice, RequestReaders};
 use crate::error::{AppError, AppResult};
 use crate::forms::error_map;
 use crate::layout::redirect_with_flash;
+use crate::pager::{PageQuery, Pager};
 use crate::render::ser;
 
 /// The largest request form (with its attachments).
@@ -198,13 +201,24 @@ fn filter_options() -> Value {
     }
 }
 
+/// Requests a page of the list shows.
+const LIST_PAGE: u32 = 100;
+
 async fn list(
     State(state): State<AppState>,
     auth: Auth<RequestReaders>,
-    Query(f): Query<RequestFilter>,
+    Query(mut f): Query<RequestFilter>,
+    Query(page): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
     let s = &state.services;
-    let rows = requests::list(s, &auth.actor, &f, state.config.timezone).await?;
+    // One row more than a page: whether another page follows.
+    f.limit = Some(LIST_PAGE + 1);
+    f.offset = (page.number() as u32 - 1) * LIST_PAGE;
+    let mut rows = requests::list(s, &auth.actor, &f, state.config.timezone).await?;
+    let has_next = rows.len() > LIST_PAGE as usize;
+    rows.truncate(LIST_PAGE as usize);
+    let pager = Pager::new("/requests", raw.as_deref(), page.number(), has_next);
     let template = if auth.actor.is_staff() {
         "requests/list.html"
     } else {
@@ -218,6 +232,7 @@ async fn list(
             context! {
                 rows => ser(&rows),
                 f => ser(&f),
+                pager => ser(&pager),
                 mine,
                 is_admin => auth.actor.has(domain::access::roles::Role::Admin),
                 types => types_list(&state),

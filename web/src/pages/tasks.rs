@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use crate::auth::{AnyUser, Auth};
 use crate::error::AppResult;
 use crate::layout::redirect_with_flash;
 use crate::links::object_href;
+use crate::pager::{PageQuery, Pager};
 use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
@@ -45,6 +46,8 @@ async fn inbox(
     State(state): State<AppState>,
     auth: Auth<AnyUser>,
     Query(q): Query<InboxQuery>,
+    Query(page): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
     let inbox = workflows::inbox(
         &state.services,
@@ -55,10 +58,12 @@ async fn inbox(
             overdue_only: q.overdue.is_some(),
             text: q.q.clone(),
             mine_only: q.mine.is_some(),
+            page: page.number(),
         },
     )
     .await?;
     let now = state.services.db.now().timestamp_millis();
+    let pager = Pager::new("/tasks", raw.as_deref(), inbox.page, inbox.has_next);
     Ok(state
         .page(
             &auth.info,
@@ -70,6 +75,7 @@ async fn inbox(
                 now,
                 q => ser(&q.q), workflow => ser(&q.workflow), priority => ser(&q.priority),
                 overdue => q.overdue.is_some(), mine => q.mine.is_some(),
+                pager => ser(&pager),
             },
         )?
         .into_response())

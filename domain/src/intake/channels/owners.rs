@@ -132,15 +132,17 @@ pub async fn lookup(
         .push(" WHERE o.kind = 'client' AND ");
     match &phone {
         Some(p) => {
-            sql.push("(o.phone = ")
+            // Each place a phone is kept has its index: one small set per
+            // place, not every client checked four ways.
+            sql.push("o.id IN (SELECT p.id FROM organisations p WHERE p.phone = ")
                 .bind(p.clone())
-                .push(" OR EXISTS (SELECT 1 FROM org_contacts c WHERE c.org_id = o.id AND c.phone = ")
+                .push(" UNION SELECT c.org_id FROM org_contacts c WHERE c.phone = ")
                 .bind(p.clone())
-                .push(") OR EXISTS (SELECT 1 FROM users u WHERE u.org_id = o.id AND u.phone = ")
+                .push(" UNION SELECT u.org_id FROM users u WHERE u.phone = ")
                 .bind(p.clone())
-                .push(") OR EXISTS (SELECT 1 FROM requests q WHERE q.client_org_id = o.id AND q.contact_phone = ")
+                .push(" UNION SELECT q.client_org_id FROM requests q WHERE q.contact_phone = ")
                 .bind(p.clone())
-                .push("))");
+                .push(")");
         }
         None => {
             sql.push("o.search_text LIKE ")
