@@ -396,7 +396,7 @@ fn rnd(what: u64, i: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn pick<'a, T>(list: &'a [T], what: u64, i: u64) -> &'a T {
+fn pick<T>(list: &[T], what: u64, i: u64) -> &T {
     &list[(rnd(what, i) % list.len() as u64) as usize]
 }
 
@@ -636,8 +636,9 @@ fn task_title(key: &str, number: &str) -> String {
         .unwrap_or_else(|| format!("Задача по заявке {number}"))
 }
 
-/// Rows of one table, inserted in statements of at most ~30,000
-/// parameters (SQLite's limit is 32,766).
+/// Rows of one table, inserted in statements of about 2,000 parameters
+/// (SQLite looks a `$n` up by name among the statement's parameters: a
+/// statement with tens of thousands of them takes seconds to prepare).
 struct Rows {
     table: &'static str,
     columns: &'static [&'static str],
@@ -660,7 +661,7 @@ impl Rows {
 
     async fn write(self, tx: &mut engine::Tx) -> anyhow::Result<usize> {
         let n = self.rows.len();
-        let per = (30_000 / self.columns.len()).max(1);
+        let per = (2_000 / self.columns.len()).max(1);
         for chunk in self.rows.chunks(per) {
             let mut sql = Sql::new(&format!(
                 "INSERT INTO {} ({}) VALUES ",
@@ -830,7 +831,9 @@ pub async fn seed(db: &Db, opts: &PagesOptions) -> anyhow::Result<Seeded> {
         let inn = format!("{:010}", 6_600_000_000u64 + i * 7);
         let phone = format!("+79{:09}", 160_000_000 + i * 13);
         let contact = format!("{} {}", pick(SURNAMES, 4, i), pick(FIRST_NAMES, 5, i));
-        let hunter = (rnd(6, i) % 5 == 0).then(|| *pick(&hunter_ids, 7, i));
+        let hunter = rnd(6, i)
+            .is_multiple_of(5)
+            .then(|| *pick(&hunter_ids, 7, i));
         let manager = *pick(&manager_ids, 8, i);
         let created = now - span - 30 * DAY + (rnd(9, i) % (span as u64)) as i64;
         orgs.push(vec![
@@ -1141,7 +1144,7 @@ pub async fn seed(db: &Db, opts: &PagesOptions) -> anyhow::Result<Seeded> {
                 // A twentieth are nobody's yet (their role's to claim); of
                 // the rest, a third are claimed by their owner.
                 let assignee = (roll >= 5 && key != "approve_offer").then_some(owner);
-                let claimed = (assignee.is_some() && roll % 3 == 0).then_some(owner);
+                let claimed = (assignee.is_some() && roll.is_multiple_of(3)).then_some(owner);
                 // Due soon after it opened, so most of a year's backlog is
                 // overdue; the oldest quarter went up to the administrators.
                 let due = at + if priority == "urgent" { HOUR } else { 3 * HOUR };

@@ -197,11 +197,13 @@ pub struct HunterClient {
 }
 
 /// The clients a hunter brought (all of them: those still theirs and those
-/// handed to a manager after their first order — the hunter keeps the credit).
+/// handed to a manager after their first order — the hunter keeps the
+/// credit), by name, `limit` of them after skipping `offset`.
 pub async fn hunter_clients(
     s: &Services,
     actor: &Actor,
     q: &str,
+    (limit, offset): (u32, u32),
 ) -> DomainResult<Vec<HunterClient>> {
     if !actor.is_staff() || !actor.has(Role::Hunter) {
         return Err(DomainError::Forbidden);
@@ -225,7 +227,10 @@ pub async fn hunter_clients(
             .bind(crate::search::pattern(q))
             .push(" ESCAPE '\\'");
     }
-    sql.push(" ORDER BY o.name, o.id");
+    sql.push(" ORDER BY o.name, o.id LIMIT ")
+        .push(&limit.to_string())
+        .push(" OFFSET ")
+        .push(&offset.to_string());
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
 }
 
