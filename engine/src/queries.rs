@@ -307,13 +307,14 @@ fn visible_clause(sql: &mut Sql, u: &UserRef) {
         .push(" OR t.claimed_by = ")
         .bind(u.id);
     if !u.roles.is_empty() {
-        sql.push(" OR EXISTS (SELECT 1 FROM wf_task_roles r WHERE r.task_id = t.id AND r.role IN (")
-            .bind_list(u.roles.iter())
-            .push(") AND (r.org_id = ")
-            .bind(u.org_id)
-            .push(" OR (r.org_id IS NULL AND ")
-            .bind(u.home_org as i64)
-            .push(" = 1)) AND (r.via = 'escalation' OR (t.claimed_by IS NULL AND t.assignee_user_id IS NULL)))");
+        sql.push(
+            " OR EXISTS (SELECT 1 FROM wf_task_roles r WHERE r.task_id = t.id AND r.role IN (",
+        )
+        .bind_list(u.roles.iter());
+        role_org_clause(sql, u, "r");
+        sql.push(
+            " AND (r.via = 'escalation' OR (t.claimed_by IS NULL AND t.assignee_user_id IS NULL)))",
+        );
     }
     sql.push(")");
 }

@@ -20,12 +20,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use engine::{Db, Dialect, Param, Sql};
 
-use super::funnel::Browser;
+use super::funnel::{Browser, percentile};
 use crate::app::{AppOptions, RunningApp};
 use crate::config::Config;
 
@@ -203,16 +203,12 @@ impl fmt::Display for PagesReport {
 /// Runs the benchmark (see the module docs).
 pub async fn run(opts: &PagesOptions) -> anyhow::Result<PagesReport> {
     anyhow::ensure!(opts.requests > 0 && opts.runs > 0, "nothing to run");
-    let (url, cleanup) = super::scratch_database(opts.postgres.as_deref()).await?;
-    let scratch = std::env::temp_dir().join(format!(
-        "podryad-pages-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    ));
-    let result = run_on(opts, &url, &scratch).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    cleanup().await;
-    result
+    super::on_scratch(
+        opts.postgres.as_deref(),
+        "pages",
+        |url, scratch| async move { run_on(opts, &url, &scratch).await },
+    )
+    .await
 }
 
 async fn run_on(opts: &PagesOptions, url: &str, scratch: &Path) -> anyhow::Result<PagesReport> {
@@ -305,14 +301,6 @@ async fn measure(
         p99_ms: percentile(&took, 0.99),
         max_ms: took.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
     })
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
 /// The processor, its cores and the memory, from `/proc`.
