@@ -131,6 +131,33 @@ enum BenchCommand {
     /// per step, database transactions and statements per step, server CPU.
     /// Runs on a scratch database it creates and removes.
     Funnel(FunnelBenchArgs),
+    /// The staff's lists, inboxes, searches and home pages at a company's
+    /// volume (requests, open tasks, a year of history): p50/p99 per page.
+    /// Runs on a scratch database it creates and removes.
+    Pages(PagesBenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct PagesBenchArgs {
+    /// Benchmark PostgreSQL: an administrative URL (a scratch database is
+    /// created on that server). SQLite by default.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Requests seeded (about three per client).
+    #[arg(long, default_value_t = 100_000)]
+    requests: usize,
+    /// Open tasks: the newest requests, one task each, still in work.
+    #[arg(long, default_value_t = 100_000)]
+    tasks: usize,
+    /// Days of history the requests are spread over.
+    #[arg(long, default_value_t = 365)]
+    history_days: i64,
+    /// Timed fetches of each page.
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// The analysts' folder (workflows, request types, catalogue).
+    #[arg(long, default_value = "workflows")]
+    workflows: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +344,19 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Documents(cmd) => documents_command(cmd).await,
+        Command::Bench(BenchCommand::Pages(args)) => {
+            let report = crate::bench::pages::run(&crate::bench::pages::PagesOptions {
+                postgres: args.postgres,
+                requests: args.requests,
+                tasks: args.tasks,
+                history_days: args.history_days,
+                runs: args.runs,
+                workflows: args.workflows,
+            })
+            .await?;
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Funnel(args)) => {
             let report = crate::bench::funnel::run(&crate::bench::funnel::FunnelOptions {
                 processes: args.processes,

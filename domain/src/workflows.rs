@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use engine::UserRef;
-use engine::queries::TaskFilter;
+use engine::queries::{ObjectScope, TaskFilter};
 use engine::story::{StoryKind, step_story};
 use engine::versions::SaveError;
 use serde::Serialize;
@@ -33,7 +33,7 @@ pub use engine::versions::{
 };
 pub use engine::{Diagnostic, FieldErrors as FormErrors, Started, StepReport};
 
-use crate::access::{Actor, Rule, hunter_only, object_visible, require, require_object};
+use crate::access::{Actor, Rule, instance_scope, require, require_object};
 use crate::accounts::api_tokens::{Scope, TokenGrant};
 use crate::error::{DomainError, DomainResult};
 use crate::services::Services;
@@ -51,6 +51,9 @@ pub(crate) fn user_ref(actor: &Actor) -> UserRef {
 
 // ---- The inbox and tasks ----
 
+/// Tasks an inbox page shows.
+pub const INBOX_PAGE: i64 = 50;
+
 /// Inbox filters as a page submits them; blank means "any".
 #[derive(Debug, Clone, Default)]
 pub struct InboxFilter {
@@ -63,20 +66,32 @@ pub struct InboxFilter {
     pub text: Option<String>,
     /// Only tasks claimed by or assigned to the person.
     pub mine_only: bool,
+    /// The page, from 1 ([`INBOX_PAGE`] tasks each).
+    pub page: i64,
 }
 
-/// The person's open tasks and the counts for the filter chips.
+/// The person's open tasks (one page) and the counts for the filter chips.
 #[derive(Debug, Clone)]
 pub struct Inbox {
     pub tasks: Vec<TaskView>,
     pub counts: InboxCounts,
+    /// The page shown (from 1) and whether another follows it.
+    pub page: i64,
+    pub has_next: bool,
 }
 
 /// Open tasks the actor may do: theirs, their roles' unclaimed ones. A
 /// hunter's role sees tasks of every request; their inbox keeps those of
-/// their own book (the same scope as the requests).
+/// their own book (the same scope as the requests), in the query itself so
+/// that pages and counts agree.
 pub async fn inbox(s: &Services, actor: &Actor, f: &InboxFilter) -> DomainResult<Inbox> {
     let me = user_ref(actor);
+    let page = f.page.clamp(1, 100_000);
+    let object_scope = instance_scope(actor).map(|scope| {
+        ObjectScope(std::sync::Arc::new(move |sql: &mut engine::Sql| {
+            scope(sql, "i")
+        }))
+    });
     let filter = TaskFilter {
         definition_key: f.workflow.clone().filter(|k| !k.is_empty()),
         priority: f
@@ -85,24 +100,22 @@ pub async fn inbox(s: &Services, actor: &Actor, f: &InboxFilter) -> DomainResult
             .and_then(engine::model::Priority::parse),
         overdue_only: f.overdue_only,
         text: f.text.clone(),
-        limit: 200,
-        offset: 0,
+        mine_only: f.mine_only,
+        object_scope,
+        // One more than a page: whether a next page exists.
+        limit: INBOX_PAGE + 1,
+        offset: (page - 1) * INBOX_PAGE,
     };
     let mut tasks = s.engine.inbox(&me, &filter).await?;
-    if hunter_only(actor) {
-        let mut visible = Vec::with_capacity(tasks.len());
-        for t in tasks {
-            if object_visible(&s.db, actor, &t.object.kind, t.object.id).await? {
-                visible.push(t);
-            }
-        }
-        tasks = visible;
-    }
-    if f.mine_only {
-        tasks.retain(|t| t.claimed_by == Some(me.id) || t.assignee == Some(me.id));
-    }
-    let counts = s.engine.inbox_counts(&me).await?;
-    Ok(Inbox { tasks, counts })
+    let has_next = tasks.len() as i64 > INBOX_PAGE;
+    tasks.truncate(INBOX_PAGE as usize);
+    let counts = s.engine.inbox_counts(&me, &filter).await?;
+    Ok(Inbox {
+        tasks,
+        counts,
+        page,
+        has_next,
+    })
 }
 
 /// A task as its page shows it.

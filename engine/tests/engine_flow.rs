@@ -242,7 +242,10 @@ async fn claim_unclaim_and_inbox_filters() {
         Err(EngineError::NotAllowed(_))
     ));
 
-    let counts = engine.inbox_counts(&manager(2)).await.unwrap();
+    let counts = engine
+        .inbox_counts(&manager(2), &TaskFilter::default())
+        .await
+        .unwrap();
     assert_eq!((counts.total, counts.mine, counts.overdue), (2, 1, 0));
     assert_eq!(counts.by_definition["approval"], 2);
 

@@ -227,7 +227,7 @@ impl Browser {
 }
 
 /// `application/x-www-form-urlencoded` for one key or value.
-fn form_encode(s: &str) -> String {
+pub(crate) fn form_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -470,7 +470,7 @@ pub async fn seed(db: &Db, people: usize) -> anyhow::Result<Seeded> {
 }
 
 /// A percentile of sorted durations, in milliseconds.
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -864,16 +864,12 @@ impl fmt::Display for FunnelReport {
 /// runtime of its own whose threads are named `bench-client`.
 pub async fn run(opts: &FunnelOptions) -> anyhow::Result<FunnelReport> {
     anyhow::ensure!(opts.people > 0 && opts.processes > 0, "nothing to run");
-    let (url, cleanup) = super::scratch_database(opts.postgres.as_deref()).await?;
-    let scratch = std::env::temp_dir().join(format!(
-        "podryad-funnel-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_millis()
-    ));
-    let result = run_on(opts, &url, &scratch).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    cleanup().await;
-    result
+    super::on_scratch(
+        opts.postgres.as_deref(),
+        "funnel",
+        |url, scratch| async move { run_on(opts, &url, &scratch).await },
+    )
+    .await
 }
 
 async fn run_on(opts: &FunnelOptions, url: &str, scratch: &Path) -> anyhow::Result<FunnelReport> {

@@ -4,6 +4,7 @@
 pub mod documents;
 pub mod funnel;
 pub mod matching;
+pub mod pages;
 pub mod sql_count;
 
 /// Removes a scratch database.
@@ -43,4 +44,23 @@ pub async fn scratch_database(postgres: Option<&str>) -> anyhow::Result<(String,
             )
         }
     })
+}
+
+/// Runs `run` on a scratch database (see [`scratch_database`]) and a
+/// scratch folder named after `name`, and removes both afterwards.
+pub async fn on_scratch<T, F, Fut>(postgres: Option<&str>, name: &str, run: F) -> anyhow::Result<T>
+where
+    F: FnOnce(String, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let (url, cleanup) = scratch_database(postgres).await?;
+    let scratch = std::env::temp_dir().join(format!(
+        "podryad-{name}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    ));
+    let result = run(url, scratch.clone()).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    cleanup().await;
+    result
 }

@@ -26,6 +26,7 @@ mod rfq_control;
 mod security;
 mod signing;
 mod templates;
+mod volume;
 mod words;
 mod workflows;
 mod workplaces;

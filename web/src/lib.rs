@@ -23,6 +23,7 @@ pub mod links;
 pub mod multipart;
 pub mod openapi;
 pub mod ops;
+pub mod pager;
 pub mod pages;
 pub mod render;
 

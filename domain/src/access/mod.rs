@@ -19,7 +19,7 @@ mod rules;
 
 pub use actor::*;
 pub use broker::{broker_id, broker_id_on};
-pub use objects::{object_visible, require_object};
+pub use objects::{instance_scope, object_visible, require_object};
 pub use rules::{Rule, require, require_or_hide};
 
 use engine::EngineBuilder;

@@ -552,6 +552,10 @@ pub struct RequestFilter {
     /// At most this many (500 when not set); not a form field.
     #[serde(skip)]
     pub limit: Option<u32>,
+    /// Rows skipped before the first shown (a list's later pages); not a
+    /// form field.
+    #[serde(skip)]
+    pub offset: u32,
 }
 
 /// A line of a request list.
@@ -652,7 +656,9 @@ pub async fn list(
         }
     }
     sql.push(" ORDER BY r.created_at DESC, r.id DESC LIMIT ")
-        .push(&f.limit.unwrap_or(500).min(500).to_string());
+        .push(&f.limit.unwrap_or(500).min(500).to_string())
+        .push(" OFFSET ")
+        .push(&f.offset.to_string());
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
 }
 

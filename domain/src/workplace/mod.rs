@@ -553,10 +553,13 @@ pub async fn analytics(s: &Services, actor: &Actor) -> DomainResult<Analytics> {
         *channels.entry(c).or_default().entry(st).or_default() += n;
     }
 
+    // Read from the newest transition back until the sample is full: a
+    // join would start from every request instance and sort a year of
+    // history (issue 11 point 11).
     let transitions: Vec<(i64, String, String, i64)> = sqlx::query_as(
         "SELECT h.instance_id, h.from_state, h.to_state, h.at FROM wf_history h \
-         JOIN wf_instances i ON i.id = h.instance_id \
-         WHERE h.at >= $1 AND i.definition_key = 'request' AND h.from_state <> h.to_state \
+         WHERE h.at >= $1 AND h.from_state <> h.to_state \
+         AND EXISTS (SELECT 1 FROM wf_instances i WHERE i.id = h.instance_id AND i.definition_key = 'request') \
          ORDER BY h.at DESC LIMIT $2",
     )
     .bind(since)
@@ -574,14 +577,27 @@ pub async fn analytics(s: &Services, actor: &Actor) -> DomainResult<Analytics> {
         .collect();
 
     let now_ms = to_db_time(now);
-    let breaches: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT title, COUNT(*) FROM wf_tasks WHERE status = 'open' AND due_at IS NOT NULL AND due_at < $1 \
-         GROUP BY title ORDER BY COUNT(*) DESC, title LIMIT $2",
+    // By the kind of task (its workflow's state), not by its title, which
+    // names the request: one bar per kind, named as the YAML names the state.
+    let breaches: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT definition_key, state, MIN(title), COUNT(*) FROM wf_tasks \
+         WHERE status = 'open' AND due_at IS NOT NULL AND due_at < $1 \
+         GROUP BY definition_key, state ORDER BY COUNT(*) DESC, definition_key, state LIMIT $2",
     )
     .bind(now_ms)
     .bind(LIST)
     .fetch_all(pool)
     .await?;
+    let breaches: Vec<(String, i64)> = breaches
+        .into_iter()
+        .map(|(key, state, title, n)| {
+            let label = match titles.get(&state) {
+                Some(t) if key == "request" => t.clone(),
+                _ => title,
+            };
+            (label, n)
+        })
+        .collect();
     let (overdue_tasks, _) = overdue(s).await?;
 
     Ok(Analytics {

@@ -211,6 +211,12 @@ error-action-instance-gone = Экземпляр процесса удалён: �
 error-action-failure-handled = Процесс уже обработал эту ошибку (перешёл по ветке «.failed»): повтор выполнил бы то, чего процесс больше не ждёт.
 error-timer-not-failed = Этот таймер уже не отложен: его повторили или он сработал.
 
+## Pages of a long list (_pager.html)
+pager-label = Страницы списка
+pager-page = Страница { $page }
+pager-previous = ← Предыдущая
+pager-next = Следующая →
+
 ## Error pages
 error-title-400 = Неверный запрос
 error-title-401 = Требуется вход

@@ -5,7 +5,7 @@
 //! report per channel and per hunter.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Form, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,6 +23,7 @@ use crate::auth::{AdminOnly, Auth, FrontOffice, Hunters, IntakeStaff, Operators,
 use crate::error::{AppError, AppResult};
 use crate::forms::error_map;
 use crate::layout::redirect_with_flash;
+use crate::pager::{PageQuery, Pager};
 use crate::pages::requests::{
     MAX_FORM, fresh_input, read_submitted, type_context, type_of, types_list,
 };
@@ -322,17 +323,30 @@ async fn choose_manager(
     ))
 }
 
+/// Clients a page of the hunter's list shows.
+const HUNTER_PAGE: u32 = 100;
+
 async fn hunter_clients(
     State(state): State<AppState>,
     auth: Auth<Hunters>,
     Query(q): Query<LookupQuery>,
+    Query(page): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
-    let rows = intake::hunter_clients(&state.services, &auth.actor, &q.q).await?;
+    // One row more than a page: whether another page follows.
+    let window = (HUNTER_PAGE + 1, (page.number() as u32 - 1) * HUNTER_PAGE);
+    let mut rows = intake::hunter_clients(&state.services, &auth.actor, &q.q, window).await?;
+    let has_next = rows.len() > HUNTER_PAGE as usize;
+    rows.truncate(HUNTER_PAGE as usize);
+    let pager = Pager::new("/hunter/clients", raw.as_deref(), page.number(), has_next);
     Ok(state
         .page(
             &auth.info,
             "requests/hunter_clients.html",
-            context! { rows => ser(&rows), q => q.q.trim(), types => types_list(&state) },
+            context! {
+                rows => ser(&rows), q => q.q.trim(), types => types_list(&state),
+                pager => ser(&pager),
+            },
         )?
         .into_response())
 }

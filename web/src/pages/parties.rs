@@ -3,7 +3,7 @@
 //! the staff's directories and company cards.
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,6 +20,7 @@ use crate::auth::{AnyUser, Auth, ClientUser, FrontOffice, RequestInfo, Staff, Su
 use crate::error::{AppError, AppResult};
 use crate::forms::error_map;
 use crate::layout::redirect_with_flash;
+use crate::pager::{PageQuery, Pager};
 use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
@@ -409,13 +410,24 @@ async fn delete_contact(
     ))
 }
 
+/// Organisations a page of a directory shows.
+const DIRECTORY_PAGE: u32 = 100;
+
 async fn directory(
     state: &AppState,
     auth: &Auth<FrontOffice>,
     kind: OrgKind,
-    f: DirectoryFilter,
+    mut f: DirectoryFilter,
+    (page, raw): (i64, Option<String>),
 ) -> AppResult<Response> {
-    let rows = parties::directory(&state.services, &auth.actor, kind, &f).await?;
+    // One row more than a page: whether another page follows.
+    f.limit = Some(DIRECTORY_PAGE + 1);
+    f.offset = (page as u32 - 1) * DIRECTORY_PAGE;
+    let mut rows = parties::directory(&state.services, &auth.actor, kind, &f).await?;
+    let has_next = rows.len() > DIRECTORY_PAGE as usize;
+    rows.truncate(DIRECTORY_PAGE as usize);
+    let path = format!("/{}s", kind.as_str());
+    let pager = Pager::new(&path, raw.as_deref(), page, has_next);
     let categories: Vec<(String, String)> = state
         .services
         .equipment
@@ -440,6 +452,7 @@ async fn directory(
             "parties/directory.html",
             context! {
                 kind => kind.as_str(), rows => ser(&rows), f => ser(&FilterView::from(&f)),
+                pager => ser(&pager),
                 categories => ser(&categories), statuses => ser(&statuses),
             },
         )?
@@ -469,16 +482,22 @@ async fn suppliers(
     State(state): State<AppState>,
     auth: Auth<FrontOffice>,
     Query(f): Query<DirectoryFilter>,
+    Query(page): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
-    directory(&state, &auth, OrgKind::Supplier, f).await
+    let pages = (page.number(), raw);
+    directory(&state, &auth, OrgKind::Supplier, f, pages).await
 }
 
 async fn clients(
     State(state): State<AppState>,
     auth: Auth<FrontOffice>,
     Query(f): Query<DirectoryFilter>,
+    Query(page): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
 ) -> AppResult<Response> {
-    directory(&state, &auth, OrgKind::Client, f).await
+    let pages = (page.number(), raw);
+    directory(&state, &auth, OrgKind::Client, f, pages).await
 }
 
 async fn card(

@@ -32,6 +32,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::error_map;
 use crate::layout::redirect_with_flash;
 use crate::pages::board;
+use crate::pager::{PageQuery, Pager};
 use crate::render::ser;
 
 /// The largest request form (with its attachments).
@@ -201,14 +202,24 @@ fn filter_options() -> Value {
     }
 }
 
+/// Requests a page of the list shows.
+const LIST_PAGE: u32 = 100;
+
 async fn list(
     State(state): State<AppState>,
     auth: Auth<RequestReaders>,
-    Query(f): Query<RequestFilter>,
+    Query(mut f): Query<RequestFilter>,
+    Query(page): Query<PageQuery>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let s = &state.services;
-    let rows = requests::list(s, &auth.actor, &f, state.config.timezone).await?;
+    // One row more than a page: whether another page follows.
+    f.limit = Some(LIST_PAGE + 1);
+    f.offset = (page.number() as u32 - 1) * LIST_PAGE;
+    let mut rows = requests::list(s, &auth.actor, &f, state.config.timezone).await?;
+    let has_next = rows.len() > LIST_PAGE as usize;
+    rows.truncate(LIST_PAGE as usize);
+    let pager = Pager::new("/requests", query.as_deref(), page.number(), has_next);
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let margins = board::margins_by_id(&state, &auth.actor, &ids).await?;
     let saved = board::saved_context(&state, &auth.actor, "requests", query).await?;
@@ -226,6 +237,7 @@ async fn list(
             context! {
                 rows => ser(&rows),
                 f => ser(&f),
+                pager => ser(&pager),
                 mine,
                 is_admin => auth.actor.has(domain::access::roles::Role::Admin),
                 types => types_list(&state),

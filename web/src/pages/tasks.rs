@@ -21,6 +21,7 @@ use crate::error::AppResult;
 use crate::layout::redirect_with_flash;
 use crate::links::object_href;
 use crate::pages::board;
+use crate::pager::{PageQuery, Pager};
 use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
@@ -46,6 +47,7 @@ async fn inbox(
     State(state): State<AppState>,
     auth: Auth<AnyUser>,
     Query(q): Query<InboxQuery>,
+    Query(page): Query<PageQuery>,
     RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
     let inbox = workflows::inbox(
@@ -57,10 +59,12 @@ async fn inbox(
             overdue_only: q.overdue.is_some(),
             text: q.q.clone(),
             mine_only: q.mine.is_some(),
+            page: page.number(),
         },
     )
     .await?;
     let now = state.services.db.now().timestamp_millis();
+    let pager = Pager::new("/tasks", query.as_deref(), inbox.page, inbox.has_next);
     let saved = board::saved_context(&state, &auth.actor, "tasks", query).await?;
     let colleagues = board::colleagues(&state, &auth.actor).await?;
     Ok(state
@@ -76,6 +80,7 @@ async fn inbox(
                 overdue => q.overdue.is_some(), mine => q.mine.is_some(),
                 saved,
                 colleagues,
+                pager => ser(&pager),
             },
         )?
         .into_response())

@@ -132,15 +132,17 @@ pub async fn lookup(
         .push(" WHERE o.kind = 'client' AND ");
     match &phone {
         Some(p) => {
-            sql.push("(o.phone = ")
+            // Each place a phone is kept has its index: one small set per
+            // place, not every client checked four ways.
+            sql.push("o.id IN (SELECT p.id FROM organisations p WHERE p.phone = ")
                 .bind(p.clone())
-                .push(" OR EXISTS (SELECT 1 FROM org_contacts c WHERE c.org_id = o.id AND c.phone = ")
+                .push(" UNION SELECT c.org_id FROM org_contacts c WHERE c.phone = ")
                 .bind(p.clone())
-                .push(") OR EXISTS (SELECT 1 FROM users u WHERE u.org_id = o.id AND u.phone = ")
+                .push(" UNION SELECT u.org_id FROM users u WHERE u.phone = ")
                 .bind(p.clone())
-                .push(") OR EXISTS (SELECT 1 FROM requests q WHERE q.client_org_id = o.id AND q.contact_phone = ")
+                .push(" UNION SELECT q.client_org_id FROM requests q WHERE q.contact_phone = ")
                 .bind(p.clone())
-                .push("))");
+                .push(")");
         }
         None => {
             sql.push("o.search_text LIKE ")
@@ -195,11 +197,13 @@ pub struct HunterClient {
 }
 
 /// The clients a hunter brought (all of them: those still theirs and those
-/// handed to a manager after their first order — the hunter keeps the credit).
+/// handed to a manager after their first order — the hunter keeps the
+/// credit), by name, `limit` of them after skipping `offset`.
 pub async fn hunter_clients(
     s: &Services,
     actor: &Actor,
     q: &str,
+    (limit, offset): (u32, u32),
 ) -> DomainResult<Vec<HunterClient>> {
     if !actor.is_staff() || !actor.has(Role::Hunter) {
         return Err(DomainError::Forbidden);
@@ -223,7 +227,10 @@ pub async fn hunter_clients(
             .bind(crate::search::pattern(q))
             .push(" ESCAPE '\\'");
     }
-    sql.push(" ORDER BY o.name, o.id");
+    sql.push(" ORDER BY o.name, o.id LIMIT ")
+        .push(&limit.to_string())
+        .push(" OFFSET ")
+        .push(&offset.to_string());
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
 }
 

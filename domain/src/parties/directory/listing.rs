@@ -9,6 +9,12 @@ pub struct DirectoryFilter {
     pub region: Option<String>,
     /// Suppliers having an active machine of this category.
     pub category: Option<String>,
+    /// At most this many rows (1,000 when not set) after skipping `offset`;
+    /// not form fields.
+    #[serde(skip)]
+    pub limit: Option<u32>,
+    #[serde(skip)]
+    pub offset: u32,
 }
 
 /// A line of a directory.
@@ -62,7 +68,10 @@ pub async fn directory(
             .bind(c)
             .push(")");
     }
-    sql.push(" ORDER BY o.name LIMIT 1000");
+    sql.push(" ORDER BY o.name, o.id LIMIT ")
+        .push(&f.limit.unwrap_or(1000).min(1000).to_string())
+        .push(" OFFSET ")
+        .push(&f.offset.to_string());
     Ok(sql.query_as().fetch_all(s.db.pool()).await?)
 }
 
