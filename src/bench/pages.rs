@@ -109,6 +109,15 @@ pub const PAGES: &[(Who, &str)] = &[
     (Who::Operator, "/intake?q={phone}"),
     (Who::Operator, "/intake?q={full_phone}"),
     (Who::Operator, "/intake?q={surname}"),
+    // The pipeline board and the header search.
+    (Who::Manager, "/board"),
+    (Who::Admin, "/board"),
+    (Who::Hunter, "/board"),
+    (Who::Manager, "/search?q={number}"),
+    (Who::Manager, "/search?q={phone}"),
+    (Who::Manager, "/search?q={surname}"),
+    (Who::Manager, "/search?q={inn}"),
+    (Who::Hunter, "/search?q={surname}"),
     // The bell's list.
     (Who::Manager, "/notifications"),
 ];
@@ -240,6 +249,9 @@ async fn drive(opts: &PagesOptions, app: &RunningApp) -> anyhow::Result<PagesRep
     let db = app.db.clone();
     let t = Instant::now();
     let seeded = seed(&db, opts).await?;
+    // Rows loaded past the application get their search terms the way a
+    // server fills them at start.
+    domain::search::index_missing_terms(&db).await?;
     let seed_seconds = t.elapsed().as_secs_f64();
     let mut browsers = Vec::new();
     for who in Who::ALL {
