@@ -1,6 +1,7 @@
 //! Benchmarks run from the command line (`podryad bench …`), outside the
 //! domain's production code.
 
+pub mod bank;
 pub mod documents;
 pub mod funnel;
 pub mod matching;

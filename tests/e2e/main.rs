@@ -15,6 +15,7 @@ mod garage;
 mod guard;
 mod imports;
 mod intake;
+mod money;
 mod orders;
 mod parties;
 mod problems;
