@@ -739,8 +739,8 @@ async fn bank(cmd: BankCommand) -> anyhow::Result<ExitCode> {
     let who = Acting::System(&system);
     let code = match cmd {
         BankCommand::Import { file, dry_run } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             let name = file
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -785,7 +785,10 @@ async fn bank(cmd: BankCommand) -> anyhow::Result<ExitCode> {
                             }
                             Outcome::Queued { reason } => println!(
                                 "    {}",
-                                texts.text("bank-import-queued", &args!["reason" => reason.as_str()])
+                                texts.text(
+                                    "bank-import-queued",
+                                    &args!["reason" => reason.as_str()]
+                                )
                             ),
                             Outcome::Duplicate => {
                                 println!("    {}", texts.text("bank-import-duplicate", &args![]))

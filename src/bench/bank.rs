@@ -20,21 +20,7 @@ use domain::money::invoices::{self, NewInvoice};
 use domain::values::Kopecks;
 use engine::{Db, to_db_time};
 
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use super::Rng;
 
 pub struct Options {
     pub lines: usize,
@@ -63,7 +49,11 @@ impl fmt::Display for Report {
             self.bytes / 1024,
             self.invoices
         )?;
-        writeln!(f, "  setup (orders, invoices):     {:>8.2} s", self.setup.as_secs_f64())?;
+        writeln!(
+            f,
+            "  setup (orders, invoices):     {:>8.2} s",
+            self.setup.as_secs_f64()
+        )?;
         writeln!(
             f,
             "  read + match (--dry-run):     {:>8.2} s",

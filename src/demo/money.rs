@@ -43,7 +43,7 @@ pub async fn seed_money(s: &Services) -> DomainResult<()> {
          WHERE kind = 'broker' AND (settlement_account IS NULL OR settlement_account = '')",
     )
     .bind(OUR_ACCOUNT)
-    .execute(db.pool())
+    .execute(db.single_write().await?.as_mut())
     .await?;
     let accountant = demo_actor(db, "accountant@podryad.test").await?;
     let who = Acting::User(&accountant);
@@ -120,7 +120,7 @@ pub async fn seed_money(s: &Services) -> DomainResult<()> {
                 ),
                 doc(
                     "77",
-                    Kopecks(25_000_00),
+                    Kopecks(2_500_000),
                     stranger,
                     "Оплата по договору поставки".into(),
                 ),

@@ -41,7 +41,7 @@ async fn company_bank_details(db: &Db) {
            corr_account = '30101810400000000225' WHERE kind = 'broker'",
     )
     .bind(OUR_ACCOUNT)
-    .execute(db.pool())
+    .execute(db.single_write().await.unwrap().as_mut())
     .await
     .expect("bank details");
 }
@@ -65,7 +65,13 @@ fn client() -> Counterparty {
     }
 }
 
-fn payment(number: &str, day: NaiveDate, amount: i64, from: Counterparty, purpose: &str) -> Document {
+fn payment(
+    number: &str,
+    day: NaiveDate,
+    amount: i64,
+    from: Counterparty,
+    purpose: &str,
+) -> Document {
     Document {
         line: 0,
         kind: "Платежное поручение".into(),
@@ -146,7 +152,34 @@ async fn ledger_is_whole(db: &Db) {
     }
 }
 
-async fn import_file(db: &Db, who: Acting<'_>, bytes: &[u8], dry_run: bool) -> import::ImportReport {
+async fn pay(
+    db: &Db,
+    who: Acting<'_>,
+    order_id: i64,
+    supplier_org_id: i64,
+    amount: Option<i64>,
+    paid_on: NaiveDate,
+) -> Result<i64, DomainError> {
+    payouts::pay_supplier(
+        db,
+        who,
+        &NewPayout {
+            order_id,
+            supplier_org_id,
+            amount: amount.map(Kopecks),
+            method: Method::Bank,
+            paid_on,
+        },
+    )
+    .await
+}
+
+async fn import_file(
+    db: &Db,
+    who: Acting<'_>,
+    bytes: &[u8],
+    dry_run: bool,
+) -> import::ImportReport {
     import::import(db, who, "statement.txt", bytes, dry_run)
         .await
         .unwrap_or_else(|e| panic!("import: {e}"))
@@ -191,7 +224,10 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
         },
     )
     .await;
-    assert!(matches!(refused, Err(DomainError::Forbidden)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(DomainError::Forbidden)),
+        "{refused:?}"
+    );
 
     // A prepayment invoice for 30 %, then the rest; more is refused.
     let first_part = price * 3 / 10;
@@ -242,18 +278,28 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
     )
     .await;
     match more {
-        Err(DomainError::Invalid(e)) => assert_eq!(e.get("amount"), Some("invoice.more_than_order")),
+        Err(DomainError::Invalid(e)) => {
+            assert_eq!(e.get("amount"), Some("invoice.more_than_order"))
+        }
         other => panic!("{other:?}"),
     }
     // Resale: the whole price is receivable, the supplier's price payable.
-    assert_eq!(balance(&db, Account::Receivable, Some(client_org), Some(order)).await, price);
-    assert_eq!(balance(&db, Account::Payable, Some(supplier), Some(order)).await, cost);
+    assert_eq!(
+        balance(&db, Account::Receivable, Some(client_org), Some(order)).await,
+        price
+    );
+    assert_eq!(
+        balance(&db, Account::Payable, Some(supplier), Some(order)).await,
+        cost
+    );
     ledger_is_whole(&db).await;
 
     // The invoice's QR code carries the company's details, the sum in
     // kopecks and a purpose with the invoice number.
     let texts = web::i18n::Catalogue::russian().unwrap();
-    let code = invoices::payment_qr(&db, who, &texts, first.id).await.expect("qr");
+    let code = invoices::payment_qr(&db, who, &texts, first.id)
+        .await
+        .expect("qr");
     let fields = qr::parse_payload(&code.payload).expect("ST00012");
     let field = |k: &str| {
         fields
@@ -267,10 +313,16 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
     assert_eq!(field("CorrespAcc"), "30101810400000000225");
     assert_eq!(field("BankName"), "ПАО Сбербанк");
     assert_eq!(field("Sum"), first_part.to_string());
-    assert!(field("Purpose").contains(&first.number), "{}", field("Purpose"));
+    assert!(
+        field("Purpose").contains(&first.number),
+        "{}",
+        field("Purpose")
+    );
     assert!(code.png.starts_with(b"\x89PNG"));
     // The printed invoice says who to pay, how much and what for.
-    let pdf = invoices::pdf(&db, who, &texts, first.id).await.expect("pdf");
+    let pdf = invoices::pdf(&db, who, &texts, first.id)
+        .await
+        .expect("pdf");
     assert!(pdf.starts_with(b"%PDF"));
     if let Some(text) = pdf_text(&pdf) {
         assert!(text.contains(&first.number), "{text}");
@@ -281,11 +333,11 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
     // A partial payment naming the first invoice, a stranger's payment and
     // our own outgoing one. A dry run stores nothing.
     let day = today;
-    let partial = first_part - 100_00;
+    let partial = first_part - 10_000;
     let mut stranger = client();
     stranger.inn = "7700000002".into();
     stranger.account = "40702810000000000009".into();
-    let mut ours = payment("900", day, 5_000_00, us(), "Возврат");
+    let mut ours = payment("900", day, 500_000, us(), "Возврат");
     ours.payer = us();
     ours.recipient = client();
     ours.credited_on = None;
@@ -293,8 +345,14 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
     let bytes = statement(
         day,
         vec![
-            payment("17", day, partial, client(), &format!("Оплата по счёту № {} за услуги", first.number)),
-            payment("18", day, 12_345_00, stranger, "Оплата по договору"),
+            payment(
+                "17",
+                day,
+                partial,
+                client(),
+                &format!("Оплата по счёту № {} за услуги", first.number),
+            ),
+            payment("18", day, 1_234_500, stranger, "Оплата по договору"),
             ours,
         ],
     );
@@ -306,31 +364,26 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
         .unwrap();
     assert_eq!(stored, 0, "a dry run stores nothing");
     let report = import_file(&db, who, &bytes, false).await;
-    assert_eq!(report, import::ImportReport { dry_run: false, ..dry });
+    assert_eq!(
+        report,
+        import::ImportReport {
+            dry_run: false,
+            ..dry
+        }
+    );
     match &report.lines[1].outcome {
         Outcome::Queued { reason } => assert_eq!(*reason, QueueReason::UnknownPayer),
         other => panic!("{other:?}"),
     }
     let queue = import::unmatched(&db, who).await.unwrap();
     assert_eq!(queue.len(), 1);
-    assert_eq!(queue[0].amount, Kopecks(12_345_00));
+    assert_eq!(queue[0].amount, Kopecks(1_234_500));
     let first_now = invoices::get(&db, who, first.id).await.unwrap();
     assert_eq!(first_now.paid, Kopecks(partial));
     ledger_is_whole(&db).await;
 
     // The supplier waits: the client has not paid the order in full.
-    let early = payouts::pay_supplier(
-        &db,
-        who,
-        &NewPayout {
-            order_id: order,
-            supplier_org_id: supplier,
-            amount: None,
-            method: Method::Bank,
-            paid_on: day,
-        },
-    )
-    .await;
+    let early = pay(&db, who, order, supplier, None, day).await;
     assert!(
         matches!(early, Err(DomainError::Conflict("payout.client_not_paid"))),
         "{early:?}"
@@ -352,7 +405,7 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
         vec![payment(
             "19",
             day,
-            rest + 150_00,
+            rest + 15_000,
             client(),
             &format!("Оплата сч. {}, {}", first.number, second.number),
         )],
@@ -363,58 +416,55 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
             applied, unapplied, ..
         } => {
             assert_eq!(applied.len(), 2);
-            assert_eq!(*unapplied, Kopecks(150_00));
+            assert_eq!(*unapplied, Kopecks(15_000));
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(balance(&db, Account::Receivable, Some(client_org), Some(order)).await, 0);
-    assert_eq!(balance(&db, Account::Unapplied, Some(client_org), None).await, 150_00);
-    assert_eq!(balance(&db, Account::Bank, None, None).await, price + 150_00);
+    assert_eq!(
+        balance(&db, Account::Receivable, Some(client_org), Some(order)).await,
+        0
+    );
+    assert_eq!(
+        balance(&db, Account::Unapplied, Some(client_org), None).await,
+        15_000
+    );
+    assert_eq!(
+        balance(&db, Account::Bank, None, None).await,
+        price + 15_000
+    );
     ledger_is_whole(&db).await;
 
     // Now the supplier is paid what we owe it, and not a kopeck more.
-    let payout = payouts::pay_supplier(
-        &db,
-        who,
-        &NewPayout {
-            order_id: order,
-            supplier_org_id: supplier,
-            amount: None,
-            method: Method::Bank,
-            paid_on: day,
-        },
-    )
-    .await
-    .expect("payout");
+    let payout = pay(&db, who, order, supplier, None, day)
+        .await
+        .expect("payout");
     assert!(payout > 0);
-    assert_eq!(balance(&db, Account::Payable, Some(supplier), Some(order)).await, 0);
-    let extra = payouts::pay_supplier(
-        &db,
-        who,
-        &NewPayout {
-            order_id: order,
-            supplier_org_id: supplier,
-            amount: Some(Kopecks(1)),
-            method: Method::Bank,
-            paid_on: day,
-        },
-    )
-    .await;
+    assert_eq!(
+        balance(&db, Account::Payable, Some(supplier), Some(order)).await,
+        0
+    );
+    let extra = pay(&db, who, order, supplier, Some(1), day).await;
     assert!(
         matches!(extra, Err(DomainError::Conflict("payout.more_than_owed"))),
         "{extra:?}"
     );
 
     // The client's credit is refunded; more than it is refused.
-    let too_much = payouts::refund(&db, who, client_org, Kopecks(150_01), Method::Bank, day).await;
+    let too_much = payouts::refund(&db, who, client_org, Kopecks(15_001), Method::Bank, day).await;
     assert!(
-        matches!(too_much, Err(DomainError::Conflict("payout.more_than_credit"))),
+        matches!(
+            too_much,
+            Err(DomainError::Conflict("payout.more_than_credit"))
+        ),
         "{too_much:?}"
     );
-    payouts::refund(&db, who, client_org, Kopecks(150_00), Method::Bank, day)
+    payouts::refund(&db, who, client_org, Kopecks(15_000), Method::Bank, day)
         .await
         .expect("refund");
-    assert_eq!(balance(&db, Account::Unapplied, Some(client_org), None).await, 0);
+    assert_eq!(
+        balance(&db, Account::Unapplied, Some(client_org), None).await,
+        0
+    );
     assert_eq!(balance(&db, Account::Bank, None, None).await, price - cost);
     // The order's result: revenue less cost is the margin without VAT.
     let revenue = balance(&db, Account::Revenue, None, Some(order)).await;
@@ -437,7 +487,10 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
     assert_eq!(to_supplier.payer.account, OUR_ACCOUNT);
     assert_eq!(to_supplier.recipient.inn, "7729876543");
     assert!(
-        payouts::payment_orders(&db, who, &texts).await.unwrap().is_none(),
+        payouts::payment_orders(&db, who, &texts)
+            .await
+            .unwrap()
+            .is_none(),
         "each payout is sent once"
     );
 
@@ -464,11 +517,13 @@ async fn an_order_is_invoiced_paid_from_the_bank_statement_and_then_the_supplier
     .fetch_one(&mut *tx)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO ledger_lines (entry_id, account, debit, credit) VALUES ($1, 'bank', 100, 0)")
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO ledger_lines (entry_id, account, debit, credit) VALUES ($1, 'bank', 100, 0)",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
     let seal = sqlx::query("UPDATE ledger_entries SET sealed = 1 WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -518,8 +573,14 @@ async fn under_agency_only_the_commission_is_revenue() {
     let commission = price - cost;
     let vat = (i128::from(commission) * 22 * 2 + 122).div_euclid(244) as i64;
     assert_eq!(inv.vat_amount.0, vat, "VAT on the commission only");
-    assert_eq!(balance(&db, Account::Revenue, None, Some(order)).await, commission - vat);
-    assert_eq!(balance(&db, Account::Payable, Some(supplier), Some(order)).await, cost);
+    assert_eq!(
+        balance(&db, Account::Revenue, None, Some(order)).await,
+        commission - vat
+    );
+    assert_eq!(
+        balance(&db, Account::Payable, Some(supplier), Some(order)).await,
+        cost
+    );
     assert_eq!(balance(&db, Account::Cost, None, Some(order)).await, 0);
     ledger_is_whole(&db).await;
 }
@@ -535,7 +596,10 @@ async fn a_malformed_statement_is_refused_with_its_line_in_russian() {
     assert_eq!(e.line, 7);
     let said = e.describe(&texts);
     assert!(said.starts_with("Строка 7:"), "{said}");
-    assert!(said.contains("Сумма") && said.contains("сто рублей"), "{said}");
+    assert!(
+        said.contains("Сумма") && said.contains("сто рублей"),
+        "{said}"
+    );
 
     let app = TestApp::spawn().await;
     let system = SystemActor::new();
@@ -543,7 +607,9 @@ async fn a_malformed_statement_is_refused_with_its_line_in_russian() {
         Err(ImportError::File(e)) => assert_eq!(e.line, 7),
         other => panic!("{other:?}"),
     }
-    let said = bank_file::read(b"not a bank file").unwrap_err().describe(&texts);
+    let said = bank_file::read(b"not a bank file")
+        .unwrap_err()
+        .describe(&texts);
     assert!(said.contains("1CClientBankExchange"), "{said}");
 }
 
@@ -620,15 +686,26 @@ async fn random_invoices_payments_refunds_and_payouts_keep_the_stored_ledger_who
                 };
                 let bytes = statement(
                     day,
-                    vec![payment(&doc.to_string(), day, 1 + rng.below(price), client(), &purpose)],
+                    vec![payment(
+                        &doc.to_string(),
+                        day,
+                        1 + rng.below(price),
+                        client(),
+                        &purpose,
+                    )],
                 );
                 import_file(&db, who, &bytes, false).await;
             }
             2 => {
                 let credit = balance(&db, Account::Unapplied, Some(client_org), None).await;
                 let amount = 1 + rng.below(credit.max(1) * 2);
-                let r = payouts::refund(&db, who, client_org, Kopecks(amount), Method::Bank, day).await;
-                assert_eq!(r.is_ok(), amount <= credit, "seed {seed} step {step}: {r:?}");
+                let r =
+                    payouts::refund(&db, who, client_org, Kopecks(amount), Method::Bank, day).await;
+                assert_eq!(
+                    r.is_ok(),
+                    amount <= credit,
+                    "seed {seed} step {step}: {r:?}"
+                );
             }
             _ => {
                 let owed = balance(&db, Account::Payable, Some(supplier), Some(order)).await;
@@ -640,18 +717,7 @@ async fn random_invoices_payments_refunds_and_payouts_keep_the_stored_ledger_who
                 .await
                 .unwrap();
                 let amount = 1 + rng.below(owed.max(1) * 2);
-                let r = payouts::pay_supplier(
-                    &db,
-                    who,
-                    &NewPayout {
-                        order_id: order,
-                        supplier_org_id: supplier,
-                        amount: Some(Kopecks(amount)),
-                        method: Method::Bank,
-                        paid_on: day,
-                    },
-                )
-                .await;
+                let r = pay(&db, who, order, supplier, Some(amount), day).await;
                 match r {
                     Ok(_) => assert!(
                         paid >= price && amount <= owed,
@@ -667,4 +733,37 @@ async fn random_invoices_payments_refunds_and_payouts_keep_the_stored_ledger_who
         assert!(balance(&db, Account::Payable, Some(supplier), Some(order)).await >= 0);
         assert!(balance(&db, Account::Unapplied, Some(client_org), None).await >= 0);
     }
+}
+
+#[tokio::test]
+async fn the_demo_shows_a_paid_invoice_a_paid_supplier_and_the_accountants_queue() {
+    let app = TestApp::spawn_demo().await;
+    let s = crate::quotes::services(&app);
+    podryad::demo::seed_orders(s).await.expect("orders");
+    podryad::demo::seed_money(s).await.expect("money");
+    let db = app.db().clone();
+    let accountant = person(&db, "accountant@podryad.test").await;
+    let who = Acting::User(&accountant);
+    let (invoice, order): (i64, i64) = sqlx::query_as("SELECT id, order_id FROM invoices")
+        .fetch_one(db.pool())
+        .await
+        .expect("one demo invoice");
+    let invoice = invoices::get(&db, who, invoice).await.unwrap();
+    assert_eq!(invoice.paid, invoice.amount, "the statement paid it");
+    assert_eq!(import::unmatched(&db, who).await.unwrap().len(), 1);
+    let payouts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payouts WHERE order_id = $1")
+        .bind(order)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert!(payouts >= 1, "the supplier is paid");
+    assert!(balance(&db, Account::Revenue, None, Some(order)).await > 0);
+    ledger_is_whole(&db).await;
+    // Seeding again changes nothing.
+    podryad::demo::seed_money(s).await.expect("again");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invoices")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
 }

@@ -119,7 +119,12 @@ async fn order_of(app: &TestApp, offer: i64) -> i64 {
 
 /// An offer of GruzAvto's truck the client accepts in its cabinet.
 /// Returns `(request, offer, order)`.
-pub(crate) async fn accepted_order(app: &TestApp, client: &str, login_as: &str, days: i64) -> (i64, i64, i64) {
+pub(crate) async fn accepted_order(
+    app: &TestApp,
+    client: &str,
+    login_as: &str,
+    days: i64,
+) -> (i64, i64, i64) {
     let (request, offer) = offered(app, client, days, TRUCK, "driver1@gruzavto.test").await;
     let client = login(app, login_as).await;
     let r = client

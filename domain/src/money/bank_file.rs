@@ -226,7 +226,9 @@ impl RawDocument {
     }
 
     fn text(&self, key: &str) -> String {
-        self.get(key).map(|(v, _)| v.trim().to_string()).unwrap_or_default()
+        self.get(key)
+            .map(|(v, _)| v.trim().to_string())
+            .unwrap_or_default()
     }
 
     fn required(&self, key: &str) -> Result<(&str, usize), BankFileError> {
@@ -338,7 +340,8 @@ pub fn read(bytes: &[u8]) -> Result<BankFile, BankFileError> {
         };
         match (key, &mut state) {
             ("КонецФайла", In::Header) => return Ok(file),
-            ("КонецФайла", In::Document(RawDocument { line: start, .. }) | In::Account(start)) => {
+            ("КонецФайла", In::Document(RawDocument { line: start, .. }) | In::Account(start)) =>
+            {
                 return Err(BankFileError {
                     line: *start,
                     problem: Problem::Truncated,
@@ -447,8 +450,14 @@ pub fn write(file: &BankFile, created: chrono::NaiveDateTime) -> Vec<u8> {
     kv("Получатель", value(&file.receiver));
     kv("ДатаСоздания", date_text(created.date()));
     kv("ВремяСоздания", created.format("%H:%M:%S").to_string());
-    kv("ДатаНачала", file.period_from.map(date_text).unwrap_or_default());
-    kv("ДатаКонца", file.period_to.map(date_text).unwrap_or_default());
+    kv(
+        "ДатаНачала",
+        file.period_from.map(date_text).unwrap_or_default(),
+    );
+    kv(
+        "ДатаКонца",
+        file.period_to.map(date_text).unwrap_or_default(),
+    );
     for a in &file.accounts {
         kv("РасчСчет", value(a));
     }
@@ -473,7 +482,8 @@ pub fn write(file: &BankFile, created: chrono::NaiveDateTime) -> Vec<u8> {
             ("Дата".into(), date_text(d.date)),
             ("Сумма".into(), amount_text(d.amount)),
         ];
-        for (prefix, p) in [("Плательщик", &d.payer), ("Получатель", &d.recipient)] {
+        for (prefix, p) in [("Плательщик", &d.payer), ("Получатель", &d.recipient)]
+        {
             lines.extend([
                 (format!("{prefix}Счет"), value(&p.account)),
                 (prefix.to_string(), value(&p.name)),

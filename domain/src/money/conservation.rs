@@ -19,7 +19,10 @@ use crate::values::{Kopecks, LegalModel, VatMode, VatRate};
 #[derive(Debug, Clone)]
 enum Op {
     /// Invoice `part` per mille of what the order still lacks.
-    Invoice { order: usize, part: u16 },
+    Invoice {
+        order: usize,
+        part: u16,
+    },
     /// A payment of `amount` from the order's client, naming its invoice
     /// `names` (if it has one by that index).
     Pay {
@@ -27,15 +30,27 @@ enum Op {
         amount: i64,
         names: Option<usize>,
     },
-    Refund { client: usize, amount: i64 },
-    Payout { order: usize, supplier: usize, amount: i64 },
+    Refund {
+        client: usize,
+        amount: i64,
+    },
+    Payout {
+        order: usize,
+        supplier: usize,
+        amount: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..3usize, 1..=1000u16).prop_map(|(order, part)| Op::Invoice { order, part }),
-        (0..3usize, 1..3_000_000i64, proptest::option::of(0..3usize))
-            .prop_map(|(order, amount, names)| Op::Pay { order, amount, names }),
+        (0..3usize, 1..3_000_000i64, proptest::option::of(0..3usize)).prop_map(
+            |(order, amount, names)| Op::Pay {
+                order,
+                amount,
+                names
+            }
+        ),
         (0..2usize, 1..500_000i64).prop_map(|(client, amount)| Op::Refund { client, amount }),
         (0..3usize, 0..2usize, 1..2_000_000i64).prop_map(|(order, supplier, amount)| Op::Payout {
             order,
@@ -49,12 +64,17 @@ fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
 }
 
-fn leg(party: i64, gross: i64, vat_bp: i64) -> LegMoney {
+/// A leg of `gross` whose VAT is `vat_bp` basis points of it (0: без НДС).
+pub(super) fn leg(party: i64, gross: i64, vat_bp: i64) -> LegMoney {
     let vat = gross * vat_bp / (10_000 + vat_bp);
     LegMoney {
         leg_id: party,
         party_org_id: party,
-        vat_mode: if vat_bp > 0 { VatMode::Vat22 } else { VatMode::None },
+        vat_mode: if vat_bp > 0 {
+            VatMode::Vat22
+        } else {
+            VatMode::None
+        },
         net: Kopecks(gross - vat),
         vat: Kopecks(vat),
         gross: Kopecks(gross),
@@ -76,12 +96,23 @@ fn orders() -> Vec<(OrderTerms, LegalModel)> {
         suppliers,
     };
     vec![
-        (order(100, 1, 1_610_400, vec![leg(11, 1_464_000, 2200)]), LegalModel::Resale),
         (
-            order(101, 2, 2_000_001, vec![leg(11, 900_000, 0), leg(12, 950_033, 2200)]),
+            order(100, 1, 1_610_400, vec![leg(11, 1_464_000, 2200)]),
+            LegalModel::Resale,
+        ),
+        (
+            order(
+                101,
+                2,
+                2_000_001,
+                vec![leg(11, 900_000, 0), leg(12, 950_033, 2200)],
+            ),
             LegalModel::Agency,
         ),
-        (order(102, 1, 333_333, vec![leg(12, 350_000, 0)]), LegalModel::Agency),
+        (
+            order(102, 1, 333_333, vec![leg(12, 350_000, 0)]),
+            LegalModel::Agency,
+        ),
     ]
 }
 
@@ -132,15 +163,9 @@ fn run(ops: Vec<Op>) -> Result<Book, TestCaseError> {
                 if left <= 0 {
                     continue;
                 }
-                let p = rules::invoice_posting(
-                    next_id,
-                    day(),
-                    Kopecks(amount),
-                    *model,
-                    terms,
-                    &rate,
-                )
-                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let p =
+                    rules::invoice_posting(next_id, day(), Kopecks(amount), *model, terms, &rate)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 for l in p.entry.lines() {
                     if l.account == Account::Payable {
                         t.owed
@@ -313,7 +338,10 @@ fn run(ops: Vec<Op>) -> Result<Book, TestCaseError> {
             prop_assert!(balance(&book, Account::Receivable, Some(*client), Some(*order)) >= 0);
         }
         for (client, credit) in &t.credit {
-            prop_assert_eq!(balance(&book, Account::Unapplied, Some(*client), None), *credit);
+            prop_assert_eq!(
+                balance(&book, Account::Unapplied, Some(*client), None),
+                *credit
+            );
             prop_assert!(*credit >= 0);
         }
         for ((supplier, order), (accrued, paid)) in &t.owed {
@@ -347,7 +375,10 @@ fn a_full_path_pays_the_supplier_only_after_the_client() {
     // Invoice order 0 in full, pay half: the payout is refused; pay the
     // rest: the payout of everything owed goes through.
     let book = run(vec![
-        Op::Invoice { order: 0, part: 1000 },
+        Op::Invoice {
+            order: 0,
+            part: 1000,
+        },
         Op::Pay {
             order: 0,
             amount: 805_200,
@@ -377,10 +408,7 @@ fn a_full_path_pays_the_supplier_only_after_the_client() {
     );
     // Only the second payout was booked.
     assert_eq!(
-        book.entries()
-            .iter()
-            .filter(|e| e.memo == "payout")
-            .count(),
+        book.entries().iter().filter(|e| e.memo == "payout").count(),
         1
     );
 }

@@ -136,9 +136,7 @@ async fn clients_by_inn(db: &Db) -> DomainResult<HashMap<String, Option<i64>>> {
     for r in rows {
         let inn: String = r.try_get("inn")?;
         let id: i64 = r.try_get("id")?;
-        out.entry(inn)
-            .and_modify(|v| *v = None)
-            .or_insert(Some(id));
+        out.entry(inn).and_modify(|v| *v = None).or_insert(Some(id));
     }
     Ok(out)
 }
@@ -263,11 +261,7 @@ pub async fn import(
     let now = db.now();
     let by = acting_user(who);
     let mut tx = db.begin().await?;
-    for (d, (key, line)) in file
-        .documents
-        .iter()
-        .zip(keys.iter().zip(&report.lines))
-    {
+    for (d, (key, line)) in file.documents.iter().zip(keys.iter().zip(&report.lines)) {
         let (status, reason, client) = match &line.outcome {
             Outcome::Duplicate => continue,
             Outcome::Outgoing => ("outgoing", None, None),

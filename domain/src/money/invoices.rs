@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::ledger;
 use super::qr::{self, Payee};
 use super::rules::{self, InvoiceRefused};
-use super::{acting_user, require_money};
+use super::{acting_actor, acting_user, require_money};
 use crate::access::Acting;
 use crate::error::{DomainError, DomainResult, FieldErrors};
 use crate::orders::numbering::{self, Numbered};
@@ -87,7 +87,14 @@ pub async fn issue(db: &Db, who: Acting<'_>, input: &NewInvoice) -> DomainResult
     let amount = input.amount.unwrap_or(Kopecks(left));
     let mut e = FieldErrors::new();
     if amount.0 <= 0 {
-        e.add("amount", if left <= 0 { "invoice.order_invoiced" } else { "invoice.amount_positive" });
+        e.add(
+            "amount",
+            if left <= 0 {
+                "invoice.order_invoiced"
+            } else {
+                "invoice.amount_positive"
+            },
+        );
     } else if amount.0 > left {
         e.add("amount", "invoice.more_than_order");
     }
@@ -140,10 +147,7 @@ pub async fn issue(db: &Db, who: Acting<'_>, input: &NewInvoice) -> DomainResult
     crate::access::audit::record(
         &mut tx,
         now,
-        match who {
-            Acting::User(a) => Some(a),
-            Acting::System(_) => None,
-        },
+        acting_actor(who),
         "invoice.issue",
         "invoice",
         Some(id),
@@ -154,7 +158,8 @@ pub async fn issue(db: &Db, who: Acting<'_>, input: &NewInvoice) -> DomainResult
     get(db, who, id).await
 }
 
-const COLUMNS: &str = "i.id, i.number, i.order_id, o.number AS order_number, i.client_org_id, i.issued_on, i.due_on,
+const COLUMNS: &str =
+    "i.id, i.number, i.order_id, o.number AS order_number, i.client_org_id, i.issued_on, i.due_on,
     i.amount, i.vat_code, i.vat_rate_bp, i.vat_amount, i.legal_model, i.paid
     FROM invoices i JOIN orders o ON o.id = i.order_id";
 
@@ -179,11 +184,13 @@ fn from_row(r: &sqlx::any::AnyRow) -> DomainResult<Invoice> {
 /// One invoice (the money staff only).
 pub async fn get(db: &Db, who: Acting<'_>, id: i64) -> DomainResult<Invoice> {
     require_money(who)?;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} WHERE i.id = $1")))
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?
-        .ok_or(DomainError::NotFound)?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} WHERE i.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?
+    .ok_or(DomainError::NotFound)?;
     from_row(&row)
 }
 
@@ -260,19 +267,19 @@ pub async fn payment_qr(
 ) -> DomainResult<PaymentQr> {
     let invoice = get(db, who, invoice_id).await?;
     let payee = payee(db).await?;
-    let payload = qr::payload(&payee, invoice.outstanding(), &purpose(texts, &invoice))
-        .map_err(|qr::MissingDetail(field)| {
+    let payload = qr::payload(&payee, invoice.outstanding(), &purpose(texts, &invoice)).map_err(
+        |qr::MissingDetail(field)| {
             DomainError::Conflict(match field {
                 "name" => "money.payee_name_missing",
                 "settlement_account" => "money.payee_account_missing",
                 "bank_name" => "money.payee_bank_missing",
                 _ => "money.payee_bik_missing",
             })
-        })?;
+        },
+    )?;
     let png = qr::png(&payload)?;
     Ok(PaymentQr { payload, png })
 }
-
 
 fn party_block(p: &crate::parties::Party) -> serde_json::Value {
     let d = &p.details;

@@ -51,10 +51,15 @@ fn require_money(who: Acting<'_>) -> DomainResult<()> {
     }
 }
 
-/// The user an entry or a row is recorded under (none for the system).
-fn acting_user(who: Acting<'_>) -> Option<i64> {
+/// The person the audit names (none for the system).
+fn acting_actor(who: Acting<'_>) -> Option<&crate::access::Actor> {
     match who {
-        Acting::User(actor) => Some(actor.user_id()),
+        Acting::User(actor) => Some(actor),
         Acting::System(_) => None,
     }
+}
+
+/// The user an entry or a row is recorded under (none for the system).
+fn acting_user(who: Acting<'_>) -> Option<i64> {
+    acting_actor(who).map(crate::access::Actor::user_id)
 }

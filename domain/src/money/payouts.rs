@@ -9,9 +9,9 @@ use engine::{Db, Tx, to_db_time};
 use sqlx::Row;
 
 use super::bank_file::{self, BankFile, Counterparty, Document};
-use super::ledger::{self, Account, Filter};
+use super::ledger::{self, Account, Filter, Source};
 use super::rules::{self, Method, OrderMoney, PayoutRefused};
-use super::{acting_user, require_money};
+use super::{acting_actor, acting_user, require_money};
 use crate::access::Acting;
 use crate::error::{DomainError, DomainResult};
 use crate::orders::terms::money_terms;
@@ -106,8 +106,9 @@ pub async fn pay_supplier(db: &Db, who: Acting<'_>, input: &NewPayout) -> Domain
     )
     .await?;
     let amount = input.amount.unwrap_or(owed);
-    // Checked before the row exists, so a refusal leaves nothing behind.
-    rules::payout_entry(
+    // Decided before the row exists, so a refusal leaves nothing behind;
+    // the entry then names the row.
+    let mut entry = rules::payout_entry(
         0,
         input.paid_on,
         input.supplier_org_id,
@@ -131,25 +132,12 @@ pub async fn pay_supplier(db: &Db, who: Acting<'_>, input: &NewPayout) -> Domain
         to_db_time(now),
     )
     .await?;
-    let entry = rules::payout_entry(
-        id,
-        input.paid_on,
-        input.supplier_org_id,
-        input.order_id,
-        amount,
-        input.method,
-        money,
-        owed,
-    )
-    .map_err(refused)?;
+    entry.source = Source::Payout(id);
     ledger::post(&mut tx, now, by, &entry).await?;
     crate::access::audit::record(
         &mut tx,
         now,
-        match who {
-            Acting::User(a) => Some(a),
-            Acting::System(_) => None,
-        },
+        acting_actor(who),
         "payout.supplier",
         "payout",
         Some(id),
@@ -182,7 +170,8 @@ pub async fn refund(
         },
     )
     .await?;
-    rules::refund_entry(0, paid_on, client_org_id, amount, method, credit).map_err(refused)?;
+    let mut entry =
+        rules::refund_entry(0, paid_on, client_org_id, amount, method, credit).map_err(refused)?;
     let by = acting_user(who);
     let id = insert_payout(
         &mut tx,
@@ -196,8 +185,7 @@ pub async fn refund(
         to_db_time(now),
     )
     .await?;
-    let entry =
-        rules::refund_entry(id, paid_on, client_org_id, amount, method, credit).map_err(refused)?;
+    entry.source = Source::Payout(id);
     ledger::post(&mut tx, now, by, &entry).await?;
     tx.commit().await?;
     Ok(id)

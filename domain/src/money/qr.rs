@@ -61,8 +61,14 @@ pub fn payload(payee: &Payee, sum: Kopecks, purpose: &str) -> Result<String, Mis
     };
     let mut fields = vec![
         ("Name", cut(required(&payee.name, "name")?, 160)),
-        ("PersonalAcc", required(&payee.account, "settlement_account")?),
-        ("BankName", cut(required(&payee.bank_name, "bank_name")?, 45)),
+        (
+            "PersonalAcc",
+            required(&payee.account, "settlement_account")?,
+        ),
+        (
+            "BankName",
+            cut(required(&payee.bank_name, "bank_name")?, 45),
+        ),
         ("BIC", required(&payee.bik, "bik")?),
         (
             "CorrespAcc",
@@ -167,7 +173,12 @@ mod tests {
 
     #[test]
     fn the_payload_lists_the_required_fields_first_and_the_sum_in_kopecks() {
-        let p = payload(&payee(), Kopecks(1_830_050), "Оплата по счёту СЧ-2026-00001\nНДС").unwrap();
+        let p = payload(
+            &payee(),
+            Kopecks(1_830_050),
+            "Оплата по счёту СЧ-2026-00001\nНДС",
+        )
+        .unwrap();
         assert_eq!(
             p,
             "ST00012|Name=ООО «Подряд / Техника»|PersonalAcc=40702810900000000001|BankName=ПАО Сбербанк\
@@ -226,12 +237,13 @@ mod tests {
     fn a_missing_detail_is_named_and_no_corr_account_is_zero() {
         let mut p = payee();
         p.bik = " ".into();
-        assert_eq!(
-            payload(&p, Kopecks(1), "x"),
-            Err(MissingDetail("bik"))
-        );
+        assert_eq!(payload(&p, Kopecks(1), "x"), Err(MissingDetail("bik")));
         let mut p = payee();
         p.corr_account = None;
-        assert!(payload(&p, Kopecks(1), "x").unwrap().contains("|CorrespAcc=0|"));
+        assert!(
+            payload(&p, Kopecks(1), "x")
+                .unwrap()
+                .contains("|CorrespAcc=0|")
+        );
     }
 }

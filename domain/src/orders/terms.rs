@@ -42,13 +42,12 @@ pub async fn money_terms(
     conn: &mut sqlx::AnyConnection,
     order_id: i64,
 ) -> DomainResult<OrderTerms> {
-    let head = sqlx::query(
-        "SELECT number, status, client_org_id, last_day FROM orders WHERE id = $1",
-    )
-    .bind(order_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(DomainError::NotFound)?;
+    let head =
+        sqlx::query("SELECT number, status, client_org_id, last_day FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(DomainError::NotFound)?;
     let last: String = head.try_get("last_day")?;
     let last_day = NaiveDate::parse_from_str(&last, "%Y-%m-%d")
         .map_err(|e| anyhow::anyhow!("orders.last_day {last:?}: {e}"))?;

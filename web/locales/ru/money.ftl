@@ -60,3 +60,6 @@ bank-payouts-none = Отправлять нечего: все выплаты п�
 # The invoice's line (documents/templates/invoice.typ).
 money-invoice-line = Услуги по заказу { $order }
 money-invoice-unit = усл.
+
+# The invoice template's name on the templates page.
+doc-template-invoice = Счёт на оплату
