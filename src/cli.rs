@@ -45,6 +45,31 @@ enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Bank files: statements in, payment orders out (1CClientBankExchange).
+    #[command(subcommand)]
+    Bank(BankCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BankCommand {
+    /// Import a bank statement (1CClientBankExchange, windows-1251): match
+    /// incoming payments to open invoices by the payer's INN, the invoice
+    /// number in the purpose and the amount; queue the rest for the
+    /// accountant. A line imported before is skipped.
+    Import {
+        /// The statement file.
+        file: std::path::PathBuf,
+        /// Print the matching without saving anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the bank payouts not yet sent as a file of payment orders for
+    /// the bank (1CClientBankExchange, windows-1251).
+    Payouts {
+        /// Where to write the file.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +160,10 @@ enum BenchCommand {
     /// volume (requests, open tasks, a year of history): p50/p99 per page.
     /// Runs on a scratch database it creates and removes.
     Pages(PagesBenchArgs),
+    /// A bank statement: the time to read, match and store N lines against
+    /// open invoices on SQLite. Runs on a scratch database it creates and
+    /// removes.
+    Bank(BankBenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +187,13 @@ struct PagesBenchArgs {
     /// The analysts' folder (workflows, request types, catalogue).
     #[arg(long, default_value = "workflows")]
     workflows: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct BankBenchArgs {
+    /// Lines in the statement (and open invoices to match them to).
+    #[arg(long, default_value_t = 10_000)]
+    lines: usize,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +353,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             if let Err(e) = crate::demo::seed_orders(&app.services).await {
                 tracing::warn!(error = %e, "demo orders were not created");
             }
+            if let Err(e) = crate::demo::seed_money(&app.services).await {
+                tracing::warn!(error = %e, "demo money was not created");
+            }
             println!("Podryad is running at {}", app.base_url);
             app.run_until_signal().await;
             Ok(ExitCode::SUCCESS)
@@ -355,6 +394,23 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             })
             .await?;
             println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bank(cmd) => bank(cmd).await,
+        Command::Bench(BenchCommand::Bank(args)) => {
+            let (url, cleanup) = crate::bench::scratch_database(None).await?;
+            let db = engine::Db::connect(&url, &engine::DbOptions::default()).await?;
+            crate::migrations::run(&db).await?;
+            let result = crate::bench::bank::run(
+                &db,
+                &crate::bench::bank::Options {
+                    lines: args.lines.max(1),
+                },
+            )
+            .await;
+            db.close().await;
+            cleanup().await;
+            println!("{}", result?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Funnel(args)) => {
@@ -717,6 +773,133 @@ async fn bench_matching(args: MatchingBenchArgs) -> anyhow::Result<ExitCode> {
     cleanup().await;
     println!("{}", result?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `podryad bank …`, as the system on the configured database; texts from
+/// the message catalogue.
+async fn bank(cmd: BankCommand) -> anyhow::Result<ExitCode> {
+    use domain::access::{Acting, SystemActor};
+    use domain::args;
+    use domain::money::import::{self, ImportError, Outcome};
+    use domain::texts::Texts;
+
+    let config = Config::from_env(false)?;
+    let texts = web::i18n::Catalogue::russian()?;
+    let db = prepare_db(&config, None).await?;
+    let system = SystemActor::new();
+    let who = Acting::System(&system);
+    let code = match cmd {
+        BankCommand::Import { file, dry_run } => {
+            let bytes =
+                std::fs::read(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match import::import(&db, who, &name, &bytes, dry_run).await {
+                Ok(report) => {
+                    for l in &report.lines {
+                        let head = texts.text(
+                            "bank-import-line",
+                            &args![
+                                "line" => l.line,
+                                "number" => l.number,
+                                "date" => l.date.format("%d.%m.%Y"),
+                                "amount" => l.amount,
+                                "payer" => l.payer_name,
+                                "inn" => l.payer_inn,
+                            ],
+                        );
+                        println!("{head}");
+                        match &l.outcome {
+                            Outcome::Applied {
+                                applied, unapplied, ..
+                            } => {
+                                for a in applied {
+                                    println!(
+                                        "    {}",
+                                        texts.text(
+                                            "bank-import-applied",
+                                            &args!["invoice" => a.number, "amount" => a.amount]
+                                        )
+                                    );
+                                }
+                                if unapplied.0 > 0 {
+                                    println!(
+                                        "    {}",
+                                        texts.text(
+                                            "bank-import-unapplied",
+                                            &args!["amount" => unapplied]
+                                        )
+                                    );
+                                }
+                            }
+                            Outcome::Queued { reason } => println!(
+                                "    {}",
+                                texts.text(
+                                    "bank-import-queued",
+                                    &args!["reason" => reason.as_str()]
+                                )
+                            ),
+                            Outcome::Duplicate => {
+                                println!("    {}", texts.text("bank-import-duplicate", &args![]))
+                            }
+                            Outcome::Outgoing => {
+                                println!("    {}", texts.text("bank-import-outgoing", &args![]))
+                            }
+                        }
+                    }
+                    println!(
+                        "{}",
+                        texts.text(
+                            "bank-import-summary",
+                            &args![
+                                "total" => report.lines.len(),
+                                "applied" => report.applied(),
+                                "queued" => report.queued(),
+                                "duplicates" => report.duplicates(),
+                                "outgoing" => report.outgoing(),
+                            ]
+                        )
+                    );
+                    let done = if dry_run {
+                        "bank-import-dry-run"
+                    } else {
+                        "bank-import-saved"
+                    };
+                    println!("{}", texts.text(done, &args![]));
+                    ExitCode::SUCCESS
+                }
+                Err(ImportError::File(e)) => {
+                    eprintln!(
+                        "{}",
+                        texts.text("bank-import-file-error", &args!["file" => file.display()])
+                    );
+                    eprintln!("{}", e.describe(&texts));
+                    ExitCode::from(2)
+                }
+                Err(ImportError::Domain(e)) => return Err(e.into()),
+            }
+        }
+        BankCommand::Payouts { out } => {
+            match domain::money::payouts::payment_orders(&db, who, &texts).await? {
+                Some(bytes) => {
+                    std::fs::write(&out, &bytes)?;
+                    println!(
+                        "{}",
+                        texts.text(
+                            "bank-payouts-written",
+                            &args!["file" => out.display(), "bytes" => bytes.len()]
+                        )
+                    );
+                }
+                None => println!("{}", texts.text("bank-payouts-none", &args![])),
+            }
+            ExitCode::SUCCESS
+        }
+    };
+    db.close().await;
+    Ok(code)
 }
 
 async fn token(cmd: TokenCommand) -> anyhow::Result<ExitCode> {

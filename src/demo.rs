@@ -19,7 +19,9 @@ use domain::fleet::catalogue::EquipmentCatalogue;
 use domain::fleet::garage::{self, MachineInput, ValidDocument};
 use domain::parties::orgs::{self, NewOrganisation};
 
+mod money;
 mod orders;
+pub use money::seed_money;
 pub use orders::seed_orders;
 
 /// The password of every demo account (shown on the demo sign-in page).

@@ -63,6 +63,8 @@ pub static ALL: &[Builtin] = &[
     // The signature page of a document signed with the built-in simple
     // e-signature; a signed copy embeds the original's pages before it.
     builtin!("signature_page"),
+    // Our invoice to the client (счёт на оплату) with the payment QR code.
+    builtin!("invoice", "no_vat"),
 ];
 
 /// The built-in template with this key.

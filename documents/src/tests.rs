@@ -66,7 +66,7 @@ fn keys_are_checked() {
 
 #[test]
 fn every_builtin_template_renders_with_every_sample() {
-    assert_eq!(builtin::ALL.len(), 7);
+    assert_eq!(builtin::ALL.len(), 8);
     for b in builtin::ALL {
         for (file, data) in b.samples() {
             let data = data.unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -1,6 +1,6 @@
 //! The brokerage: who the parties are, what they may see, and the rules of
-//! the business — requests, matching, quotes, offers, orders and contracts
-//! (money comes later).
+//! the business — requests, matching, quotes, offers, orders and contracts,
+//! and the money of orders.
 //!
 //! The broker stands between suppliers and clients, so the rules that keep
 //! each side's identity and prices from the other live here, next to the
@@ -28,7 +28,9 @@
 //!   rendered from them (immutable, with their SHA-256);
 //! - [`signing`] — envelopes to each counterparty, the built-in simple
 //!   e-signature with its evidence, countersignature, signed copies and
-//!   their verification, the EDO seam and its event ingress.
+//!   their verification, the EDO seam and its event ingress;
+//! - [`money`] — invoices, bank statements and their matching, payouts,
+//!   the double-entry ledger.
 //!
 //! Shared, context-free modules sit at the top: [`error`], [`values`],
 //! [`services`], [`texts`], [`search`], [`files`], [`rate_limit`], [`tax`]
@@ -60,6 +62,7 @@ pub mod export;
 pub mod files;
 pub mod fleet;
 pub mod intake;
+pub mod money;
 pub mod notify;
 pub mod operations;
 pub mod orders;

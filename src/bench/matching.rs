@@ -15,6 +15,8 @@ use domain::fleet::catalogue::SpecType;
 use domain::fleet::garage;
 use domain::services::Services;
 
+use super::Rng;
+
 /// Cities the generated bases and sites gather around (lat, lon).
 const CITIES: [(f64, f64); 24] = [
     (55.75, 37.62),
@@ -42,27 +44,6 @@ const CITIES: [(f64, f64); 24] = [
     (54.71, 20.51),
     (61.25, 73.40),
 ];
-
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.unit()
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// What to generate and measure.
 #[derive(Debug, Clone)]

@@ -1,11 +1,33 @@
 //! Benchmarks run from the command line (`podryad bench …`), outside the
 //! domain's production code.
 
+pub mod bank;
 pub mod documents;
 pub mod funnel;
 pub mod matching;
 pub mod pages;
 pub mod sql_count;
+
+/// A small deterministic generator (xorshift64*), so runs are comparable.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    pub(crate) fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub(crate) fn range(&mut self, a: f64, b: f64) -> f64 {
+        a + (b - a) * self.unit()
+    }
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
 
 /// Removes a scratch database.
 pub type Cleanup = Box<dyn FnOnce() -> futures::future::BoxFuture<'static, ()> + Send>;

@@ -18,6 +18,7 @@ mod garage;
 mod guard;
 mod imports;
 mod intake;
+mod money;
 mod orders;
 mod parties;
 mod problems;

@@ -20,9 +20,9 @@ use crate::quotes::{
     request_status, rfq_of, send_rfq, services,
 };
 
-const CLIENT: &str = "ООО «Северный бетон»";
-const CLIENT_INN: &str = "5030123457";
-const GRUZAVTO: &str = "ООО «ГрузАвто»";
+pub(crate) const CLIENT: &str = "ООО «Северный бетон»";
+pub(crate) const CLIENT_INN: &str = "5030123457";
+pub(crate) const GRUZAVTO: &str = "ООО «ГрузАвто»";
 const GRUZAVTO_INN: &str = "7729876543";
 const TRUCK: &str = "Р530ЕК 777";
 /// The site contact the client typed on its request.
@@ -119,7 +119,12 @@ async fn order_of(app: &TestApp, offer: i64) -> i64 {
 
 /// An offer of GruzAvto's truck the client accepts in its cabinet.
 /// Returns `(request, offer, order)`.
-async fn accepted_order(app: &TestApp, client: &str, login_as: &str, days: i64) -> (i64, i64, i64) {
+pub(crate) async fn accepted_order(
+    app: &TestApp,
+    client: &str,
+    login_as: &str,
+    days: i64,
+) -> (i64, i64, i64) {
     let (request, offer) = offered(app, client, days, TRUCK, "driver1@gruzavto.test").await;
     let client = login(app, login_as).await;
     let r = client
@@ -1332,7 +1337,7 @@ async fn two_first_orders_accepted_at_once_share_one_contract_per_party() {
 /// The text of a PDF as poppler's `pdftotext` reads it, whitespace runs
 /// made one space; `None` (with a note) without poppler-utils, which
 /// scripts/test installs.
-fn pdf_text(pdf: &[u8]) -> Option<String> {
+pub(crate) fn pdf_text(pdf: &[u8]) -> Option<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("doc.pdf");
     std::fs::write(&path, pdf).expect("write pdf");

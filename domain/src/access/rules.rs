@@ -21,6 +21,9 @@ pub enum Rule {
     /// The broker's administrators and analysts: who edit, check and
     /// activate workflow definitions.
     WorkflowEditor,
+    /// The broker's accountants and administrators: who issue invoices,
+    /// import bank statements and pay suppliers.
+    Money,
 }
 
 impl Rule {
@@ -34,6 +37,7 @@ impl Rule {
             Rule::WorkflowEditor => {
                 actor.is_staff() && actor.has_any(&[Role::Admin, Role::Analyst])
             }
+            Rule::Money => actor.is_staff() && actor.has_any(&[Role::Admin, Role::Accountant]),
         }
     }
 }

@@ -36,6 +36,9 @@
 //!   The `documents` crate renders them; the confidentiality rules are in
 //!   these functions and tested on their output.
 //!
+//! - The money context reads an order's parties and agreed prices through
+//!   [`terms::money_terms`], and numbers its invoices with [`numbering`].
+//!
 //! Depends on `access`, `accounts` (one-time links), `parties` (company
 //! details and their checks), `intake` (request types, the hunter → manager
 //! hand-over) and `notify`; `deals` calls [`create`], and nothing here reads
@@ -47,6 +50,7 @@ pub mod numbering;
 pub mod paper;
 pub mod print;
 mod signing;
+pub mod terms;
 pub mod view;
 mod workflow;
 

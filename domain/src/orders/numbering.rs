@@ -21,6 +21,10 @@ use crate::services::Services;
 pub const DEFAULT_ORDER_FORMAT: &str = "ЗК-{year}-{seq:05}";
 /// The contract number format when the company has not set one.
 pub const DEFAULT_CONTRACT_FORMAT: &str = "Д-{year}-{seq:04}";
+/// The invoice number format when the company has not set one (money
+/// context): a prefix a payer's bank keeps in the payment purpose, where
+/// the statement import looks for it.
+pub const DEFAULT_INVOICE_FORMAT: &str = "СЧ-{year}-{seq:05}";
 /// The longest format accepted (and so, roughly, the longest number).
 const MAX_FORMAT_LEN: usize = 40;
 
@@ -29,6 +33,7 @@ const MAX_FORMAT_LEN: usize = 40;
 pub enum Numbered {
     Order,
     Contract,
+    Invoice,
 }
 
 impl Numbered {
@@ -36,6 +41,7 @@ impl Numbered {
         match self {
             Numbered::Order => "order",
             Numbered::Contract => "contract",
+            Numbered::Invoice => "invoice",
         }
     }
 
@@ -43,6 +49,7 @@ impl Numbered {
         match self {
             Numbered::Order => "order_number_format",
             Numbered::Contract => "contract_number_format",
+            Numbered::Invoice => "invoice_number_format",
         }
     }
 
@@ -50,6 +57,7 @@ impl Numbered {
         match self {
             Numbered::Order => DEFAULT_ORDER_FORMAT,
             Numbered::Contract => DEFAULT_CONTRACT_FORMAT,
+            Numbered::Invoice => DEFAULT_INVOICE_FORMAT,
         }
     }
 }
@@ -166,7 +174,7 @@ async fn format_of(tx: &mut Tx, what: Numbered) -> Result<NumberFormat, sqlx::Er
 }
 
 /// The next number of `what`, taken inside the caller's transaction (so a
-/// refused order gives its number back).
+/// refused order gives its number back). Invoices are numbered here too.
 pub(crate) async fn next(
     tx: &mut Tx,
     what: Numbered,
