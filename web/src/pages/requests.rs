@@ -31,8 +31,8 @@ use crate::auth::{Auth, ClientUser, FrontOffice, RequestReaders};
 use crate::error::{AppError, AppResult};
 use crate::forms::error_map;
 use crate::layout::redirect_with_flash;
-use crate::pages::board;
 use crate::pager::{PageQuery, Pager};
+use crate::pages::board;
 use crate::render::ser;
 
 /// The largest request form (with its attachments).

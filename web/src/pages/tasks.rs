@@ -20,8 +20,8 @@ use crate::auth::{AnyUser, Auth};
 use crate::error::AppResult;
 use crate::layout::redirect_with_flash;
 use crate::links::object_href;
-use crate::pages::board;
 use crate::pager::{PageQuery, Pager};
+use crate::pages::board;
 use crate::render::ser;
 
 pub fn router() -> Router<AppState> {
