@@ -362,7 +362,7 @@ async fn the_diagram_has_full_labels_and_zoom() {
     assert!(!svg.contains("[if "), "no raw conditions in labels");
     assert!(svg.contains("(при условии)"), "conditions in words: {svg}");
     assert!(
-        svg.contains("Заявку отменили"),
+        svg.contains("Заявка отменена"),
         "event transitions by title"
     );
     assert!(page.contains("/static/diagram.js") && page.contains("data-zoom=\"in\""));
